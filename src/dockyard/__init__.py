@@ -1,0 +1,3 @@
+"""Dockyard: a self-hosted container registry and build service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,47 @@
+"""`/v2/` version check, `/healthz` and Prometheus `/metrics`."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import multiprocess
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dockyard.registry.core import Registry
+
+API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
+    async def version_check(request: Request) -> Response:
+        return JSONResponse({}, headers=API_VERSION_HEADER)
+
+    def _check_database() -> None:
+        with registry.db.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await to_thread.run_sync(_check_database)
+        except Exception as exc:  # the health check reports any failure, it does not raise
+            return JSONResponse({"status": "unhealthy", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        if multiprocess_metrics:
+            collector = CollectorRegistry()
+            multiprocess.MultiProcessCollector(collector)  # type: ignore[no-untyped-call]
+            payload = generate_latest(collector)
+        else:
+            payload = generate_latest()
+        return Response(payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return [
+        Route("/v2/", version_check, methods=["GET", "HEAD"]),
+        Route("/v2", version_check, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]

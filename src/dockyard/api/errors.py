@@ -1,0 +1,60 @@
+"""One place that turns errors into the OCI error envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from dockyard.errors import DockyardError
+from dockyard.spec.codes import ErrorCode
+
+log = logging.getLogger("dockyard.api")
+
+_STATUS_CODES = {
+    404: ErrorCode.NAME_UNKNOWN,
+    405: ErrorCode.UNSUPPORTED,
+    413: ErrorCode.SIZE_INVALID,
+}
+
+
+def envelope(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if detail is not None:
+        error["detail"] = detail
+    return {"errors": [error]}
+
+
+def error_response(code: ErrorCode, message: str, status: int, detail: Any = None,
+                   headers: dict[str, str] | None = None, head: bool = False) -> Response:
+    if head:
+        # A HEAD answer has no body; say how long the GET's would be.
+        return Response(status_code=status, headers=headers)
+    return JSONResponse(envelope(code.code, message, detail), status_code=status, headers=headers)
+
+
+async def handle_dockyard_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DockyardError)
+    return error_response(
+        exc.code, exc.message, exc.status, exc.detail, exc.headers, request.method == "HEAD"
+    )
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _STATUS_CODES.get(exc.status_code, ErrorCode.UNSUPPORTED)
+    message = "method not allowed" if exc.status_code == 405 else str(exc.detail)
+    if exc.status_code == 404:
+        message = "no such endpoint"
+    return error_response(
+        code, message, exc.status_code, None, dict(exc.headers or {}), request.method == "HEAD"
+    )
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(ErrorCode.UNKNOWN, "internal server error", 500, None, None,
+                          request.method == "HEAD")

@@ -1,0 +1,73 @@
+"""Tag list, catalog and referrers, with `n`/`last` pagination and `Link` headers."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dockyard.errors import PaginationNumberInvalid
+from dockyard.registry.core import Registry
+from dockyard.registry.listing import Page
+from dockyard.registry.names import check_digest
+from dockyard.spec import mediatypes
+
+CATALOG_DEFAULT_PAGE = 1000
+
+
+def _page_size(request: Request, default: int | None) -> int | None:
+    value = request.query_params.get("n")
+    if value is None or value == "":
+        return default
+    try:
+        size = int(value)
+    except ValueError:
+        raise PaginationNumberInvalid(f"invalid page size n={value!r}") from None
+    if size < 0:
+        raise PaginationNumberInvalid(f"invalid page size n={value!r}")
+    return size
+
+
+def _link_header(path: str, limit: int | None, page: Page) -> dict[str, str]:
+    if page.next_last is None or limit is None:
+        return {}
+    query = urlencode({"n": limit, "last": page.next_last})
+    return {"Link": f'<{path}?{query}>; rel="next"'}
+
+
+def listing_routes(registry: Registry) -> list[Route]:
+    async def list_tags(request: Request) -> Response:
+        name = request.path_params["name"]
+        limit = _page_size(request, None)
+        page = await to_thread.run_sync(registry.listing.tags, name, limit, request.query_params.get("last"))
+        return JSONResponse(
+            {"name": name, "tags": page.items},
+            headers=_link_header(f"/v2/{name}/tags/list", limit, page),
+        )
+
+    async def catalog(request: Request) -> Response:
+        limit = _page_size(request, CATALOG_DEFAULT_PAGE)
+        page = await to_thread.run_sync(registry.listing.catalog, limit, request.query_params.get("last"))
+        return JSONResponse({"repositories": page.items}, headers=_link_header("/v2/_catalog", limit, page))
+
+    async def referrers(request: Request) -> Response:
+        subject = check_digest(request.path_params["digest"])
+        artifact_type = request.query_params.get("artifactType") or None
+        found = await to_thread.run_sync(
+            registry.listing.referrers, request.path_params["name"], subject, artifact_type
+        )
+        body = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": found}
+        headers = {"Content-Type": mediatypes.OCI_INDEX}
+        if artifact_type is not None:
+            headers["OCI-Filters-Applied"] = "artifactType"
+        return Response(json.dumps(body, separators=(",", ":")).encode(), headers=headers)
+
+    return [
+        Route("/v2/_catalog", catalog, methods=["GET"]),
+        Route("/v2/{name:path}/tags/list", list_tags, methods=["GET"]),
+        Route("/v2/{name:path}/referrers/{digest}", referrers, methods=["GET"]),
+    ]

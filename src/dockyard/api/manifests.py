@@ -1,0 +1,81 @@
+"""Manifest PUT, GET, HEAD and DELETE (OCI distribution-spec 1.1)."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dockyard.api.streaming import content_length
+from dockyard.errors import ManifestInvalid, SizeInvalid
+from dockyard.registry.core import Registry
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refusing more than `limit` bytes without reading them all."""
+    declared = content_length(request)
+    if declared is not None and declared > limit:
+        raise SizeInvalid(f"manifest is {declared} bytes; the limit is {limit}", status=413)
+    parts: list[bytes] = []
+    received = 0
+    try:
+        async for data in request.stream():
+            received += len(data)
+            if received > limit:
+                raise SizeInvalid(f"manifest exceeds the limit of {limit} bytes", status=413)
+            parts.append(data)
+    except ClientDisconnect as exc:
+        raise ManifestInvalid("the client disconnected before the manifest was complete") from exc
+    return b"".join(parts)
+
+
+def manifest_routes(registry: Registry) -> list[Route]:
+    service = registry.manifests
+
+    async def put_manifest(request: Request) -> Response:
+        name = request.path_params["name"]
+        reference = request.path_params["reference"]
+        body = await read_limited(request, service.max_bytes)
+        extra_tags = request.query_params.getlist("tag")
+        pushed = await to_thread.run_sync(
+            service.put, name, reference, body, request.headers.get("content-type"), extra_tags
+        )
+        headers = {
+            "Location": f"/v2/{name}/manifests/{pushed.digest}",
+            "Docker-Content-Digest": pushed.digest,
+            "Content-Length": "0",
+        }
+        if pushed.subject:
+            headers["OCI-Subject"] = pushed.subject
+        if extra_tags:
+            headers["OCI-Tag"] = ", ".join(pushed.tags)
+        return Response(status_code=201, headers=headers)
+
+    async def get_manifest(request: Request) -> Response:
+        stored = await to_thread.run_sync(
+            service.get,
+            request.path_params["name"],
+            request.path_params["reference"],
+            request.headers.get("accept"),
+        )
+        headers = {
+            "Docker-Content-Digest": stored.digest,
+            "Content-Type": stored.media_type,
+            "Content-Length": str(stored.size),
+            "ETag": f'"{stored.digest}"',
+        }
+        if request.method == "HEAD":
+            return Response(status_code=200, headers=headers)
+        return Response(stored.content, status_code=200, headers=headers)
+
+    async def delete_manifest(request: Request) -> Response:
+        await to_thread.run_sync(service.delete, request.path_params["name"], request.path_params["reference"])
+        return Response(status_code=202, headers={"Content-Length": "0"})
+
+    path = "/v2/{name:path}/manifests/{reference}"
+    return [
+        Route(path, get_manifest, methods=["GET", "HEAD"]),
+        Route(path, put_manifest, methods=["PUT"]),
+        Route(path, delete_manifest, methods=["DELETE"]),
+    ]

@@ -1,0 +1,124 @@
+"""Blob uploads: monolithic, POST+PUT, chunked and streamed PATCH, status, cancel, mount."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dockyard.api.streaming import content_length, receive_body
+from dockyard.errors import DigestInvalid, RangeInvalid
+from dockyard.registry.core import Registry
+from dockyard.registry.names import check_digest, check_name
+from dockyard.registry.uploads import UploadSession, progress_headers
+from dockyard.spec.ranges import parse_chunk_range
+
+
+def _created(name: str, digest: str) -> Response:
+    return Response(
+        status_code=201,
+        headers={
+            "Location": f"/v2/{name}/blobs/{digest}",
+            "Docker-Content-Digest": digest,
+            "Content-Length": "0",
+        },
+    )
+
+
+def _accepted(session: UploadSession, status: int = 202) -> Response:
+    headers = progress_headers(session)
+    headers["Content-Length"] = "0"
+    return Response(status_code=status, headers=headers)
+
+
+def upload_routes(registry: Registry) -> list[Route]:
+    uploads = registry.uploads
+
+    async def start_upload(request: Request) -> Response:
+        name = check_name(request.path_params["name"])
+        params = request.query_params
+        mount = params.get("mount")
+        if mount:
+            digest = check_digest(mount)
+            source = params.get("from") or None
+            if await to_thread.run_sync(registry.blobs.mount, name, digest, source):
+                return _created(name, str(digest))
+        elif "digest" in params:
+            digest = check_digest(params["digest"])
+            expected = content_length(request)
+            upload_id, chunk = await to_thread.run_sync(uploads.open_stream, name, digest)
+            try:
+                await receive_body(request, chunk, expected)
+                stored = await to_thread.run_sync(uploads.commit_stream, name, upload_id, chunk, digest)
+            except BaseException:
+                await to_thread.run_sync(uploads.discard_stream, upload_id, chunk)
+                raise
+            return _created(name, stored)
+        session = await to_thread.run_sync(uploads.start, name)
+        return _accepted(session)
+
+    async def upload_status(request: Request) -> Response:
+        session = await to_thread.run_sync(
+            uploads.get, request.path_params["name"], request.path_params["upload_id"]
+        )
+        return _accepted(session, status=204)
+
+    async def _append(request: Request, session: UploadSession) -> UploadSession:
+        expected = content_length(request)
+        start: int | None = None
+        header = request.headers.get("content-range")
+        if header:
+            chunk_range = parse_chunk_range(header)
+            if chunk_range is None:
+                raise RangeInvalid(f"invalid Content-Range {header!r}", headers=progress_headers(session))
+            if expected is not None and expected != chunk_range.length:
+                raise RangeInvalid(
+                    f"Content-Range {header!r} does not match Content-Length {expected}",
+                    headers=progress_headers(session),
+                )
+            start = chunk_range.start
+        chunk = await to_thread.run_sync(uploads.open_chunk, session, start)
+        try:
+            await receive_body(request, chunk, expected)
+        except BaseException:
+            await to_thread.run_sync(chunk.abort)
+            raise
+        return await to_thread.run_sync(uploads.close_chunk, session, chunk)
+
+    async def patch_upload(request: Request) -> Response:
+        session = await to_thread.run_sync(
+            uploads.get, request.path_params["name"], request.path_params["upload_id"]
+        )
+        session = await _append(request, session)
+        return _accepted(session)
+
+    async def finish_upload(request: Request) -> Response:
+        session = await to_thread.run_sync(
+            uploads.get, request.path_params["name"], request.path_params["upload_id"]
+        )
+        text = request.query_params.get("digest")
+        if not text:
+            raise DigestInvalid("the digest query parameter is required to finish an upload")
+        digest = check_digest(text)
+        expected = content_length(request)
+        if expected or request.headers.get("transfer-encoding"):
+            session = await _append(request, session)
+        stored = await to_thread.run_sync(uploads.complete, session, digest)
+        return _created(session.repository, stored)
+
+    async def cancel_upload(request: Request) -> Response:
+        session = await to_thread.run_sync(
+            uploads.get, request.path_params["name"], request.path_params["upload_id"]
+        )
+        await to_thread.run_sync(uploads.cancel, session)
+        return Response(status_code=204)
+
+    path = "/v2/{name:path}/blobs/uploads/{upload_id}"
+    return [
+        Route("/v2/{name:path}/blobs/uploads/", start_upload, methods=["POST"]),
+        Route(path, upload_status, methods=["GET"]),
+        Route(path, patch_upload, methods=["PATCH"]),
+        Route(path, finish_upload, methods=["PUT"]),
+        Route(path, cancel_upload, methods=["DELETE"]),
+    ]

@@ -1,0 +1,99 @@
+"""The composition root: settings -> storage -> services -> ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
+
+from dockyard.api.acr import acr_routes
+from dockyard.api.base import base_routes
+from dockyard.api.blobs import blob_routes
+from dockyard.api.errors import handle_dockyard_error, handle_http_exception, handle_unexpected
+from dockyard.api.listing import listing_routes
+from dockyard.api.manifests import manifest_routes
+from dockyard.api.middleware import AccessLogMiddleware
+from dockyard.api.uploads import upload_routes
+from dockyard.config import Settings, load_settings
+from dockyard.errors import DockyardError
+from dockyard.jobs.worker import BackgroundWorker
+from dockyard.registry.core import Registry, RegistryOptions
+from dockyard.storage.db.database import Database
+from dockyard.storage.filesystem import FilesystemDriver
+
+
+def build_registry(settings: Settings) -> Registry:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    driver = FilesystemDriver(settings.data_dir / "storage")
+    db = Database(settings.database_url)
+    options = RegistryOptions(
+        allow_sparse_index=settings.allow_sparse_index,
+        max_manifest_bytes=settings.max_manifest_bytes,
+        gc_grace_seconds=settings.gc_grace_seconds,
+        upload_ttl_seconds=settings.upload_ttl_seconds,
+        gc_delete_untagged=settings.gc_delete_untagged,
+    )
+    return Registry(db, driver, options)
+
+
+def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
+    registry = registry or build_registry(settings)
+    worker = BackgroundWorker(registry, settings.gc_interval_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.run()) if settings.gc_enabled else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            registry.db.dispose()
+
+    routes = [
+        *base_routes(registry, multiprocess_metrics="PROMETHEUS_MULTIPROC_DIR" in os.environ),
+        *listing_routes(registry),
+        *upload_routes(registry),
+        *blob_routes(registry),
+        *manifest_routes(registry),
+        *acr_routes(registry),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            DockyardError: handle_dockyard_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+    return AccessLogMiddleware(app, json_format=settings.log_format == "json")
+
+
+def configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("dockyard")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def create_app_from_env() -> ASGIApp:
+    """Factory for server worker processes: every setting arrives as a DOCKYARD_* variable."""
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)

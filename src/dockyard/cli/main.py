@@ -1,0 +1,155 @@
+"""`dockyard` command line: serve, gc, migrate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dockyard import __version__
+from dockyard.config import Settings, load_settings
+
+app = typer.Typer(help="Dockyard: a self-hosted container registry.", no_args_is_help=True)
+console = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory [./dockyard-data]")]
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except Exception as exc:
+        console.print(f"[red]error:[/red] invalid settings: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _export(settings: Settings) -> None:
+    """Hand every setting to the server's worker processes through the environment."""
+    for field, value in settings.model_dump().items():
+        if value is None:
+            os.environ.pop(f"DOCKYARD_{field.upper()}", None)
+        else:
+            os.environ[f"DOCKYARD_{field.upper()}"] = str(value)
+    os.environ.pop("DOCKYARD_CONFIG", None)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [5000]")] = None,
+    data_dir: DataDirOption = None,
+    db: DbOption = None,
+    workers: Annotated[int | None, typer.Option(help="Server worker processes [1]")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    log_format: Annotated[str | None, typer.Option(help="human or json")] = None,
+) -> None:
+    """Run the registry server."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from dockyard.storage.db.migrate import upgrade
+
+    settings = _settings(
+        config, host=host, port=port, data_dir=data_dir, db=db, workers=workers,
+        tls_cert=tls_cert, tls_key=tls_key, log_format=log_format,
+    )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        console.print("[red]error:[/red] --tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    metrics_dir = settings.data_dir / "run" / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
+    scheme = "https" if settings.tls_cert else "http"
+    console.print(
+        f"Dockyard {__version__} on {scheme}://{settings.host}:{settings.port} "
+        f"({settings.workers} worker(s), data in {settings.data_dir.resolve()})"
+    )
+    server = Granian(
+        "dockyard.app:create_app_from_env",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        ssl_cert=settings.tls_cert,
+        ssl_key=settings.tls_key,
+        log_access=False,
+        respawn_failed_workers=True,
+    )
+    server.serve()
+
+
+@app.command()
+def migrate(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOption = None) -> None:
+    """Bring the database schema up to date."""
+    from dockyard.storage.db.migrate import upgrade
+
+    settings = _settings(config, data_dir=data_dir, db=db)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    console.print("database schema is up to date")
+
+
+@app.command()
+def gc(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    db: DbOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be removed")] = False,
+    grace_seconds: Annotated[float | None, typer.Option(help="Keep unreferenced content younger than this")] = None,
+    delete_untagged: Annotated[bool | None, typer.Option(help="Also remove untagged, unreferenced manifests")] = None,
+) -> None:
+    """Remove unreferenced blobs, abandoned uploads and crash leftovers."""
+    from dockyard.app import build_registry
+    from dockyard.storage.db.migrate import upgrade
+
+    settings = _settings(
+        config, data_dir=data_dir, db=db, gc_grace_seconds=grace_seconds,
+        gc_delete_untagged=delete_untagged,
+    )
+    upgrade(settings.database_url)
+    registry = build_registry(settings)
+    with console.status("collecting garbage..."):
+        report = registry.gc.run(dry_run=dry_run)
+    table = Table(title="garbage collection" + (" (dry run)" if dry_run else ""))
+    table.add_column("kind")
+    table.add_column("what")
+    table.add_column("bytes", justify="right")
+    for digest, size in report.blobs:
+        table.add_row("blob", digest, str(size))
+    for repo_id, digest in report.manifests:
+        table.add_row("manifest", f"repository #{repo_id} {digest}", "")
+    for upload_id in report.uploads:
+        table.add_row("upload", upload_id, "")
+    for key, size in report.orphan_files:
+        table.add_row("orphan file", key, str(size))
+    Console().print(table)
+    verb = "would free" if dry_run else "freed"
+    Console().print(
+        f"{len(report.blobs)} blobs, {len(report.manifests)} manifests, {len(report.uploads)} uploads, "
+        f"{len(report.orphan_files)} orphan files; {verb} {report.bytes_freed} bytes"
+    )
+    registry.db.dispose()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+def main() -> None:
+    app()

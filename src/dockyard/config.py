@@ -1,0 +1,56 @@
+"""Settings: defaults, then a YAML file, then DOCKYARD_* environment variables, then flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", extra="forbid")
+
+    data_dir: Path = Path("./dockyard-data")
+    db: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = Field(default=1, ge=1)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_format: Literal["human", "json"] = "human"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    allow_sparse_index: bool = False
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    gc_enabled: bool = True
+    gc_interval_seconds: float = Field(default=3600.0, gt=0)
+    gc_grace_seconds: float = Field(default=3600.0, ge=0)
+    gc_delete_untagged: bool = False
+    upload_ttl_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
+
+    @property
+    def database_url(self) -> str:
+        if self.db:
+            url = self.db
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{self.data_dir.resolve() / 'dockyard.db'}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional YAML file, the environment and explicit overrides."""
+    path = config_file or (Path(os.environ["DOCKYARD_CONFIG"]) if "DOCKYARD_CONFIG" in os.environ else None)
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: the config file must be a mapping of settings")
+        file_values = {str(k).replace("-", "_"): v for k, v in loaded.items()}
+    env_settings = Settings()
+    merged = {**file_values, **env_settings.model_dump(exclude_unset=True)}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings.model_validate(merged)

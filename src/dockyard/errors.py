@@ -1,0 +1,100 @@
+"""One exception hierarchy. Each error carries its OCI error code and HTTP status; the HTTP
+edge renders it as the OCI error envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockyard.spec.codes import ErrorCode
+
+
+class DockyardError(Exception):
+    code: ErrorCode = ErrorCode.UNKNOWN
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: Any = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.code.description
+        self.detail = detail
+        self.status = status or self.code.status
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BlobUnknown(DockyardError):
+    code = ErrorCode.BLOB_UNKNOWN
+
+
+class BlobUploadInvalid(DockyardError):
+    code = ErrorCode.BLOB_UPLOAD_INVALID
+
+
+class BlobUploadUnknown(DockyardError):
+    code = ErrorCode.BLOB_UPLOAD_UNKNOWN
+
+
+class DigestInvalid(DockyardError):
+    code = ErrorCode.DIGEST_INVALID
+
+
+class ManifestBlobUnknown(DockyardError):
+    code = ErrorCode.MANIFEST_BLOB_UNKNOWN
+
+
+class ManifestInvalid(DockyardError):
+    code = ErrorCode.MANIFEST_INVALID
+
+
+class ManifestUnknown(DockyardError):
+    code = ErrorCode.MANIFEST_UNKNOWN
+
+
+class NameInvalid(DockyardError):
+    code = ErrorCode.NAME_INVALID
+
+
+class NameUnknown(DockyardError):
+    code = ErrorCode.NAME_UNKNOWN
+
+
+class SizeInvalid(DockyardError):
+    code = ErrorCode.SIZE_INVALID
+
+
+class TagInvalid(DockyardError):
+    code = ErrorCode.TAG_INVALID
+
+
+class Unauthorized(DockyardError):
+    code = ErrorCode.UNAUTHORIZED
+
+
+class Denied(DockyardError):
+    code = ErrorCode.DENIED
+
+
+class Unsupported(DockyardError):
+    code = ErrorCode.UNSUPPORTED
+
+
+class TooManyRequests(DockyardError):
+    code = ErrorCode.TOOMANYREQUESTS
+
+
+class RangeInvalid(DockyardError):
+    code = ErrorCode.RANGE_INVALID
+
+
+class PaginationNumberInvalid(DockyardError):
+    code = ErrorCode.PAGINATION_NUMBER_INVALID
+
+
+class StorageError(DockyardError):
+    """A storage backend failed; raised once, at the storage boundary."""
+
+    code = ErrorCode.UNKNOWN

@@ -1,0 +1,1 @@
+"""The OCI registry core: blobs, uploads, manifests, tags, referrers, deletion and GC."""

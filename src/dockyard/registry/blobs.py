@@ -1,0 +1,166 @@
+"""Blobs: committing uploaded bytes, linking them into repositories, reading and unlinking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, delete, select, update
+
+from dockyard.errors import BlobUnknown, NameUnknown
+from dockyard.registry.names import check_name
+from dockyard.registry.repositories import ensure_repository, repository_id
+from dockyard.spec.digest import Digest
+from dockyard.storage.db.database import Database, insert_ignore, upsert
+from dockyard.storage.db.schema import (
+    blobs,
+    manifests,
+    repositories,
+    repository_blobs,
+    upload_sessions,
+)
+from dockyard.storage.driver import BlobDriver, blob_key
+
+# A link read this long ago is refreshed on the next HEAD/GET, so that a client that found the
+# blob present and is about to reference it in a manifest is not racing garbage collection.
+TOUCH_INTERVAL_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    digest: str
+    size: int
+    key: str
+
+
+class BlobService:
+    def __init__(self, db: Database, driver: BlobDriver) -> None:
+        self._db = db
+        self._driver = driver
+
+    def stat(self, name: str, digest: Digest) -> BlobInfo:
+        """The blob as linked in repository `name`, or BlobUnknown."""
+        check_name(name)
+        text = str(digest)
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(blobs.c.size, repository_blobs.c.touched_at, repository_blobs.c.repository_id)
+                .select_from(
+                    repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id)
+                    .join(blobs, blobs.c.digest == repository_blobs.c.digest)
+                )
+                .where(repositories.c.name == name, repository_blobs.c.digest == text)
+            ).first()
+        if row is None:
+            raise BlobUnknown(f"blob {text} unknown to repository {name!r}", detail={"digest": text})
+        size, touched_at, repo_id = int(row[0]), float(row[1]), int(row[2])
+        if time.time() - touched_at > TOUCH_INTERVAL_SECONDS:
+            self._touch(repo_id, text)
+        return BlobInfo(text, size, blob_key(text))
+
+    def _touch(self, repo_id: int, digest: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                update(repository_blobs)
+                .where(repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == digest)
+                .values(touched_at=time.time())
+            )
+
+    def manifest_as_blob(self, name: str, digest: Digest) -> bytes:
+        """Manifests are content too: a blob GET of a manifest digest returns its bytes."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(manifests.c.content)
+                .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
+                .where(repositories.c.name == name, manifests.c.digest == str(digest))
+            ).first()
+        if row is None:
+            raise BlobUnknown(f"blob {digest} unknown to repository {name!r}", detail={"digest": str(digest)})
+        return bytes(row[0])
+
+    def local_path(self, info: BlobInfo) -> Path | None:
+        return self._driver.local_path(info.key)
+
+    def read(self, info: BlobInfo, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        return self._driver.read(info.key, offset, length)
+
+    def exists_anywhere(self, digest: Digest) -> bool:
+        with self._db.read() as conn:
+            return conn.execute(select(blobs.c.size).where(blobs.c.digest == str(digest))).first() is not None
+
+    def mount(self, name: str, digest: Digest, source: str | None) -> bool:
+        """Link an existing blob into `name`: from repository `source`, or from anywhere when
+        no source is named. False when there is nothing to mount."""
+        check_name(name)
+        text = str(digest)
+        with self._db.write() as conn:
+            if source is not None:
+                check_name(source)
+                source_id = repository_id(conn, source)
+                if source_id is None:
+                    return False
+                found = conn.execute(
+                    select(repository_blobs.c.digest)
+                    .where(repository_blobs.c.repository_id == source_id, repository_blobs.c.digest == text)
+                ).first()
+            else:
+                found = conn.execute(select(blobs.c.digest).where(blobs.c.digest == text)).first()
+            if found is None:
+                return False
+            # Lock the blob row so that GC cannot delete it under the new link.
+            locked = conn.execute(
+                select(blobs.c.digest).where(blobs.c.digest == text).with_for_update(read=True)
+            ).first()
+            if locked is None:
+                return False
+            link(conn, ensure_repository(conn, name), text)
+        return True
+
+    def commit(
+        self, name: str, upload_key: str, digest: str, size: int, session_id: str | None = None
+    ) -> None:
+        """Make verified upload bytes the blob `digest` and link it into repository `name`.
+
+        The bytes are in place before the row is visible; a crash in between leaves only an
+        orphan file, which GC removes.
+        """
+        with self._db.write() as conn:
+            repo_id = ensure_repository(conn, name)
+            created = insert_ignore(
+                conn, blobs, {"digest": digest, "size": size, "created_at": time.time()}
+            )
+            if created:
+                self._driver.move(upload_key, blob_key(digest))
+            link(conn, repo_id, digest)
+            if session_id is not None:
+                conn.execute(delete(upload_sessions).where(upload_sessions.c.id == session_id))
+        if not created:
+            self._driver.delete(upload_key)
+
+    def unlink(self, name: str, digest: Digest) -> None:
+        """DELETE of a blob: remove its link from the repository."""
+        check_name(name)
+        text = str(digest)
+        with self._db.write() as conn:
+            repo_id = repository_id(conn, name)
+            if repo_id is None:
+                raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
+            result = conn.execute(
+                delete(repository_blobs).where(
+                    repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == text
+                )
+            )
+            if result.rowcount == 0:
+                raise BlobUnknown(f"blob {text} unknown to repository {name!r}", detail={"digest": text})
+
+
+def link(conn: Connection, repo_id: int, digest: str) -> None:
+    upsert(
+        conn,
+        repository_blobs,
+        {"repository_id": repo_id, "digest": digest, "touched_at": time.time()},
+        keys=["repository_id", "digest"],
+        update=["touched_at"],
+    )

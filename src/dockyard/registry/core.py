@@ -1,0 +1,41 @@
+"""The registry's services, built from one database and one blob driver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockyard.registry.blobs import BlobService
+from dockyard.registry.gc import GarbageCollector
+from dockyard.registry.listing import ListingService
+from dockyard.registry.manifests import ManifestService
+from dockyard.registry.repositories import RepositoryService
+from dockyard.registry.uploads import UploadService
+from dockyard.storage.db.database import Database
+from dockyard.storage.driver import BlobDriver
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    allow_sparse_index: bool = False
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    gc_grace_seconds: float = 3600.0
+    upload_ttl_seconds: float = 7 * 24 * 3600.0
+    gc_delete_untagged: bool = False
+
+
+class Registry:
+    def __init__(self, db: Database, driver: BlobDriver, options: RegistryOptions) -> None:
+        self.db = db
+        self.driver = driver
+        self.blobs = BlobService(db, driver)
+        self.uploads = UploadService(db, driver, self.blobs)
+        self.manifests = ManifestService(db, options.allow_sparse_index, options.max_manifest_bytes)
+        self.listing = ListingService(db)
+        self.repositories = RepositoryService(db)
+        self.gc = GarbageCollector(
+            db,
+            driver,
+            grace_seconds=options.gc_grace_seconds,
+            upload_ttl_seconds=options.upload_ttl_seconds,
+            delete_untagged=options.gc_delete_untagged,
+        )

@@ -1,0 +1,255 @@
+"""Manifests: push (one transaction: verify references, store, tag), pull and delete."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, select
+
+from dockyard.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    NameUnknown,
+    SizeInvalid,
+    Unsupported,
+)
+from dockyard.registry.names import check_digest, check_name, check_tag
+from dockyard.registry.repositories import ensure_repository, repository_id
+from dockyard.spec import mediatypes
+from dockyard.spec.digest import digest_of, is_digest_reference
+from dockyard.spec.manifest import ManifestError, ParsedManifest, UnsupportedManifest, parse_manifest
+from dockyard.storage.db.database import Database, upsert
+from dockyard.storage.db.schema import (
+    blobs,
+    manifest_blobs,
+    manifest_children,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: str
+    subject: str | None
+    tags: tuple[str, ...]
+
+
+class ManifestService:
+    def __init__(self, db: Database, allow_sparse_index: bool, max_bytes: int) -> None:
+        self._db = db
+        self._allow_sparse_index = allow_sparse_index
+        self.max_bytes = max_bytes
+
+    def put(
+        self,
+        name: str,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        extra_tags: list[str] | None = None,
+    ) -> PushedManifest:
+        check_name(name)
+        if len(body) > self.max_bytes:
+            raise SizeInvalid(
+                f"manifest is {len(body)} bytes; the limit is {self.max_bytes}", status=413
+            )
+        tag_names: list[str] = []
+        if is_digest_reference(reference):
+            wanted = check_digest(reference)
+            digest = digest_of(body, wanted.algorithm)
+            if digest != wanted:
+                raise DigestInvalid(
+                    f"manifest digest is {digest}, not {wanted}", detail={"digest": reference}
+                )
+        else:
+            tag_names.append(check_tag(reference))
+            digest = digest_of(body)
+        for extra in extra_tags or []:
+            if extra not in tag_names:
+                tag_names.append(check_tag(extra))
+        try:
+            parsed = parse_manifest(body, content_type)
+        except UnsupportedManifest as exc:
+            raise Unsupported(str(exc)) from exc
+        except ManifestError as exc:
+            raise ManifestInvalid(str(exc)) from exc
+        with self._db.write() as conn:
+            repo_id = ensure_repository(conn, name)
+            exists = conn.execute(
+                select(manifests.c.digest).where(
+                    manifests.c.repository_id == repo_id, manifests.c.digest == str(digest)
+                )
+            ).first()
+            if exists is None:
+                self._insert(conn, repo_id, str(digest), body, parsed)
+            now = time.time()
+            for tag in tag_names:
+                upsert(
+                    conn,
+                    tags,
+                    {"repository_id": repo_id, "name": tag, "manifest_digest": str(digest), "updated_at": now},
+                    keys=["repository_id", "name"],
+                    update=["manifest_digest", "updated_at"],
+                )
+        subject = str(parsed.subject.digest) if parsed.subject else None
+        return PushedManifest(str(digest), subject, tuple(tag_names))
+
+    def _insert(
+        self, conn: Connection, repo_id: int, digest: str, body: bytes, parsed: ParsedManifest
+    ) -> None:
+        needed = sorted({str(d.digest) for d in parsed.blobs if not d.is_foreign})
+        optional = sorted({str(d.digest) for d in parsed.blobs if d.is_foreign} - set(needed))
+        # FOR SHARE: garbage collection cannot delete these blobs until this push commits.
+        present = {
+            row[0]
+            for row in conn.execute(
+                select(repository_blobs.c.digest)
+                .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
+                .where(
+                    repository_blobs.c.repository_id == repo_id,
+                    repository_blobs.c.digest.in_(needed + optional),
+                )
+                .with_for_update(read=True, of=blobs)
+            )
+        }
+        missing = [d for d in needed if d not in present]
+        if missing:
+            raise ManifestBlobUnknown(
+                f"manifest references blob {missing[0]} that is not in the repository",
+                detail={"digest": missing[0]},
+            )
+        children = sorted({str(d.digest) for d in parsed.children})
+        if children and not self._allow_sparse_index:
+            known = {
+                row[0]
+                for row in conn.execute(
+                    select(manifests.c.digest).where(
+                        manifests.c.repository_id == repo_id, manifests.c.digest.in_(children)
+                    )
+                )
+            }
+            absent = [d for d in children if d not in known]
+            if absent:
+                raise ManifestUnknown(
+                    f"index references manifest {absent[0]} that is not in the repository",
+                    detail={"digest": absent[0]},
+                )
+        conn.execute(
+            manifests.insert().values(
+                repository_id=repo_id,
+                digest=digest,
+                media_type=parsed.media_type,
+                size=len(body),
+                content=body,
+                artifact_type=parsed.referrer_artifact_type,
+                subject_digest=str(parsed.subject.digest) if parsed.subject else None,
+                annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
+                created_at=time.time(),
+            )
+        )
+        referenced = [d for d in needed + optional if d in present]
+        if referenced:
+            conn.execute(
+                manifest_blobs.insert(),
+                [{"repository_id": repo_id, "manifest_digest": digest, "blob_digest": d} for d in referenced],
+            )
+        if children:
+            conn.execute(
+                manifest_children.insert(),
+                [{"repository_id": repo_id, "manifest_digest": digest, "child_digest": d} for d in children],
+            )
+
+    def get(self, name: str, reference: str, accept: str | None = None) -> StoredManifest:
+        check_name(name)
+        columns = (manifests.c.digest, manifests.c.media_type, manifests.c.content)
+        if is_digest_reference(reference):
+            digest = check_digest(reference)
+            query = (
+                select(*columns)
+                .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
+                .where(repositories.c.name == name, manifests.c.digest == str(digest))
+            )
+        else:
+            check_tag(reference)
+            query = (
+                select(*columns)
+                .select_from(
+                    tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
+                        manifests,
+                        (manifests.c.repository_id == tags.c.repository_id)
+                        & (manifests.c.digest == tags.c.manifest_digest),
+                    )
+                )
+                .where(repositories.c.name == name, tags.c.name == reference)
+            )
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                self._raise_unknown(conn, name, reference)
+        assert row is not None
+        stored = StoredManifest(row[0], row[1], bytes(row[2]))
+        if not mediatypes.accepts(accept, stored.media_type):
+            raise ManifestUnknown(
+                f"manifest {reference} is a {stored.media_type}, which the request does not accept",
+                detail={"mediaType": stored.media_type},
+            )
+        return stored
+
+    @staticmethod
+    def _raise_unknown(conn: Connection, name: str, reference: str) -> None:
+        if repository_id(conn, name) is None:
+            raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
+        raise ManifestUnknown(f"manifest {reference} not found in {name!r}", detail={"reference": reference})
+
+    def delete(self, name: str, reference: str) -> None:
+        """By digest: the manifest and the tags that point at it. By tag: only the tag."""
+        check_name(name)
+        with self._db.write() as conn:
+            repo_id = repository_id(conn, name)
+            if repo_id is None:
+                raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
+            if not is_digest_reference(reference):
+                check_tag(reference)
+                removed = conn.execute(
+                    delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == reference)
+                ).rowcount
+                if removed == 0:
+                    raise ManifestUnknown(f"tag {reference!r} not found", detail={"tag": reference})
+                return
+            digest = str(check_digest(reference))
+            if not delete_manifest(conn, repo_id, digest):
+                raise ManifestUnknown(f"manifest {digest} not found", detail={"digest": digest})
+
+
+def delete_manifest(conn: Connection, repo_id: int, digest: str) -> bool:
+    """Remove a manifest row with its references and the tags on it."""
+    removed = conn.execute(
+        delete(manifests).where(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
+    ).rowcount
+    if removed == 0:
+        return False
+    conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.manifest_digest == digest))
+    for table in (manifest_blobs, manifest_children):
+        conn.execute(
+            delete(table).where(table.c.repository_id == repo_id, table.c.manifest_digest == digest)
+        )
+    return True
+

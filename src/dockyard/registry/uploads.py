@@ -1,0 +1,207 @@
+"""Blob upload sessions (OCI distribution-spec 1.1, 'Pushing blobs').
+
+A session is a database row plus bytes under `uploads/<id>` in storage, so any server process
+can continue it and it survives a restart. The sha256 state of a session is cached in the
+process that received the last chunk; another process re-hashes the stored bytes instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+
+from dockyard.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
+from dockyard.registry.blobs import BlobService
+from dockyard.registry.names import check_name
+from dockyard.spec.digest import Digest, Hasher, new_hasher
+from dockyard.storage.db.database import Database
+from dockyard.storage.db.schema import upload_sessions
+from dockyard.storage.driver import BlobDriver, BlobWriter, upload_key
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    id: str
+    repository: str
+    size: int
+
+    @property
+    def location(self) -> str:
+        return f"/v2/{self.repository}/blobs/uploads/{self.id}"
+
+
+class _HashCache:
+    """sha256 states of recent sessions, keyed by session id and the size they cover."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._states: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._capacity = capacity
+
+    def take(self, upload_id: str, size: int) -> Hasher | None:
+        with self._lock:
+            entry = self._states.pop(upload_id, None)
+        if entry is None or entry[0] != size:
+            return None
+        return entry[1]
+
+    def put(self, upload_id: str, size: int, hasher: Hasher) -> None:
+        with self._lock:
+            self._states[upload_id] = (size, hasher)
+            while len(self._states) > self._capacity:
+                self._states.popitem(last=False)
+
+    def drop(self, upload_id: str) -> None:
+        with self._lock:
+            self._states.pop(upload_id, None)
+
+
+class ChunkWriter:
+    """Receives the bytes of one request into a session, hashing them on the way."""
+
+    def __init__(self, writer: BlobWriter, hasher: Hasher | None, start: int) -> None:
+        self._writer = writer
+        self._hasher = hasher
+        self.start = start
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        if self._hasher is not None:
+            self._hasher.update(data)
+        self._writer.write(data)
+        self.written += len(data)
+
+    def close(self) -> int:
+        return self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+    @property
+    def hasher(self) -> Hasher | None:
+        return self._hasher
+
+
+class UploadService:
+    def __init__(self, db: Database, driver: BlobDriver, blobs: BlobService) -> None:
+        self._db = db
+        self._driver = driver
+        self._blobs = blobs
+        self._hashes = _HashCache()
+
+    def start(self, name: str) -> UploadSession:
+        check_name(name)
+        session = UploadSession(str(uuid.uuid4()), name, 0)
+        self._driver.appender(upload_key(session.id), 0).close()
+        now = time.time()
+        with self._db.write() as conn:
+            conn.execute(
+                upload_sessions.insert().values(
+                    id=session.id, repository=name, size=0, created_at=now, updated_at=now
+                )
+            )
+        self._hashes.put(session.id, 0, new_hasher("sha256"))
+        return session
+
+    def get(self, name: str, upload_id: str) -> UploadSession:
+        check_name(name)
+        try:
+            uuid.UUID(upload_id)
+        except ValueError:
+            raise BlobUploadUnknown(f"upload {upload_id!r} unknown") from None
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(upload_sessions.c.size).where(
+                    upload_sessions.c.id == upload_id, upload_sessions.c.repository == name
+                )
+            ).first()
+        if row is None:
+            raise BlobUploadUnknown(f"upload {upload_id!r} unknown", detail={"uuid": upload_id})
+        return UploadSession(upload_id, name, int(row[0]))
+
+    def open_chunk(self, session: UploadSession, start: int | None) -> ChunkWriter:
+        """Begin appending; `start` is the chunk's Content-Range start when the client sent one."""
+        if start is not None and start != session.size:
+            raise RangeInvalid(
+                f"chunk starts at {start}, the upload has {session.size} bytes",
+                headers=progress_headers(session),
+            )
+        hasher = self._hashes.take(session.id, session.size)
+        writer = self._driver.appender(upload_key(session.id), session.size)
+        return ChunkWriter(writer, hasher, session.size)
+
+    def close_chunk(self, session: UploadSession, chunk: ChunkWriter) -> UploadSession:
+        size = chunk.close()
+        with self._db.write() as conn:
+            changed = conn.execute(
+                update(upload_sessions)
+                .where(upload_sessions.c.id == session.id, upload_sessions.c.size == session.size)
+                .values(size=size, updated_at=time.time())
+            ).rowcount
+        if changed != 1:
+            raise RangeInvalid("the upload was changed by a concurrent request", headers=progress_headers(session))
+        if chunk.hasher is not None:
+            self._hashes.put(session.id, size, chunk.hasher)
+        return UploadSession(session.id, session.repository, size)
+
+    def complete(self, session: UploadSession, digest: Digest, hasher: Hasher | None = None) -> str:
+        """Verify the session's bytes against `digest` and commit them as a blob."""
+        key = upload_key(session.id)
+        if hasher is None and digest.algorithm == "sha256":
+            hasher = self._hashes.take(session.id, session.size)
+        if hasher is None:
+            hasher = digest.hasher()
+            for block in self._driver.read(key, 0, session.size):
+                hasher.update(block)
+        actual = hasher.hexdigest()
+        if actual != digest.hex:
+            self.cancel(session)
+            raise DigestInvalid(
+                f"upload content has digest {digest.algorithm}:{actual}, not {digest}",
+                detail={"digest": str(digest)},
+            )
+        stored = self._driver.size(key)
+        if stored is None or stored < session.size:
+            raise BlobUploadInvalid("upload bytes are missing from storage")
+        if stored > session.size:
+            self._driver.appender(key, session.size).close()  # drop unacknowledged bytes
+        self._blobs.commit(session.repository, key, str(digest), session.size, session.id)
+        self._hashes.drop(session.id)
+        return str(digest)
+
+    def commit_stream(self, name: str, upload_id: str, chunk: ChunkWriter, digest: Digest) -> str:
+        """Finish a monolithic upload that was written without a session row."""
+        size = chunk.close()
+        session = UploadSession(upload_id, name, size)
+        return self.complete(session, digest, chunk.hasher)
+
+    def open_stream(self, name: str, digest: Digest) -> tuple[str, ChunkWriter]:
+        """A monolithic upload (POST with ?digest=): bytes go straight to a temporary key."""
+        check_name(name)
+        upload_id = str(uuid.uuid4())
+        writer = self._driver.appender(upload_key(upload_id), 0)
+        return upload_id, ChunkWriter(writer, digest.hasher(), 0)
+
+    def discard_stream(self, upload_id: str, chunk: ChunkWriter) -> None:
+        chunk.abort()
+        self._driver.delete(upload_key(upload_id))
+
+    def cancel(self, session: UploadSession) -> None:
+        with self._db.write() as conn:
+            conn.execute(delete(upload_sessions).where(upload_sessions.c.id == session.id))
+        self._driver.delete(upload_key(session.id))
+        self._hashes.drop(session.id)
+
+
+def progress_headers(session: UploadSession) -> dict[str, str]:
+    """Location, Range and Docker-Upload-UUID of a session, as every upload answer carries."""
+    return {
+        "Location": session.location,
+        "Range": f"0-{max(session.size - 1, 0)}",
+        "Docker-Upload-UUID": session.id,
+    }

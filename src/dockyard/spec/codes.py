@@ -1,0 +1,31 @@
+"""OCI distribution-spec 1.1 error codes and the HTTP status each one is answered with."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(Enum):
+    BLOB_UNKNOWN = ("BLOB_UNKNOWN", 404, "blob unknown to registry")
+    BLOB_UPLOAD_INVALID = ("BLOB_UPLOAD_INVALID", 400, "blob upload invalid")
+    BLOB_UPLOAD_UNKNOWN = ("BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry")
+    DIGEST_INVALID = ("DIGEST_INVALID", 400, "provided digest did not match uploaded content")
+    MANIFEST_BLOB_UNKNOWN = ("MANIFEST_BLOB_UNKNOWN", 400, "manifest references a blob unknown to registry")
+    MANIFEST_INVALID = ("MANIFEST_INVALID", 400, "manifest invalid")
+    MANIFEST_UNKNOWN = ("MANIFEST_UNKNOWN", 404, "manifest unknown to registry")
+    NAME_INVALID = ("NAME_INVALID", 400, "invalid repository name")
+    NAME_UNKNOWN = ("NAME_UNKNOWN", 404, "repository name not known to registry")
+    SIZE_INVALID = ("SIZE_INVALID", 400, "provided length did not match content length")
+    TAG_INVALID = ("TAG_INVALID", 400, "manifest tag did not match URI")
+    UNAUTHORIZED = ("UNAUTHORIZED", 401, "authentication required")
+    DENIED = ("DENIED", 403, "requested access to the resource is denied")
+    UNSUPPORTED = ("UNSUPPORTED", 400, "the operation is unsupported")
+    TOOMANYREQUESTS = ("TOOMANYREQUESTS", 429, "too many requests")
+    RANGE_INVALID = ("RANGE_INVALID", 416, "requested range not satisfiable")
+    PAGINATION_NUMBER_INVALID = ("PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested")
+    UNKNOWN = ("UNKNOWN", 500, "unknown error")
+
+    def __init__(self, code: str, status: int, description: str) -> None:
+        self.code = code
+        self.status = status
+        self.description = description

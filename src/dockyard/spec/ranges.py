@@ -1,0 +1,65 @@
+"""HTTP byte ranges: `Range` for blob GET and `Content-Range` for chunked upload PATCH."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
+_CHUNK_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+
+
+class RangeNotSatisfiable(ValueError):
+    """A well-formed range that lies outside the content."""
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """One byte range of a `Range` header, resolved against `size`.
+
+    None means "serve the whole body": no header, a malformed one, or several ranges (RFC 9110
+    lets a server ignore Range). Raises RangeNotSatisfiable for a range past the end.
+    """
+    if not header:
+        return None
+    match = _RANGE_RE.match(header)
+    if not match:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable(header)
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(header)
+    return ByteRange(start, min(end, size - 1))
+
+
+def parse_chunk_range(header: str) -> ByteRange | None:
+    """`Content-Range: <start>-<end>` of an upload chunk; None when malformed."""
+    match = _CHUNK_RE.match(header.strip())
+    if not match:
+        return None
+    start, end = int(match.group(1)), int(match.group(2))
+    if end < start:
+        return None
+    return ByteRange(start, end)

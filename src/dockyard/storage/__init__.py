@@ -1,0 +1,1 @@
+"""I/O adapters: blob drivers and the metadata database."""

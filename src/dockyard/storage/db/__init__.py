@@ -1,0 +1,1 @@
+"""The metadata database: schema, engine set-up, transactions and migrations."""

@@ -1,0 +1,120 @@
+"""Tables of registry metadata. The same schema runs on SQLite and PostgreSQL; Alembic
+migrations under storage/migrations create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+DIGEST = String(160)  # "sha512:" + 128 hex digits
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per blob whose bytes are committed to storage (content-addressed, shared by repos).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# A blob is visible in a repository only through a link; `touched_at` protects it from GC.
+repository_blobs = Table(
+    "repository_blobs",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, ForeignKey("blobs.digest", ondelete="CASCADE"), primary_key=True),
+    Column("touched_at", Float, nullable=False),
+    Index("ix_repository_blobs_digest", "digest"),
+)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("media_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("artifact_type", String(255)),
+    Column("subject_digest", DIGEST),
+    Column("annotations", Text),  # JSON, for the referrers API
+    Column("created_at", Float, nullable=False),
+    Index("ix_manifests_subject", "repository_id", "subject_digest"),
+)
+
+# The blobs (config, layers) a manifest needs, for GC and usage.
+manifest_blobs = Table(
+    "manifest_blobs",
+    metadata,
+    Column("repository_id", Integer, primary_key=True),
+    Column("manifest_digest", DIGEST, primary_key=True),
+    Column("blob_digest", DIGEST, primary_key=True),
+    Index("ix_manifest_blobs_blob", "blob_digest"),
+)
+
+# The manifests an index lists.
+manifest_children = Table(
+    "manifest_children",
+    metadata,
+    Column("repository_id", Integer, primary_key=True),
+    Column("manifest_digest", DIGEST, primary_key=True),
+    Column("child_digest", DIGEST, primary_key=True),
+    Index("ix_manifest_children_child", "repository_id", "child_digest"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("manifest_digest", DIGEST, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_tags_manifest", "repository_id", "manifest_digest"),
+)
+
+upload_sessions = Table(
+    "upload_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("repository", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Named leases so that one process among many runs a periodic job.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

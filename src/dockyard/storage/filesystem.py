@@ -1,0 +1,125 @@
+"""Filesystem blob driver: durable writes (fsync file and folder) and atomic renames."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from dockyard.errors import StorageError
+
+READ_CHUNK = 1024 * 1024
+
+
+class FileWriter:
+    def __init__(self, path: Path, offset: int) -> None:
+        self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT
+        self._fd = os.open(path, flags, 0o600)
+        if offset == 0:
+            os.ftruncate(self._fd, 0)
+        else:
+            current = os.fstat(self._fd).st_size
+            if current != offset:
+                # A crash may leave bytes past the recorded offset: they were never acknowledged.
+                os.ftruncate(self._fd, offset)
+        os.lseek(self._fd, offset, os.SEEK_SET)
+        self._size = offset
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(data)
+
+    def close(self) -> int:
+        try:
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+        return self._size
+
+    def abort(self) -> None:
+        os.close(self._fd)
+
+
+class FilesystemDriver:
+    """Stores each key as a file under `root`; keys never escape it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(f"invalid storage key {key!r}")
+        return self.root / key
+
+    def size(self, key: str) -> int | None:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        path = self._path(key)
+        remaining = length
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            while remaining is None or remaining > 0:
+                want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+                chunk = handle.read(want)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def appender(self, key: str, offset: int) -> FileWriter:
+        return FileWriter(self._path(key), offset)
+
+    def move(self, source: str, destination: str) -> None:
+        src = self._path(source)
+        dst = self._path(destination)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        # A fresh mtime tells garbage collection the file is new, whatever its upload's age.
+        os.utime(src)
+        os.replace(src, dst)
+        _fsync_dir(dst.parent)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            return
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        base = self._path(prefix)
+        if not base.exists():
+            return
+        for folder, _dirs, files in os.walk(base):
+            for name in files:
+                full = Path(folder) / name
+                try:
+                    stat = full.stat()
+                except FileNotFoundError:
+                    continue
+                yield full.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
