@@ -43,7 +43,9 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from an optional YAML file, the environment and explicit overrides."""
-    path = config_file or (Path(os.environ["DOCKYARD_CONFIG"]) if "DOCKYARD_CONFIG" in os.environ else None)
+    path = config_file or (
+        Path(os.environ["DOCKYARD_CONFIG"]) if "DOCKYARD_CONFIG" in os.environ else None
+    )
     file_values: dict[str, Any] = {}
     if path is not None:
         loaded = yaml.safe_load(path.read_text()) or {}

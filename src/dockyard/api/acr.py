@@ -12,7 +12,9 @@ from dockyard.registry.core import Registry
 
 def acr_routes(registry: Registry) -> list[Route]:
     async def delete_repository(request: Request) -> Response:
-        deleted = await to_thread.run_sync(registry.repositories.delete, request.path_params["name"])
+        deleted = await to_thread.run_sync(
+            registry.repositories.delete, request.path_params["name"]
+        )
         return JSONResponse(
             {"manifestsDeleted": deleted.manifests_deleted, "tagsDeleted": deleted.tags_deleted},
             status_code=202,

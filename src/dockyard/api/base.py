@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

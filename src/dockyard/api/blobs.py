@@ -60,7 +60,9 @@ def blob_routes(registry: Registry) -> list[Route]:
         name = request.path_params["name"]
         digest = check_digest(request.path_params["digest"])
         await to_thread.run_sync(registry.blobs.unlink, name, digest)
-        return Response(status_code=202, headers={"Docker-Content-Digest": str(digest), "Content-Length": "0"})
+        return Response(
+            status_code=202, headers={"Docker-Content-Digest": str(digest), "Content-Length": "0"}
+        )
 
     return [
         Route("/v2/{name:path}/blobs/{digest}", get_blob, methods=["GET", "HEAD"]),

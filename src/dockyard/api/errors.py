@@ -28,8 +28,14 @@ def envelope(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"errors": [error]}
 
 
-def error_response(code: ErrorCode, message: str, status: int, detail: Any = None,
-                   headers: dict[str, str] | None = None, head: bool = False) -> Response:
+def error_response(
+    code: ErrorCode,
+    message: str,
+    status: int,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+    head: bool = False,
+) -> Response:
     if head:
         # A HEAD answer has no body; say how long the GET's would be.
         return Response(status_code=status, headers=headers)
@@ -56,5 +62,6 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(ErrorCode.UNKNOWN, "internal server error", 500, None, None,
-                          request.method == "HEAD")
+    return error_response(
+        ErrorCode.UNKNOWN, "internal server error", 500, None, None, request.method == "HEAD"
+    )

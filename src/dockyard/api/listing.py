@@ -43,7 +43,9 @@ def listing_routes(registry: Registry) -> list[Route]:
     async def list_tags(request: Request) -> Response:
         name = request.path_params["name"]
         limit = _page_size(request, None)
-        page = await to_thread.run_sync(registry.listing.tags, name, limit, request.query_params.get("last"))
+        page = await to_thread.run_sync(
+            registry.listing.tags, name, limit, request.query_params.get("last")
+        )
         return JSONResponse(
             {"name": name, "tags": page.items},
             headers=_link_header(f"/v2/{name}/tags/list", limit, page),
@@ -51,8 +53,12 @@ def listing_routes(registry: Registry) -> list[Route]:
 
     async def catalog(request: Request) -> Response:
         limit = _page_size(request, CATALOG_DEFAULT_PAGE)
-        page = await to_thread.run_sync(registry.listing.catalog, limit, request.query_params.get("last"))
-        return JSONResponse({"repositories": page.items}, headers=_link_header("/v2/_catalog", limit, page))
+        page = await to_thread.run_sync(
+            registry.listing.catalog, limit, request.query_params.get("last")
+        )
+        return JSONResponse(
+            {"repositories": page.items}, headers=_link_header("/v2/_catalog", limit, page)
+        )
 
     async def referrers(request: Request) -> Response:
         subject = check_digest(request.path_params["digest"])

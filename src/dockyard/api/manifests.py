@@ -70,7 +70,9 @@ def manifest_routes(registry: Registry) -> list[Route]:
         return Response(stored.content, status_code=200, headers=headers)
 
     async def delete_manifest(request: Request) -> Response:
-        await to_thread.run_sync(service.delete, request.path_params["name"], request.path_params["reference"])
+        await to_thread.run_sync(
+            service.delete, request.path_params["name"], request.path_params["reference"]
+        )
         return Response(status_code=202, headers={"Content-Length": "0"})
 
     path = "/v2/{name:path}/manifests/{reference}"

@@ -22,7 +22,9 @@ LATENCY = Histogram(
     ["method", "endpoint"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-BYTES_SENT = Counter("dockyard_http_response_bytes_total", "Body bytes sent (streamed bodies)", ["endpoint"])
+BYTES_SENT = Counter(
+    "dockyard_http_response_bytes_total", "Body bytes sent (streamed bodies)", ["endpoint"]
+)
 
 _ENDPOINTS = [
     ("uploads", re.compile(r"^/v2/.+/blobs/uploads/")),
@@ -79,15 +81,33 @@ class AccessLogMiddleware:
                 BYTES_SENT.labels(endpoint).inc(sent)
             self._log(scope, method, path, status, elapsed, request_id)
 
-    def _log(self, scope: Scope, method: str, path: str, status: int, elapsed: float, request_id: str) -> None:
+    def _log(
+        self, scope: Scope, method: str, path: str, status: int, elapsed: float, request_id: str
+    ) -> None:
         if not access_log.isEnabledFor(logging.INFO):
             return
         client = scope.get("client") or ("-", 0)
         if self.json_format:
-            access_log.info(json.dumps({
-                "ts": time.time(), "request_id": request_id, "client": client[0], "method": method,
-                "path": path, "status": status, "duration_ms": round(elapsed * 1000, 2),
-            }))
+            access_log.info(
+                json.dumps(
+                    {
+                        "ts": time.time(),
+                        "request_id": request_id,
+                        "client": client[0],
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    }
+                )
+            )
         else:
-            access_log.info('%s "%s %s" %d %.1fms id=%s', client[0], method, path, status,
-                            elapsed * 1000, request_id)
+            access_log.info(
+                '%s "%s %s" %d %.1fms id=%s',
+                client[0],
+                method,
+                path,
+                status,
+                elapsed * 1000,
+                request_id,
+            )

@@ -74,7 +74,9 @@ class BlobResponse(Response):
         self._head = head
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
         if self._head:
             await send({"type": "http.response.body", "body": b""})
             return

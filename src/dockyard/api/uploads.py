@@ -50,7 +50,9 @@ def upload_routes(registry: Registry) -> list[Route]:
             upload_id, chunk = await to_thread.run_sync(uploads.open_stream, name, digest)
             try:
                 await receive_body(request, chunk, expected)
-                stored = await to_thread.run_sync(uploads.commit_stream, name, upload_id, chunk, digest)
+                stored = await to_thread.run_sync(
+                    uploads.commit_stream, name, upload_id, chunk, digest
+                )
             except BaseException:
                 await to_thread.run_sync(uploads.discard_stream, upload_id, chunk)
                 raise
@@ -71,7 +73,9 @@ def upload_routes(registry: Registry) -> list[Route]:
         if header:
             chunk_range = parse_chunk_range(header)
             if chunk_range is None:
-                raise RangeInvalid(f"invalid Content-Range {header!r}", headers=progress_headers(session))
+                raise RangeInvalid(
+                    f"invalid Content-Range {header!r}", headers=progress_headers(session)
+                )
             if expected is not None and expected != chunk_range.length:
                 raise RangeInvalid(
                     f"Content-Range {header!r} does not match Content-Length {expected}",

@@ -18,8 +18,12 @@ app = typer.Typer(help="Dockyard: a self-hosted container registry.", no_args_is
 console = Console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file")]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory [./dockyard-data]")]
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [./dockyard-data]")
+]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (sqlite:///... or postgresql://...)")
+]
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -59,8 +63,15 @@ def serve(
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
-        config, host=host, port=port, data_dir=data_dir, db=db, workers=workers,
-        tls_cert=tls_cert, tls_key=tls_key, log_format=log_format,
+        config,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        db=db,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_format=log_format,
     )
     if (settings.tls_cert is None) != (settings.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
@@ -93,7 +104,9 @@ def serve(
 
 
 @app.command()
-def migrate(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOption = None) -> None:
+def migrate(
+    config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOption = None
+) -> None:
     """Bring the database schema up to date."""
     from dockyard.storage.db.migrate import upgrade
 
@@ -108,16 +121,25 @@ def gc(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     db: DbOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be removed")] = False,
-    grace_seconds: Annotated[float | None, typer.Option(help="Keep unreferenced content younger than this")] = None,
-    delete_untagged: Annotated[bool | None, typer.Option(help="Also remove untagged, unreferenced manifests")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would be removed")
+    ] = False,
+    grace_seconds: Annotated[
+        float | None, typer.Option(help="Keep unreferenced content younger than this")
+    ] = None,
+    delete_untagged: Annotated[
+        bool | None, typer.Option(help="Also remove untagged, unreferenced manifests")
+    ] = None,
 ) -> None:
     """Remove unreferenced blobs, abandoned uploads and crash leftovers."""
     from dockyard.app import build_registry
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
-        config, data_dir=data_dir, db=db, gc_grace_seconds=grace_seconds,
+        config,
+        data_dir=data_dir,
+        db=db,
+        gc_grace_seconds=grace_seconds,
         gc_delete_untagged=delete_untagged,
     )
     upgrade(settings.database_url)
@@ -139,7 +161,8 @@ def gc(
     Console().print(table)
     verb = "would free" if dry_run else "freed"
     Console().print(
-        f"{len(report.blobs)} blobs, {len(report.manifests)} manifests, {len(report.uploads)} uploads, "
+        f"{len(report.blobs)} blobs, {len(report.manifests)} manifests, "
+        f"{len(report.uploads)} uploads, "
         f"{len(report.orphan_files)} orphan files; {verb} {report.bytes_freed} bytes"
     )
     registry.db.dispose()

@@ -15,7 +15,9 @@ def take_lease(db: Database, name: str, holder: str, seconds: float) -> bool:
     now = time.time()
     with db.write() as conn:
         row = conn.execute(
-            select(leases.c.holder, leases.c.expires_at).where(leases.c.name == name).with_for_update()
+            select(leases.c.holder, leases.c.expires_at)
+            .where(leases.c.name == name)
+            .with_for_update()
         ).first()
         if row is not None and row[0] != holder and float(row[1]) > now:
             return False

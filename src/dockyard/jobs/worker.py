@@ -37,7 +37,10 @@ class BackgroundWorker:
         if report.blobs or report.manifests or report.uploads or report.orphan_files:
             log.info(
                 "gc: %d blobs, %d manifests, %d uploads, %d orphan files, %d bytes freed",
-                len(report.blobs), len(report.manifests), len(report.uploads),
-                len(report.orphan_files), report.bytes_freed,
+                len(report.blobs),
+                len(report.manifests),
+                len(report.uploads),
+                len(report.orphan_files),
+                report.bytes_freed,
             )
         return True

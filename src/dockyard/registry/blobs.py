@@ -46,15 +46,20 @@ class BlobService:
         text = str(digest)
         with self._db.read() as conn:
             row = conn.execute(
-                select(blobs.c.size, repository_blobs.c.touched_at, repository_blobs.c.repository_id)
+                select(
+                    blobs.c.size, repository_blobs.c.touched_at, repository_blobs.c.repository_id
+                )
                 .select_from(
-                    repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id)
-                    .join(blobs, blobs.c.digest == repository_blobs.c.digest)
+                    repository_blobs.join(
+                        repositories, repositories.c.id == repository_blobs.c.repository_id
+                    ).join(blobs, blobs.c.digest == repository_blobs.c.digest)
                 )
                 .where(repositories.c.name == name, repository_blobs.c.digest == text)
             ).first()
         if row is None:
-            raise BlobUnknown(f"blob {text} unknown to repository {name!r}", detail={"digest": text})
+            raise BlobUnknown(
+                f"blob {text} unknown to repository {name!r}", detail={"digest": text}
+            )
         size, touched_at, repo_id = int(row[0]), float(row[1]), int(row[2])
         if time.time() - touched_at > TOUCH_INTERVAL_SECONDS:
             self._touch(repo_id, text)
@@ -64,7 +69,9 @@ class BlobService:
         with self._db.write() as conn:
             conn.execute(
                 update(repository_blobs)
-                .where(repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == digest)
+                .where(
+                    repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == digest
+                )
                 .values(touched_at=time.time())
             )
 
@@ -73,11 +80,15 @@ class BlobService:
         with self._db.read() as conn:
             row = conn.execute(
                 select(manifests.c.content)
-                .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
+                .select_from(
+                    manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
+                )
                 .where(repositories.c.name == name, manifests.c.digest == str(digest))
             ).first()
         if row is None:
-            raise BlobUnknown(f"blob {digest} unknown to repository {name!r}", detail={"digest": str(digest)})
+            raise BlobUnknown(
+                f"blob {digest} unknown to repository {name!r}", detail={"digest": str(digest)}
+            )
         return bytes(row[0])
 
     def local_path(self, info: BlobInfo) -> Path | None:
@@ -88,7 +99,10 @@ class BlobService:
 
     def exists_anywhere(self, digest: Digest) -> bool:
         with self._db.read() as conn:
-            return conn.execute(select(blobs.c.size).where(blobs.c.digest == str(digest))).first() is not None
+            return (
+                conn.execute(select(blobs.c.size).where(blobs.c.digest == str(digest))).first()
+                is not None
+            )
 
     def mount(self, name: str, digest: Digest, source: str | None) -> bool:
         """Link an existing blob into `name`: from repository `source`, or from anywhere when
@@ -102,8 +116,10 @@ class BlobService:
                 if source_id is None:
                     return False
                 found = conn.execute(
-                    select(repository_blobs.c.digest)
-                    .where(repository_blobs.c.repository_id == source_id, repository_blobs.c.digest == text)
+                    select(repository_blobs.c.digest).where(
+                        repository_blobs.c.repository_id == source_id,
+                        repository_blobs.c.digest == text,
+                    )
                 ).first()
             else:
                 found = conn.execute(select(blobs.c.digest).where(blobs.c.digest == text)).first()
@@ -153,7 +169,9 @@ class BlobService:
                 )
             )
             if result.rowcount == 0:
-                raise BlobUnknown(f"blob {text} unknown to repository {name!r}", detail={"digest": text})
+                raise BlobUnknown(
+                    f"blob {text} unknown to repository {name!r}", detail={"digest": text}
+                )
 
 
 def link(conn: Connection, repo_id: int, digest: str) -> None:

@@ -74,7 +74,8 @@ class GarbageCollector:
             blobs.c.created_at < cutoff,
             ~exists().where(manifest_blobs.c.blob_digest == blobs.c.digest),
             ~exists().where(
-                (repository_blobs.c.digest == blobs.c.digest) & (repository_blobs.c.touched_at >= cutoff)
+                (repository_blobs.c.digest == blobs.c.digest)
+                & (repository_blobs.c.touched_at >= cutoff)
             ),
         )
 
@@ -95,7 +96,9 @@ class GarbageCollector:
                     continue
                 # Checked again after the lock: a push may have referenced it meanwhile.
                 still = conn.execute(
-                    select(blobs.c.digest).where(blobs.c.digest == digest, self._unreferenced_blob(cutoff))
+                    select(blobs.c.digest).where(
+                        blobs.c.digest == digest, self._unreferenced_blob(cutoff)
+                    )
                 ).first()
                 if still is None:
                     continue
@@ -142,7 +145,9 @@ class GarbageCollector:
                 with self._db.write() as conn:
                     still = conn.execute(
                         select(manifests.c.digest).where(
-                            manifests.c.repository_id == repo_id, manifests.c.digest == digest, unreferenced
+                            manifests.c.repository_id == repo_id,
+                            manifests.c.digest == digest,
+                            unreferenced,
                         )
                     ).first()
                     if still is not None and delete_manifest(conn, repo_id, digest):
@@ -152,9 +157,12 @@ class GarbageCollector:
 
     def _collect_uploads(self, cutoff: float, dry_run: bool, report: GcReport) -> None:
         with self._db.read() as conn:
-            stale = [r[0] for r in conn.execute(
-                select(upload_sessions.c.id).where(upload_sessions.c.updated_at < cutoff)
-            )]
+            stale = [
+                r[0]
+                for r in conn.execute(
+                    select(upload_sessions.c.id).where(upload_sessions.c.updated_at < cutoff)
+                )
+            ]
         for upload_id in stale:
             report.uploads.append(upload_id)
             if dry_run:

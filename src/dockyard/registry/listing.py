@@ -52,7 +52,9 @@ class ListingService:
             names = [row[0] for row in conn.execute(query)]
         return _page(names, limit)
 
-    def referrers(self, name: str, subject: Digest, artifact_type: str | None) -> list[dict[str, Any]]:
+    def referrers(
+        self, name: str, subject: Digest, artifact_type: str | None
+    ) -> list[dict[str, Any]]:
         """Descriptors of the manifests in `name` whose subject is `subject`."""
         check_name(name)
         query = (
@@ -63,7 +65,9 @@ class ListingService:
                 manifests.c.artifact_type,
                 manifests.c.annotations,
             )
-            .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
+            .select_from(
+                manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
+            )
             .where(repositories.c.name == name, manifests.c.subject_digest == str(subject))
             .order_by(manifests.c.created_at, manifests.c.digest)
         )
@@ -72,12 +76,16 @@ class ListingService:
         with self._db.read() as conn:
             rows = conn.execute(query).all()
         descriptors: list[dict[str, Any]] = []
-        for media_type, digest, size, found_type, annotations in rows:
-            descriptor: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": int(size)}
+        for media_type, digest, size, found_type, annotation_json in rows:
+            descriptor: dict[str, Any] = {
+                "mediaType": media_type,
+                "digest": digest,
+                "size": int(size),
+            }
             if found_type:
                 descriptor["artifactType"] = found_type
-            if annotations:
-                descriptor["annotations"] = json.loads(annotations)
+            if annotation_json:
+                descriptor["annotations"] = json.loads(annotation_json)
             descriptors.append(descriptor)
         return descriptors
 

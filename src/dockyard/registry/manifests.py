@@ -21,7 +21,12 @@ from dockyard.registry.names import check_digest, check_name, check_tag
 from dockyard.registry.repositories import ensure_repository, repository_id
 from dockyard.spec import mediatypes
 from dockyard.spec.digest import digest_of, is_digest_reference
-from dockyard.spec.manifest import ManifestError, ParsedManifest, UnsupportedManifest, parse_manifest
+from dockyard.spec.manifest import (
+    ManifestError,
+    ParsedManifest,
+    UnsupportedManifest,
+    parse_manifest,
+)
 from dockyard.storage.db.database import Database, upsert
 from dockyard.storage.db.schema import (
     blobs,
@@ -105,7 +110,12 @@ class ManifestService:
                 upsert(
                     conn,
                     tags,
-                    {"repository_id": repo_id, "name": tag, "manifest_digest": str(digest), "updated_at": now},
+                    {
+                        "repository_id": repo_id,
+                        "name": tag,
+                        "manifest_digest": str(digest),
+                        "updated_at": now,
+                    },
                     keys=["repository_id", "name"],
                     update=["manifest_digest", "updated_at"],
                 )
@@ -122,7 +132,9 @@ class ManifestService:
             row[0]
             for row in conn.execute(
                 select(repository_blobs.c.digest)
-                .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
+                .select_from(
+                    repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest)
+                )
                 .where(
                     repository_blobs.c.repository_id == repo_id,
                     repository_blobs.c.digest.in_(needed + optional),
@@ -169,12 +181,18 @@ class ManifestService:
         if referenced:
             conn.execute(
                 manifest_blobs.insert(),
-                [{"repository_id": repo_id, "manifest_digest": digest, "blob_digest": d} for d in referenced],
+                [
+                    {"repository_id": repo_id, "manifest_digest": digest, "blob_digest": d}
+                    for d in referenced
+                ],
             )
         if children:
             conn.execute(
                 manifest_children.insert(),
-                [{"repository_id": repo_id, "manifest_digest": digest, "child_digest": d} for d in children],
+                [
+                    {"repository_id": repo_id, "manifest_digest": digest, "child_digest": d}
+                    for d in children
+                ],
             )
 
     def get(self, name: str, reference: str, accept: str | None = None) -> StoredManifest:
@@ -184,7 +202,9 @@ class ManifestService:
             digest = check_digest(reference)
             query = (
                 select(*columns)
-                .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
+                .select_from(
+                    manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
+                )
                 .where(repositories.c.name == name, manifests.c.digest == str(digest))
             )
         else:
@@ -217,7 +237,9 @@ class ManifestService:
     def _raise_unknown(conn: Connection, name: str, reference: str) -> None:
         if repository_id(conn, name) is None:
             raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
-        raise ManifestUnknown(f"manifest {reference} not found in {name!r}", detail={"reference": reference})
+        raise ManifestUnknown(
+            f"manifest {reference} not found in {name!r}", detail={"reference": reference}
+        )
 
     def delete(self, name: str, reference: str) -> None:
         """By digest: the manifest and the tags that point at it. By tag: only the tag."""
@@ -246,10 +268,11 @@ def delete_manifest(conn: Connection, repo_id: int, digest: str) -> bool:
     ).rowcount
     if removed == 0:
         return False
-    conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.manifest_digest == digest))
+    conn.execute(
+        delete(tags).where(tags.c.repository_id == repo_id, tags.c.manifest_digest == digest)
+    )
     for table in (manifest_blobs, manifest_children):
         conn.execute(
             delete(table).where(table.c.repository_id == repo_id, table.c.manifest_digest == digest)
         )
     return True
-

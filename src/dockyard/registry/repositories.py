@@ -52,12 +52,16 @@ class RepositoryService:
             repo_id = repository_id(conn, name)
             if repo_id is None:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
-            digests = [r[0] for r in conn.execute(
-                select(manifests.c.digest).where(manifests.c.repository_id == repo_id)
-            )]
-            tag_names = [r[0] for r in conn.execute(
-                select(tags.c.name).where(tags.c.repository_id == repo_id)
-            )]
+            digests = [
+                r[0]
+                for r in conn.execute(
+                    select(manifests.c.digest).where(manifests.c.repository_id == repo_id)
+                )
+            ]
+            tag_names = [
+                r[0]
+                for r in conn.execute(select(tags.c.name).where(tags.c.repository_id == repo_id))
+            ]
             for table in (tags, manifest_blobs, manifest_children, manifests, repository_blobs):
                 conn.execute(delete(table).where(table.c.repository_id == repo_id))
             conn.execute(delete(repositories).where(repositories.c.id == repo_id))

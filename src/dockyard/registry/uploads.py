@@ -144,7 +144,9 @@ class UploadService:
                 .values(size=size, updated_at=time.time())
             ).rowcount
         if changed != 1:
-            raise RangeInvalid("the upload was changed by a concurrent request", headers=progress_headers(session))
+            raise RangeInvalid(
+                "the upload was changed by a concurrent request", headers=progress_headers(session)
+            )
         if chunk.hasher is not None:
             self._hashes.put(session.id, size, chunk.hasher)
         return UploadSession(session.id, session.repository, size)

@@ -55,7 +55,7 @@ class ParsedManifest:
 
     @property
     def referrer_artifact_type(self) -> str | None:
-        """artifactType as the referrers API reports it (OCI distribution-spec 1.1, Listing Referrers)."""
+        """artifactType as the referrers API lists it (distribution-spec 1.1, Listing Referrers)."""
         if self.artifact_type:
             return self.artifact_type
         if not self.is_index and self.config_media_type:
@@ -91,7 +91,9 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
         raise ManifestError(f"{where}: urls must be a list of strings")
     if platform is not None and not isinstance(platform, dict):
         raise ManifestError(f"{where}: platform must be an object")
-    return Descriptor(media_type, parsed_digest, size, artifact_type, annotations, tuple(urls), platform)
+    return Descriptor(
+        media_type, parsed_digest, size, artifact_type, annotations, tuple(urls), platform
+    )
 
 
 def _is_string_map(value: Any) -> bool:
@@ -131,9 +133,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     if schema_version != 2:
         raise ManifestError("schemaVersion must be 2")
     if body_type and header_type and body_type != header_type:
-        raise ManifestError(
-            f"mediaType {body_type!r} does not match Content-Type {header_type!r}"
-        )
+        raise ManifestError(f"mediaType {body_type!r} does not match Content-Type {header_type!r}")
     media_type = body_type or header_type or _guess_media_type(document)
     if media_type not in mt.MANIFESTS:
         raise ManifestError(f"unsupported manifest media type {media_type!r}")

@@ -24,9 +24,7 @@ _OCI_NONDISTRIBUTABLE_PREFIX = "application/vnd.oci.image.layer.nondistributable
 
 def is_foreign_layer(media_type: str) -> bool:
     """Non-distributable layers (Windows base layers) may be referenced without their blob."""
-    return media_type == DOCKER_FOREIGN_LAYER or media_type.startswith(
-        _OCI_NONDISTRIBUTABLE_PREFIX
-    )
+    return media_type == DOCKER_FOREIGN_LAYER or media_type.startswith(_OCI_NONDISTRIBUTABLE_PREFIX)
 
 
 def accepts(accept_header: str | None, media_type: str) -> bool:

@@ -82,15 +82,19 @@ def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return (
+            conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+        )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(stmt).rowcount == 1
+    return (
+        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
+    )
 
 
-def upsert(conn: Connection, table: Any, values: dict[str, Any], keys: list[str], update: list[str]) -> None:
+def upsert(
+    conn: Connection, table: Any, values: dict[str, Any], keys: list[str], update: list[str]
+) -> None:
     """Insert, or update `update` columns of the row with the same `keys`."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

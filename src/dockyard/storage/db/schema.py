@@ -49,7 +49,12 @@ blobs = Table(
 repository_blobs = Table(
     "repository_blobs",
     metadata,
-    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("digest", DIGEST, ForeignKey("blobs.digest", ondelete="CASCADE"), primary_key=True),
     Column("touched_at", Float, nullable=False),
     Index("ix_repository_blobs_digest", "digest"),
@@ -58,7 +63,12 @@ repository_blobs = Table(
 manifests = Table(
     "manifests",
     metadata,
-    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("digest", DIGEST, primary_key=True),
     Column("media_type", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
@@ -93,7 +103,12 @@ manifest_children = Table(
 tags = Table(
     "tags",
     metadata,
-    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "repository_id",
+        Integer,
+        ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("name", String(128), primary_key=True),
     Column("manifest_digest", DIGEST, nullable=False),
     Column("updated_at", Float, nullable=False),
