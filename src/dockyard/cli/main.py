@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from dockyard import __version__
+from dockyard.cli.output import err as console
+from dockyard.cli.output import out
 from dockyard.config import Settings, load_settings
 
 app = typer.Typer(help="Dockyard: a self-hosted container registry.", no_args_is_help=True)
-console = Console(stderr=True)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file")]
 DataDirOption = Annotated[
@@ -158,14 +158,37 @@ def gc(
         table.add_row("upload", upload_id, "")
     for key, size in report.orphan_files:
         table.add_row("orphan file", key, str(size))
-    Console().print(table)
+    if table.row_count:
+        out.print(table)
     verb = "would free" if dry_run else "freed"
-    Console().print(
+    out.print(
         f"{len(report.blobs)} blobs, {len(report.manifests)} manifests, "
         f"{len(report.uploads)} uploads, "
         f"{len(report.orphan_files)} orphan files; {verb} {report.bytes_freed} bytes"
     )
     registry.db.dispose()
+
+
+@app.command()
+def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOption = None) -> None:
+    """Check that metadata and stored bytes agree; exits 1 when they do not."""
+    from dockyard.app import build_registry
+
+    settings = _settings(config, data_dir=data_dir, db=db)
+    registry = build_registry(settings)
+    with console.status("checking metadata against storage..."):
+        problems = registry.integrity.run()
+    registry.db.dispose()
+    if not problems:
+        out.print("no problems found")
+        return
+    table = Table(title=f"{len(problems)} problem(s)")
+    for column in ("kind", "subject", "detail"):
+        table.add_column(column)
+    for problem in problems:
+        table.add_row(problem.kind, problem.subject, problem.detail)
+    out.print(table)
+    raise typer.Exit(1)
 
 
 @app.command()

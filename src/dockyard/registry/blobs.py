@@ -25,7 +25,7 @@ from dockyard.storage.driver import BlobDriver, blob_key
 
 # A link read this long ago is refreshed on the next HEAD/GET, so that a client that found the
 # blob present and is about to reference it in a manifest is not racing garbage collection.
-TOUCH_INTERVAL_SECONDS = 60.0
+MAX_TOUCH_INTERVAL_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +36,10 @@ class BlobInfo:
 
 
 class BlobService:
-    def __init__(self, db: Database, driver: BlobDriver) -> None:
+    def __init__(self, db: Database, driver: BlobDriver, gc_grace_seconds: float) -> None:
         self._db = db
         self._driver = driver
+        self._touch_interval = min(MAX_TOUCH_INTERVAL_SECONDS, gc_grace_seconds / 4)
 
     def stat(self, name: str, digest: Digest) -> BlobInfo:
         """The blob as linked in repository `name`, or BlobUnknown."""
@@ -61,7 +62,7 @@ class BlobService:
                 f"blob {text} unknown to repository {name!r}", detail={"digest": text}
             )
         size, touched_at, repo_id = int(row[0]), float(row[1]), int(row[2])
-        if time.time() - touched_at > TOUCH_INTERVAL_SECONDS:
+        if time.time() - touched_at > self._touch_interval:
             self._touch(repo_id, text)
         return BlobInfo(text, size, blob_key(text))
 

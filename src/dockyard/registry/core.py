@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.gc import GarbageCollector
+from dockyard.registry.integrity import IntegrityChecker
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.repositories import RepositoryService
@@ -27,11 +28,12 @@ class Registry:
     def __init__(self, db: Database, driver: BlobDriver, options: RegistryOptions) -> None:
         self.db = db
         self.driver = driver
-        self.blobs = BlobService(db, driver)
+        self.blobs = BlobService(db, driver, options.gc_grace_seconds)
         self.uploads = UploadService(db, driver, self.blobs)
         self.manifests = ManifestService(db, options.allow_sparse_index, options.max_manifest_bytes)
         self.listing = ListingService(db)
         self.repositories = RepositoryService(db)
+        self.integrity = IntegrityChecker(db, driver, options.allow_sparse_index)
         self.gc = GarbageCollector(
             db,
             driver,
