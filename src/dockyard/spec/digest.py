@@ -31,7 +31,7 @@ class Digest:
 
     @classmethod
     def parse(cls, text: str) -> Digest:
-        match = _DIGEST_RE.match(text)
+        match = _DIGEST_RE.fullmatch(text)
         if not match:
             raise InvalidDigest(f"invalid digest {text!r}")
         algorithm, hex_part = match.groups()

@@ -81,7 +81,7 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
         raise ManifestError(f"{where}: {exc}") from exc
     artifact_type = raw.get("artifactType")
     annotations = raw.get("annotations")
-    urls = raw.get("urls") or []
+    urls = raw.get("urls", [])
     platform = raw.get("platform")
     if artifact_type is not None and not isinstance(artifact_type, str):
         raise ManifestError(f"{where}: artifactType must be a string")
@@ -117,7 +117,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     """Validate a manifest PUT body; `content_type` is the request's Content-Type."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ManifestError("manifest must be a JSON object")
@@ -126,6 +126,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     if body_type is not None and not isinstance(body_type, str):
         raise ManifestError("mediaType must be a string")
     schema_version = document.get("schemaVersion")
+    if isinstance(schema_version, bool) or not isinstance(schema_version, int):
+        raise ManifestError("schemaVersion must be the integer 2")
     if schema_version == 1 or header_type in mt.SCHEMA1 or body_type in mt.SCHEMA1:
         raise UnsupportedManifest(
             "Docker image manifest schema 1 is not supported; push schema 2 or OCI manifests"

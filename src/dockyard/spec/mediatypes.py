@@ -35,7 +35,9 @@ def accepts(accept_header: str | None, media_type: str) -> bool:
     if not accept_header:
         return True
     for item in accept_header.split(","):
-        wanted = item.split(";", 1)[0].strip().lower()
+        wanted, *params = (part.strip().lower() for part in item.split(";"))
+        if any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            continue  # RFC 9110: q=0 means "not acceptable"
         if wanted in ("*/*", "application/*", "") or wanted == media_type:
             return True
     return False

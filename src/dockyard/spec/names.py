@@ -11,8 +11,8 @@ MAX_NAME_LENGTH = 255
 
 
 def is_valid_name(name: str) -> bool:
-    return len(name) <= MAX_NAME_LENGTH and NAME_RE.match(name) is not None
+    return len(name) <= MAX_NAME_LENGTH and NAME_RE.fullmatch(name) is not None
 
 
 def is_valid_tag(tag: str) -> bool:
-    return TAG_RE.match(tag) is not None
+    return TAG_RE.fullmatch(tag) is not None

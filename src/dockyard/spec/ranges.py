@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
-_CHUNK_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_RANGE_RE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*")
+_CHUNK_RE = re.compile(r"(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?")
 
 
 class RangeNotSatisfiable(ValueError):
@@ -34,7 +34,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     """
     if not header:
         return None
-    match = _RANGE_RE.match(header)
+    match = _RANGE_RE.fullmatch(header)
     if not match:
         return None
     first, last = match.groups()
@@ -56,7 +56,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 def parse_chunk_range(header: str) -> ByteRange | None:
     """`Content-Range: <start>-<end>` of an upload chunk; None when malformed."""
-    match = _CHUNK_RE.match(header.strip())
+    match = _CHUNK_RE.fullmatch(header.strip())
     if not match:
         return None
     start, end = int(match.group(1)), int(match.group(2))

@@ -12,7 +12,8 @@ from typing import Protocol
 
 
 class BlobWriter(Protocol):
-    """Appends to one key; nothing is visible under the key's final name until `close`."""
+    """Appends to one key. Bytes count as stored only once `close` returns (they may be
+    visible earlier); readers of upload keys go by the size recorded in the database."""
 
     def write(self, data: bytes) -> None: ...
     def close(self) -> int:

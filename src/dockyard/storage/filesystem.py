@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,9 @@ class FileWriter:
             os.ftruncate(self._fd, 0)
         else:
             current = os.fstat(self._fd).st_size
+            if current < offset:
+                os.close(self._fd)
+                raise StorageError(f"cannot append at {offset}: {path.name} has {current} bytes")
             if current != offset:
                 # A crash may leave bytes past the recorded offset: they were never acknowledged.
                 os.ftruncate(self._fd, offset)
@@ -60,9 +64,10 @@ class FilesystemDriver:
 
     def size(self, key: str) -> int | None:
         try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError:
+            info = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        return None if stat.S_ISDIR(info.st_mode) else info.st_size
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         path = self._path(key)
@@ -111,10 +116,10 @@ class FilesystemDriver:
             for name in files:
                 full = Path(folder) / name
                 try:
-                    stat = full.stat()
+                    info = full.stat()
                 except FileNotFoundError:
                     continue
-                yield full.relative_to(self.root).as_posix(), stat.st_size, stat.st_mtime
+                yield full.relative_to(self.root).as_posix(), info.st_size, info.st_mtime
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,0 +1,179 @@
+"""Settings loading and precedence (config.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from dockyard.config import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ambient DOCKYARD_* variable (or .env in the cwd) may leak into these tests."""
+    for name in list(os.environ):
+        if name.upper().startswith("DOCKYARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def write_yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dockyard.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_file_env_or_overrides() -> None:
+    settings = load_settings()
+    assert settings.port == 5000
+    assert settings.host == "127.0.0.1"
+    assert settings.workers == 1
+    assert settings.db == ""
+    assert settings.log_format == "human"
+    assert settings.gc_enabled is True
+    assert settings.data_dir == Path("./dockyard-data")
+
+
+def test_yaml_file_overrides_defaults(tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "port: 6000\nlog_level: debug\ngc_enabled: false\n")
+    settings = load_settings(config)
+    assert settings.port == 6000
+    assert settings.log_level == "debug"
+    assert settings.gc_enabled is False
+    assert settings.host == "127.0.0.1"  # untouched default
+
+
+def test_yaml_keys_may_use_dashes(tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "data-dir: /srv/dockyard\nmax-manifest-bytes: 1024\n")
+    settings = load_settings(config)
+    assert settings.data_dir == Path("/srv/dockyard")
+    assert settings.max_manifest_bytes == 1024
+
+
+def test_empty_yaml_file_means_defaults(tmp_path: Path) -> None:
+    assert load_settings(write_yaml(tmp_path, "")).port == 5000
+
+
+def test_yaml_file_must_be_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="mapping"):
+        load_settings(write_yaml(tmp_path, "- port\n- 6000\n"))
+
+
+def test_env_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_PORT", "7000")
+    monkeypatch.setenv("DOCKYARD_GC_ENABLED", "false")
+    settings = load_settings()
+    assert settings.port == 7000
+    assert settings.gc_enabled is False
+
+
+def test_env_overrides_yaml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "port: 6000\nhost: 0.0.0.0\n")
+    monkeypatch.setenv("DOCKYARD_PORT", "7000")
+    settings = load_settings(config)
+    assert settings.port == 7000  # env wins over file
+    assert settings.host == "0.0.0.0"  # file still applies where env is silent
+
+
+def test_overrides_beat_env_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "port: 6000\nworkers: 3\nhost: 0.0.0.0\n")
+    monkeypatch.setenv("DOCKYARD_PORT", "7000")
+    monkeypatch.setenv("DOCKYARD_WORKERS", "4")
+    settings = load_settings(config, port=8000)
+    assert settings.port == 8000  # override > env > file
+    assert settings.workers == 4  # env > file
+    assert settings.host == "0.0.0.0"  # file > default
+
+
+def test_none_overrides_are_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "port: 6000\n")
+    monkeypatch.setenv("DOCKYARD_HOST", "10.0.0.1")
+    settings = load_settings(config, port=None, host=None)
+    assert settings.port == 6000
+    assert settings.host == "10.0.0.1"
+
+
+def test_config_file_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "port: 6100\n")
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(config))
+    assert load_settings().port == 6100
+
+
+def test_explicit_config_file_beats_env_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from_env = tmp_path / "env.yaml"
+    from_env.write_text("port: 6100\n")
+    explicit = tmp_path / "explicit.yaml"
+    explicit.write_text("port: 6200\n")
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(from_env))
+    assert load_settings(explicit).port == 6200
+
+
+def test_unknown_yaml_key_is_rejected(tmp_path: Path) -> None:
+    config = write_yaml(tmp_path, "port: 6000\nno_such_setting: 1\n")
+    with pytest.raises(pydantic.ValidationError, match="no_such_setting"):
+        load_settings(config)
+
+
+def test_unknown_override_is_rejected() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(no_such_setting=1)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("workers", "0"),
+        ("log_format", "xml"),
+        ("log_level", "trace"),
+        ("gc_interval_seconds", "0"),
+        ("port", "not-a-port"),
+    ],
+)
+def test_invalid_values_are_rejected(tmp_path: Path, key: str, value: str) -> None:
+    config = write_yaml(tmp_path, f"{key}: {value}\n")
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(config)
+
+
+def test_invalid_env_value_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_WORKERS", "0")
+    with pytest.raises(pydantic.ValidationError):
+        load_settings()
+
+
+def test_database_url_defaults_to_sqlite_in_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    expected = tmp_path.resolve() / "data" / "dockyard.db"
+    assert settings.database_url == f"sqlite:///{expected}"
+
+
+def test_database_url_default_resolves_relative_data_dir(tmp_path: Path) -> None:
+    # clean_env chdir'd into tmp_path
+    settings = load_settings(data_dir=Path("rel"))
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'rel' / 'dockyard.db'}"
+
+
+@pytest.mark.parametrize(
+    ("db", "expected"),
+    [
+        (
+            "postgresql://user:pw@db.example:5432/dockyard",
+            "postgresql+psycopg://user:pw@db.example:5432/dockyard",
+        ),
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:////var/lib/dockyard.db", "sqlite:////var/lib/dockyard.db"),
+    ],
+)
+def test_database_url_normalisation(db: str, expected: str) -> None:
+    assert Settings(db=db).database_url == expected
+
+
+def test_database_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKYARD_DB", "postgresql://u@h/d")
+    assert load_settings().database_url == "postgresql+psycopg://u@h/d"
