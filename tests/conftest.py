@@ -62,12 +62,25 @@ class ServerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "dockyard", "serve",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--db", self.database_url,
-                "--workers", str(self.workers),
+                sys.executable,
+                "-m",
+                "dockyard",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--db",
+                self.database_url,
+                "--workers",
+                str(self.workers),
             ],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -110,7 +123,10 @@ class ServerProcess:
         env["DOCKYARD_DB"] = self.database_url
         return subprocess.run(
             [sys.executable, "-m", "dockyard", *args],
-            env=env, capture_output=True, text=True, timeout=300,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
 
