@@ -11,12 +11,10 @@ from starlette.routing import Route
 
 from dockyard.registry.core import Registry
 
-API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-
 
 def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
     async def version_check(request: Request) -> Response:
-        return JSONResponse({}, headers=API_VERSION_HEADER)
+        return JSONResponse({})
 
     def _check_database() -> None:
         with registry.db.read() as conn:

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dockyard.api.streaming import BlobResponse
+from dockyard.api.streaming import BlobResponse, not_modified
 from dockyard.errors import BlobUnknown, RangeInvalid
 from dockyard.registry.core import Registry
 from dockyard.registry.names import check_digest
@@ -41,6 +41,9 @@ def blob_routes(registry: Registry) -> list[Route]:
             "ETag": f'"{info.digest}"',
             "Cache-Control": "max-age=31536000",
         }
+        cached = not_modified(request, headers["ETag"], headers)
+        if cached is not None:
+            return cached
         try:
             wanted = parse_range(request.headers.get("range"), info.size)
         except RangeNotSatisfiable:

@@ -7,7 +7,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dockyard.api.streaming import content_length
+from dockyard.api.streaming import content_length, not_modified
 from dockyard.errors import ManifestInvalid, SizeInvalid
 from dockyard.registry.core import Registry
 
@@ -57,7 +57,7 @@ def manifest_routes(registry: Registry) -> list[Route]:
             service.get,
             request.path_params["name"],
             request.path_params["reference"],
-            request.headers.get("accept"),
+            ", ".join(request.headers.getlist("accept")) or None,
         )
         headers = {
             "Docker-Content-Digest": stored.digest,
@@ -65,6 +65,9 @@ def manifest_routes(registry: Registry) -> list[Route]:
             "Content-Length": str(stored.size),
             "ETag": f'"{stored.digest}"',
         }
+        cached = not_modified(request, headers["ETag"], headers)
+        if cached is not None:
+            return cached
         if request.method == "HEAD":
             return Response(status_code=200, headers=headers)
         return Response(stored.content, status_code=200, headers=headers)

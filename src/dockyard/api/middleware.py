@@ -13,6 +13,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("dockyard.access")
 
+# Every /v2 answer names the API version, as the Docker Registry HTTP API v2 does.
+API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+
 REQUESTS = Counter(
     "dockyard_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
 )
@@ -58,12 +61,15 @@ class AccessLogMiddleware:
         sent = 0
         request_id = uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
+        extra_headers = [(b"x-request-id", request_id.encode())]
+        if scope["path"].startswith("/v2"):
+            extra_headers.append(API_VERSION)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)

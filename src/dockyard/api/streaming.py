@@ -96,3 +96,17 @@ def _read_file(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while block := handle.read(1024 * 1024):
             yield block
+
+
+def not_modified(request: Request, etag: str, headers: dict[str, str]) -> Response | None:
+    """304 when the client already has this content (RFC 9110 If-None-Match)."""
+    wanted = request.headers.get("if-none-match")
+    if not wanted:
+        return None
+    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+    if etag in tags or "*" in tags:
+        kept = {
+            k: v for k, v in headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        return Response(status_code=304, headers=kept)
+    return None

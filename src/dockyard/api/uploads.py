@@ -12,7 +12,16 @@ from dockyard.errors import DigestInvalid, RangeInvalid
 from dockyard.registry.core import Registry
 from dockyard.registry.names import check_digest, check_name
 from dockyard.registry.uploads import UploadSession, progress_headers
+from dockyard.spec.digest import Digest, InvalidDigest
+from dockyard.spec.names import is_valid_name
 from dockyard.spec.ranges import parse_chunk_range
+
+
+def parse_digest(text: str) -> Digest | None:
+    try:
+        return Digest.parse(text)
+    except InvalidDigest:
+        return None
 
 
 def _created(name: str, digest: str) -> Response:
@@ -40,10 +49,14 @@ def upload_routes(registry: Registry) -> list[Route]:
         params = request.query_params
         mount = params.get("mount")
         if mount:
-            digest = check_digest(mount)
+            # A mount that cannot be done (bad digest, bad or unknown source) falls back to an
+            # ordinary upload session, as distribution-spec 1.1 asks.
+            digest = parse_digest(mount)
             source = params.get("from") or None
-            if await to_thread.run_sync(registry.blobs.mount, name, digest, source):
-                return _created(name, str(digest))
+            if digest is not None and (source is None or is_valid_name(source)):
+                mounted = await to_thread.run_sync(registry.blobs.mount, name, digest, source)
+                if mounted:
+                    return _created(name, str(digest))
         elif "digest" in params:
             digest = check_digest(params["digest"])
             expected = content_length(request)

@@ -163,6 +163,7 @@ class ManifestService:
                 raise ManifestUnknown(
                     f"index references manifest {absent[0]} that is not in the repository",
                     detail={"digest": absent[0]},
+                    status=400,
                 )
         conn.execute(
             manifests.insert().values(

@@ -31,6 +31,7 @@ class FileWriter:
                 os.ftruncate(self._fd, offset)
         os.lseek(self._fd, offset, os.SEEK_SET)
         self._size = offset
+        self._closed = False
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -40,14 +41,18 @@ class FileWriter:
         self._size += len(data)
 
     def close(self) -> int:
-        try:
-            os.fsync(self._fd)
-        finally:
-            os.close(self._fd)
+        if not self._closed:
+            self._closed = True
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
         return self._size
 
     def abort(self) -> None:
-        os.close(self._fd)
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
 
 
 class FilesystemDriver:
