@@ -37,7 +37,8 @@ def image_manifest(config: bytes, layers: list[bytes]) -> bytes:
             "mediaType": MANIFEST,
             "config": {"mediaType": CONFIG, "digest": sha256(config), "size": len(config)},
             "layers": [
-                {"mediaType": LAYER, "digest": sha256(layer), "size": len(layer)} for layer in layers
+                {"mediaType": LAYER, "digest": sha256(layer), "size": len(layer)}
+                for layer in layers
             ],
         }
     ).encode()
@@ -49,9 +50,7 @@ def push_image(http: httpx.Client, repo: str, tag: str, layers: list[bytes]) -> 
         if http.head(f"/v2/{repo}/blobs/{sha256(blob)}").status_code != 200:
             push_blob(http, repo, blob)
     body = image_manifest(config, layers)
-    resp = http.put(
-        f"/v2/{repo}/manifests/{tag}", content=body, headers={"Content-Type": MANIFEST}
-    )
+    resp = http.put(f"/v2/{repo}/manifests/{tag}", content=body, headers={"Content-Type": MANIFEST})
     assert resp.status_code == 201, resp.text
     return resp.headers["Docker-Content-Digest"]
 
@@ -224,7 +223,8 @@ def test_two_clients_push_the_same_image_at_once(server: ServerProcess) -> None:
     for thread in threads:
         thread.join()
     assert not failures, failures
-    assert len(set(results)) == 1 and len(results) == 4
+    assert len(set(results)) == 1
+    assert len(results) == 4
     with httpx.Client(base_url=server.url, timeout=60) as http:
         assert pull_image(http, "same/image", "latest")[1:] == layers
     assert_consistent(server)

@@ -122,7 +122,8 @@ def test_yaml_config_and_json_access_log(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     requests = [entry for entry in lines if entry.get("path") == "/v2/cfg/test/tags/list"]
     assert len(requests) == 1, log.read_text()
-    assert requests[0]["status"] == 404 and requests[0]["method"] == "GET"
+    assert requests[0]["status"] == 404
+    assert requests[0]["method"] == "GET"
     assert isinstance(requests[0]["duration_ms"], float)
 
 
@@ -139,11 +140,11 @@ def test_metrics_sum_over_worker_processes(server_factory: type[ServerProcess]) 
             http.get("/v2/")
     text = httpx.get(f"{server.url}/metrics").text
     line = next(
-        l
-        for l in text.splitlines()
-        if l.startswith("dockyard_http_requests_total")
-        and 'endpoint="base"' in l
-        and 'status="200"' in l
+        row
+        for row in text.splitlines()
+        if row.startswith("dockyard_http_requests_total")
+        and 'endpoint="base"' in row
+        and 'status="200"' in row
     )
     assert float(line.rsplit(" ", 1)[1]) == 40.0
 

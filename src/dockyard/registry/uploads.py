@@ -13,7 +13,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from dockyard.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
 from dockyard.registry.blobs import BlobService
@@ -61,16 +61,68 @@ class _HashCache:
             self._states.pop(upload_id, None)
 
 
+LEASE_SECONDS = 30.0
+RENEW_AFTER_SECONDS = 10.0
+
+
+class SessionLease:
+    """One request's exclusive right to write a session, renewed while bytes keep coming."""
+
+    def __init__(self, db: Database, upload_id: str, token: str) -> None:
+        self._db = db
+        self.upload_id = upload_id
+        self.token = token
+        self._renewed = time.monotonic()
+
+    def keep(self) -> None:
+        """Renew when due; raises RangeInvalid when another request took the session over."""
+        if time.monotonic() - self._renewed < RENEW_AFTER_SECONDS:
+            return
+        with self._db.write() as conn:
+            renewed = conn.execute(
+                update(upload_sessions)
+                .where(
+                    upload_sessions.c.id == self.upload_id, upload_sessions.c.writer == self.token
+                )
+                .values(lease_until=time.time() + LEASE_SECONDS)
+            ).rowcount
+        if renewed != 1:
+            raise RangeInvalid("the upload was taken over by another request")
+        self._renewed = time.monotonic()
+
+    def release(self, new_size: int | None = None) -> bool:
+        values: dict[str, object] = {"writer": None, "lease_until": None, "updated_at": time.time()}
+        if new_size is not None:
+            values["size"] = new_size
+        with self._db.write() as conn:
+            return (
+                conn.execute(
+                    update(upload_sessions)
+                    .where(
+                        upload_sessions.c.id == self.upload_id,
+                        upload_sessions.c.writer == self.token,
+                    )
+                    .values(**values)
+                ).rowcount
+                == 1
+            )
+
+
 class ChunkWriter:
     """Receives the bytes of one request into a session, hashing them on the way."""
 
-    def __init__(self, writer: BlobWriter, hasher: Hasher | None, start: int) -> None:
+    def __init__(
+        self, writer: BlobWriter, hasher: Hasher | None, start: int, lease: SessionLease | None
+    ) -> None:
         self._writer = writer
         self._hasher = hasher
         self.start = start
         self.written = 0
+        self.lease = lease
 
     def write(self, data: bytes) -> None:
+        if self.lease is not None:
+            self.lease.keep()
         if self._hasher is not None:
             self._hasher.update(data)
         self._writer.write(data)
@@ -81,6 +133,8 @@ class ChunkWriter:
 
     def abort(self) -> None:
         self._writer.abort()
+        if self.lease is not None:
+            self.lease.release()
 
     @property
     def hasher(self) -> Hasher | None:
@@ -124,6 +178,30 @@ class UploadService:
             raise BlobUploadUnknown(f"upload {upload_id!r} unknown", detail={"uuid": upload_id})
         return UploadSession(upload_id, name, int(row[0]))
 
+    def _claim(self, session: UploadSession, finishing: bool = False) -> SessionLease:
+        """Take the session for one request, at the size this request saw."""
+        token = uuid.uuid4().hex
+        now = time.time()
+        with self._db.write() as conn:
+            claimed = conn.execute(
+                update(upload_sessions)
+                .where(
+                    upload_sessions.c.id == session.id,
+                    upload_sessions.c.size == session.size,
+                    or_(
+                        upload_sessions.c.lease_until.is_(None), upload_sessions.c.lease_until < now
+                    ),
+                )
+                .values(writer=token, lease_until=now + LEASE_SECONDS)
+            ).rowcount
+        if claimed != 1:
+            current = self.get(session.repository, session.id)  # BlobUploadUnknown when gone
+            message = "the upload is being written by another request"
+            if finishing:
+                raise BlobUploadInvalid(message, headers=progress_headers(current))
+            raise RangeInvalid(message, headers=progress_headers(current))
+        return SessionLease(self._db, session.id, token)
+
     def open_chunk(self, session: UploadSession, start: int | None) -> ChunkWriter:
         """Begin appending; `start` is the chunk's Content-Range start when the client sent one."""
         if start is not None and start != session.size:
@@ -131,31 +209,47 @@ class UploadService:
                 f"chunk starts at {start}, the upload has {session.size} bytes",
                 headers=progress_headers(session),
             )
+        lease = self._claim(session)
+        try:
+            writer = self._driver.appender(upload_key(session.id), session.size)
+        except BaseException:
+            lease.release()
+            raise
         hasher = self._hashes.take(session.id, session.size)
-        writer = self._driver.appender(upload_key(session.id), session.size)
-        return ChunkWriter(writer, hasher, session.size)
+        return ChunkWriter(writer, hasher, session.size, lease)
 
     def close_chunk(self, session: UploadSession, chunk: ChunkWriter) -> UploadSession:
         size = chunk.close()
-        with self._db.write() as conn:
-            changed = conn.execute(
-                update(upload_sessions)
-                .where(upload_sessions.c.id == session.id, upload_sessions.c.size == session.size)
-                .values(size=size, updated_at=time.time())
-            ).rowcount
-        if changed != 1:
+        assert chunk.lease is not None
+        if not chunk.lease.release(size):
             raise RangeInvalid(
-                "the upload was changed by a concurrent request", headers=progress_headers(session)
+                "the upload was taken over by another request", headers=progress_headers(session)
             )
         if chunk.hasher is not None:
             self._hashes.put(session.id, size, chunk.hasher)
         return UploadSession(session.id, session.repository, size)
 
-    def complete(self, session: UploadSession, digest: Digest, hasher: Hasher | None = None) -> str:
+    def complete(self, session: UploadSession, digest: Digest) -> str:
         """Verify the session's bytes against `digest` and commit them as a blob."""
+        lease = self._claim(session, finishing=True)
+        try:
+            hasher = (
+                self._hashes.take(session.id, session.size)
+                if digest.algorithm == "sha256"
+                else None
+            )
+            return self._verify_and_commit(session, digest, hasher)
+        except BaseException:
+            lease.release()
+            raise
+
+    def _verify_and_commit(
+        self, session: UploadSession, digest: Digest, hasher: Hasher | None
+    ) -> str:
         key = upload_key(session.id)
-        if hasher is None and digest.algorithm == "sha256":
-            hasher = self._hashes.take(session.id, session.size)
+        stored = self._driver.size(key)
+        if stored is None or stored < session.size:
+            raise BlobUploadInvalid("upload bytes are missing from storage")
         if hasher is None:
             hasher = digest.hasher()
             for block in self._driver.read(key, 0, session.size):
@@ -167,27 +261,23 @@ class UploadService:
                 f"upload content has digest {digest.algorithm}:{actual}, not {digest}",
                 detail={"digest": str(digest)},
             )
-        stored = self._driver.size(key)
-        if stored is None or stored < session.size:
-            raise BlobUploadInvalid("upload bytes are missing from storage")
         if stored > session.size:
             self._driver.appender(key, session.size).close()  # drop unacknowledged bytes
         self._blobs.commit(session.repository, key, str(digest), session.size, session.id)
         self._hashes.drop(session.id)
         return str(digest)
 
-    def commit_stream(self, name: str, upload_id: str, chunk: ChunkWriter, digest: Digest) -> str:
-        """Finish a monolithic upload that was written without a session row."""
-        size = chunk.close()
-        session = UploadSession(upload_id, name, size)
-        return self.complete(session, digest, chunk.hasher)
-
     def open_stream(self, name: str, digest: Digest) -> tuple[str, ChunkWriter]:
-        """A monolithic upload (POST with ?digest=): bytes go straight to a temporary key."""
+        """A monolithic upload (POST with ?digest=): bytes go straight to a temporary key that
+        no other request knows, so it needs no session row and no lease."""
         check_name(name)
         upload_id = str(uuid.uuid4())
         writer = self._driver.appender(upload_key(upload_id), 0)
-        return upload_id, ChunkWriter(writer, digest.hasher(), 0)
+        return upload_id, ChunkWriter(writer, digest.hasher(), 0, None)
+
+    def commit_stream(self, name: str, upload_id: str, chunk: ChunkWriter, digest: Digest) -> str:
+        size = chunk.close()
+        return self._verify_and_commit(UploadSession(upload_id, name, size), digest, chunk.hasher)
 
     def discard_stream(self, upload_id: str, chunk: ChunkWriter) -> None:
         chunk.abort()

@@ -123,6 +123,10 @@ upload_sessions = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The request writing to the session holds it until `lease_until`, so that two requests
+    # never write the same session's bytes at once.
+    Column("writer", String(32)),
+    Column("lease_until", Float),
 )
 
 # Named leases so that one process among many runs a periodic job.

@@ -73,6 +73,8 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.Column("writer", sa.String(length=32), nullable=True),
+        sa.Column("lease_until", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_upload_sessions")),
     )
     op.create_table(
