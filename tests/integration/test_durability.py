@@ -99,7 +99,8 @@ def test_upload_session_survives_restart_and_moves_between_workers(
             assert resp.headers["Range"] == f"0-{offset - 1}"
         done = http.put(location, params={"digest": sha256(data)})
         assert done.status_code == 201, done.text
-        assert http.get(f"/v2/durable/upload/blobs/{sha256(data)}").content == data
+        # Digests rather than bytes keep a failure's report short.
+        assert sha256(http.get(f"/v2/durable/upload/blobs/{sha256(data)}").content) == sha256(data)
     assert_consistent(server)
 
 
@@ -226,5 +227,6 @@ def test_two_clients_push_the_same_image_at_once(server: ServerProcess) -> None:
     assert len(set(results)) == 1
     assert len(results) == 4
     with httpx.Client(base_url=server.url, timeout=60) as http:
-        assert pull_image(http, "same/image", "latest")[1:] == layers
+        pulled = pull_image(http, "same/image", "latest")[1:]
+        assert [sha256(blob) for blob in pulled] == [sha256(blob) for blob in layers]
     assert_consistent(server)

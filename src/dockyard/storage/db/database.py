@@ -79,17 +79,17 @@ def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     On PostgreSQL this waits for a concurrent transaction that deletes the same key, which is
     what keeps blob commits and garbage collection from racing.
     """
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
+    key = next(iter(table.primary_key.columns))
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return (
-            conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
-        )
+        stmt = pg_insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        return conn.execute(stmt).first() is not None
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return (
-        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
-    )
+    lite = sqlite_insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(lite).first() is not None
 
 
 def upsert(
