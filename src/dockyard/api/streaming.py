@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +22,13 @@ WRITE_BATCH = 1024 * 1024
 
 
 async def receive_body(request: Request, chunk: ChunkWriter, expected: int | None = None) -> int:
-    """Stream the request body into `chunk`; returns how many bytes were written."""
+    """Stream the request body into `chunk`; returns how many bytes were written.
+
+    One batch is hashed and written in a worker thread while the next one is received.
+    """
     pending: list[bytes] = []
     pending_size = 0
+    in_flight: asyncio.Task[None] | None = None
     try:
         async for data in request.stream():
             if not data:
@@ -30,10 +36,21 @@ async def receive_body(request: Request, chunk: ChunkWriter, expected: int | Non
             pending.append(data)
             pending_size += len(data)
             if pending_size >= WRITE_BATCH:
-                await to_thread.run_sync(chunk.write, b"".join(pending))
+                if in_flight is not None:
+                    await in_flight
+                batch = b"".join(pending)
+                in_flight = asyncio.ensure_future(to_thread.run_sync(chunk.write, batch))
                 pending, pending_size = [], 0
+        if in_flight is not None:
+            await in_flight
+            in_flight = None
     except ClientDisconnect as exc:
         raise BlobUploadInvalid("the client disconnected before the body was complete") from exc
+    finally:
+        if in_flight is not None:
+            # Never leave a write running into a writer that the caller is about to abort.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(in_flight)
     if pending:
         await to_thread.run_sync(chunk.write, b"".join(pending))
     if expected is not None and chunk.written != expected:

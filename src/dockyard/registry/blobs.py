@@ -141,19 +141,29 @@ class BlobService:
         """Make verified upload bytes the blob `digest` and link it into repository `name`.
 
         The bytes are in place before the row is visible; a crash in between leaves only an
-        orphan file, which GC removes.
+        orphan file, which GC removes. A new blob's file is renamed into place before the
+        write transaction, so that the fsyncs of concurrent uploads do not queue behind the
+        database lock. That is safe because GC deletes only rows older than its grace period,
+        and a row that did not exist a moment ago can only be new.
         """
+        with self._db.read() as conn:
+            known = conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first()
+        moved = known is None
+        if moved:
+            self._driver.move(upload_key, blob_key(digest))
         with self._db.write() as conn:
             repo_id = ensure_repository(conn, name)
             created = insert_ignore(
                 conn, blobs, {"digest": digest, "size": size, "created_at": time.time()}
             )
-            if created:
+            if created and not moved:
+                # GC removed the blob since we looked: these bytes take its place.
                 self._driver.move(upload_key, blob_key(digest))
+                moved = True
             link(conn, repo_id, digest)
             if session_id is not None:
                 conn.execute(delete(upload_sessions).where(upload_sessions.c.id == session_id))
-        if not created:
+        if not moved:
             self._driver.delete(upload_key)
 
     def unlink(self, name: str, digest: Digest) -> None:

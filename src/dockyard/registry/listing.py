@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select, true
 
 from dockyard.errors import NameUnknown
 from dockyard.registry.names import check_name
@@ -32,25 +32,11 @@ class ListingService:
             repo_id = repository_id(conn, name)
             if repo_id is None:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
-            key = sort_key(conn, tags.c.name)
-            query = select(tags.c.name).where(tags.c.repository_id == repo_id).order_by(key)
-            if last:
-                query = query.where(key > last)
-            if limit is not None:
-                query = query.limit(limit + 1)
-            names = [row[0] for row in conn.execute(query)]
-        return _page(names, limit)
+            return _page(conn, tags.c.name, tags.c.repository_id == repo_id, limit, last)
 
     def catalog(self, limit: int | None, last: str | None) -> Page:
         with self._db.read() as conn:
-            key = sort_key(conn, repositories.c.name)
-            query = select(repositories.c.name).order_by(key)
-            if last:
-                query = query.where(key > last)
-            if limit is not None:
-                query = query.limit(limit + 1)
-            names = [row[0] for row in conn.execute(query)]
-        return _page(names, limit)
+            return _page(conn, repositories.c.name, true(), limit, last)
 
     def referrers(
         self, name: str, subject: Digest, artifact_type: str | None
@@ -90,7 +76,15 @@ class ListingService:
         return descriptors
 
 
-def _page(names: list[str], limit: int | None) -> Page:
+def _page(conn: Connection, column: Any, where: Any, limit: int | None, last: str | None) -> Page:
+    """One page of `column` values in byte order after `last` (distribution-spec pagination)."""
+    key = sort_key(conn, column)
+    query = select(column).where(where).order_by(key)
+    if last:
+        query = query.where(key > last)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    names = [row[0] for row in conn.execute(query)]
     if limit is not None and len(names) > limit:
         names = names[:limit]
         return Page(names, names[-1] if names else None)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -27,13 +31,24 @@ class Database:
             # pysqlite's own transaction handling is off (isolation_level=None in on_connect);
             # we issue BEGIN ourselves so that writers take the lock up front.
             event.listen(self.engine, "begin", _sqlite_on_begin)
+            self._writer_queue: _WriterQueue | None = _WriterQueue(sqlite_path(url))
         else:
+            self._writer_queue = None
             self.engine = create_engine(
                 url, pool_size=pool_size, max_overflow=16, pool_pre_ping=True
             )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        if self._writer_queue is None:
+            with self._write() as conn:
+                yield conn
+            return
+        with self._writer_queue, self._write() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             conn.info["dockyard_write"] = True
             try:
@@ -49,6 +64,45 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _WriterQueue:
+    """Lines up SQLite writers of every thread and process in the kernel.
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms, which starves concurrent
+    writers; a blocking lock (a mutex in the process, flock across processes) wakes the next
+    writer as soon as the previous one commits.
+    """
+
+    def __init__(self, database_file: Path | None) -> None:
+        self._mutex = threading.Lock()
+        self._lock_path = None if database_file is None else Path(f"{database_file}.writer-lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._mutex.acquire()
+        if self._lock_path is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._mutex.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._mutex.release()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite URL, or None for an in-memory database."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
