@@ -11,7 +11,7 @@ from dockyard.api.streaming import content_length, receive_body
 from dockyard.errors import DigestInvalid, RangeInvalid
 from dockyard.registry.core import Registry
 from dockyard.registry.names import check_digest, check_name
-from dockyard.registry.uploads import UploadSession, progress_headers
+from dockyard.registry.uploads import SessionLease, UploadSession, progress_headers
 from dockyard.spec.digest import Digest, InvalidDigest
 from dockyard.spec.names import is_valid_name
 from dockyard.spec.ranges import parse_chunk_range
@@ -79,7 +79,9 @@ def upload_routes(registry: Registry) -> list[Route]:
         )
         return _accepted(session, status=204)
 
-    async def _append(request: Request, session: UploadSession) -> UploadSession:
+    async def _append(
+        request: Request, session: UploadSession, algorithm: str = "sha256", finishing: bool = False
+    ) -> tuple[UploadSession, SessionLease | None]:
         expected = content_length(request)
         start: int | None = None
         header = request.headers.get("content-range")
@@ -95,19 +97,19 @@ def upload_routes(registry: Registry) -> list[Route]:
                     headers=progress_headers(session),
                 )
             start = chunk_range.start
-        chunk = await to_thread.run_sync(uploads.open_chunk, session, start)
+        chunk = await to_thread.run_sync(uploads.open_chunk, session, start, algorithm)
         try:
             await receive_body(request, chunk, expected)
         except BaseException:
-            await to_thread.run_sync(chunk.abort)
+            await to_thread.run_sync(uploads.abort_chunk, chunk)
             raise
-        return await to_thread.run_sync(uploads.close_chunk, session, chunk)
+        return await to_thread.run_sync(uploads.close_chunk, session, chunk, finishing)
 
     async def patch_upload(request: Request) -> Response:
         session = await to_thread.run_sync(
             uploads.get, request.path_params["name"], request.path_params["upload_id"]
         )
-        session = await _append(request, session)
+        session, _ = await _append(request, session)
         return _accepted(session)
 
     async def finish_upload(request: Request) -> Response:
@@ -119,9 +121,10 @@ def upload_routes(registry: Registry) -> list[Route]:
             raise DigestInvalid("the digest query parameter is required to finish an upload")
         digest = check_digest(text)
         expected = content_length(request)
+        lease: SessionLease | None = None
         if expected or request.headers.get("transfer-encoding"):
-            session = await _append(request, session)
-        stored = await to_thread.run_sync(uploads.complete, session, digest)
+            session, lease = await _append(request, session, digest.algorithm, finishing=True)
+        stored = await to_thread.run_sync(uploads.complete, session, digest, lease)
         return _created(session.repository, stored)
 
     async def cancel_upload(request: Request) -> Response:

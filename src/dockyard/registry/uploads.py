@@ -43,10 +43,10 @@ class _HashCache:
         self._lock = threading.Lock()
         self._capacity = capacity
 
-    def take(self, upload_id: str, size: int) -> Hasher | None:
+    def take(self, upload_id: str, size: int, algorithm: str) -> Hasher | None:
         with self._lock:
             entry = self._states.pop(upload_id, None)
-        if entry is None or entry[0] != size:
+        if entry is None or entry[0] != size or entry[1].name != algorithm:
             return None
         return entry[1]
 
@@ -90,8 +90,11 @@ class SessionLease:
             raise RangeInvalid("the upload was taken over by another request")
         self._renewed = time.monotonic()
 
-    def release(self, new_size: int | None = None) -> bool:
-        values: dict[str, object] = {"writer": None, "lease_until": None, "updated_at": time.time()}
+    def release(self, new_size: int | None = None, keep: bool = False) -> bool:
+        """Record the new size and give the session up (or keep it, to finish the upload)."""
+        values: dict[str, object] = {"updated_at": time.time()}
+        if not keep:
+            values.update(writer=None, lease_until=None)
         if new_size is not None:
             values["size"] = new_size
         with self._db.write() as conn:
@@ -112,13 +115,21 @@ class ChunkWriter:
     """Receives the bytes of one request into a session, hashing them on the way."""
 
     def __init__(
-        self, writer: BlobWriter, hasher: Hasher | None, start: int, lease: SessionLease | None
+        self,
+        writer: BlobWriter,
+        hasher: Hasher | None,
+        start: int,
+        lease: SessionLease | None,
+        private_key: str | None = None,
     ) -> None:
         self._writer = writer
         self._hasher = hasher
         self.start = start
         self.written = 0
         self.lease = lease
+        # The first chunk of a session goes to a key of its own, taken over only if the session
+        # is still empty when the chunk is complete: no lease needed.
+        self.private_key = private_key
 
     def write(self, data: bytes) -> None:
         if self.lease is not None:
@@ -135,6 +146,7 @@ class ChunkWriter:
         self._writer.abort()
         if self.lease is not None:
             self.lease.release()
+        self.lease = None
 
     @property
     def hasher(self) -> Hasher | None:
@@ -159,7 +171,6 @@ class UploadService:
                     id=session.id, repository=name, size=0, created_at=now, updated_at=now
                 )
             )
-        self._hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
     def get(self, name: str, upload_id: str) -> UploadSession:
@@ -202,42 +213,88 @@ class UploadService:
             raise RangeInvalid(message, headers=progress_headers(current))
         return SessionLease(self._db, session.id, token)
 
-    def open_chunk(self, session: UploadSession, start: int | None) -> ChunkWriter:
-        """Begin appending; `start` is the chunk's Content-Range start when the client sent one."""
+    def open_chunk(
+        self, session: UploadSession, start: int | None, algorithm: str = "sha256"
+    ) -> ChunkWriter:
+        """Begin appending; `start` is the chunk's Content-Range start when the client sent one,
+        `algorithm` the digest algorithm the bytes will be checked with, when known."""
         if start is not None and start != session.size:
             raise RangeInvalid(
                 f"chunk starts at {start}, the upload has {session.size} bytes",
                 headers=progress_headers(session),
             )
+        if session.size == 0:
+            private = f"{upload_key(session.id)}.{uuid.uuid4().hex}"
+            writer = self._driver.appender(private, 0)
+            return ChunkWriter(writer, new_hasher(algorithm), 0, None, private)
         lease = self._claim(session)
         try:
             writer = self._driver.appender(upload_key(session.id), session.size)
         except BaseException:
             lease.release()
             raise
-        hasher = self._hashes.take(session.id, session.size)
+        hasher = self._hashes.take(session.id, session.size, algorithm)
         return ChunkWriter(writer, hasher, session.size, lease)
 
-    def close_chunk(self, session: UploadSession, chunk: ChunkWriter) -> UploadSession:
+    def close_chunk(
+        self, session: UploadSession, chunk: ChunkWriter, finishing: bool = False
+    ) -> tuple[UploadSession, SessionLease | None]:
+        """Record the chunk; with `finishing`, keep the session for `complete`."""
         size = chunk.close()
-        assert chunk.lease is not None
-        if not chunk.lease.release(size):
+        lease = chunk.lease
+        if chunk.private_key is not None:
+            lease = self._adopt_first_chunk(session, chunk.private_key, size, finishing)
+        elif lease is None or not lease.release(size, keep=finishing):
             raise RangeInvalid(
                 "the upload was taken over by another request", headers=progress_headers(session)
             )
         if chunk.hasher is not None:
             self._hashes.put(session.id, size, chunk.hasher)
-        return UploadSession(session.id, session.repository, size)
+        return UploadSession(session.id, session.repository, size), lease if finishing else None
 
-    def complete(self, session: UploadSession, digest: Digest) -> str:
-        """Verify the session's bytes against `digest` and commit them as a blob."""
-        lease = self._claim(session, finishing=True)
-        try:
-            hasher = (
-                self._hashes.take(session.id, session.size)
-                if digest.algorithm == "sha256"
-                else None
+    def abort_chunk(self, chunk: ChunkWriter) -> None:
+        """A chunk whose request failed: nothing of it counts."""
+        chunk.abort()
+        if chunk.private_key is not None:
+            self._driver.delete(chunk.private_key)
+
+    def _adopt_first_chunk(
+        self, session: UploadSession, private_key: str, size: int, finishing: bool
+    ) -> SessionLease | None:
+        token = uuid.uuid4().hex
+        now = time.time()
+        values: dict[str, object] = {"size": size, "updated_at": now}
+        if finishing:
+            values.update(writer=token, lease_until=now + LEASE_SECONDS)
+        with self._db.write() as conn:
+            adopted = conn.execute(
+                update(upload_sessions)
+                .where(
+                    upload_sessions.c.id == session.id,
+                    upload_sessions.c.size == 0,
+                    or_(
+                        upload_sessions.c.lease_until.is_(None), upload_sessions.c.lease_until < now
+                    ),
+                )
+                .values(**values)
+            ).rowcount
+            if adopted == 1:
+                self._driver.move(private_key, upload_key(session.id))
+        if adopted != 1:
+            self._driver.delete(private_key)
+            current = self.get(session.repository, session.id)  # BlobUploadUnknown when gone
+            raise RangeInvalid(
+                "another request wrote this upload first", headers=progress_headers(current)
             )
+        return SessionLease(self._db, session.id, token) if finishing else None
+
+    def complete(
+        self, session: UploadSession, digest: Digest, lease: SessionLease | None = None
+    ) -> str:
+        """Verify the session's bytes against `digest` and commit them as a blob."""
+        lease = lease or self._claim(session, finishing=True)
+        try:
+            hasher = self._hashes.take(session.id, session.size, digest.algorithm)
             return self._verify_and_commit(session, digest, hasher)
         except BaseException:
             lease.release()
