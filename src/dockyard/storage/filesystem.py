@@ -11,6 +11,9 @@ from pathlib import Path
 from dockyard.errors import StorageError
 
 READ_CHUNK = 1024 * 1024
+# Dirty bytes are flushed as they accumulate, so that the fsync that acknowledges an upload
+# does not have to write the whole blob at once.
+FLUSH_EVERY = 32 * 1024 * 1024
 
 
 class FileWriter:
@@ -32,6 +35,7 @@ class FileWriter:
         os.lseek(self._fd, offset, os.SEEK_SET)
         self._size = offset
         self._closed = False
+        self._unflushed = 0
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -39,6 +43,10 @@ class FileWriter:
             written = os.write(self._fd, view)
             view = view[written:]
         self._size += len(data)
+        self._unflushed += len(data)
+        if self._unflushed >= FLUSH_EVERY:
+            os.fdatasync(self._fd)
+            self._unflushed = 0
 
     def close(self) -> int:
         if not self._closed:
