@@ -27,7 +27,7 @@ from dockyard.spec.manifest import (
     UnsupportedManifest,
     parse_manifest,
 )
-from dockyard.storage.db.database import Database, upsert
+from dockyard.storage.db.database import Database, insert_ignore, upsert
 from dockyard.storage.db.schema import (
     blobs,
     manifest_blobs,
@@ -165,19 +165,19 @@ class ManifestService:
                     detail={"digest": absent[0]},
                     status=400,
                 )
-        conn.execute(
-            manifests.insert().values(
-                repository_id=repo_id,
-                digest=digest,
-                media_type=parsed.media_type,
-                size=len(body),
-                content=body,
-                artifact_type=parsed.referrer_artifact_type,
-                subject_digest=str(parsed.subject.digest) if parsed.subject else None,
-                annotations=json.dumps(parsed.annotations) if parsed.annotations else None,
-                created_at=time.time(),
-            )
-        )
+        row = {
+            "repository_id": repo_id,
+            "digest": digest,
+            "media_type": parsed.media_type,
+            "size": len(body),
+            "content": body,
+            "artifact_type": parsed.referrer_artifact_type,
+            "subject_digest": str(parsed.subject.digest) if parsed.subject else None,
+            "annotations": json.dumps(parsed.annotations) if parsed.annotations else None,
+            "created_at": time.time(),
+        }
+        if not insert_ignore(conn, manifests, row):
+            return  # the same manifest was pushed by a concurrent request, which committed first
         referenced = [d for d in needed + optional if d in present]
         if referenced:
             conn.execute(
