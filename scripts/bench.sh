@@ -44,7 +44,7 @@ fi
 
 DATA=$(mktemp -d /tmp/dockyard-bench.XXXXXX)
 PORT=5000
-.venv/bin/dockyard serve --data-dir "$DATA" --port "$PORT" --workers "$WORKERS" \
+.venv/bin/dockyard serve --no-auth --data-dir "$DATA" --port "$PORT" --workers "$WORKERS" \
     >"$DATA.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA" "$DATA.log"' EXIT

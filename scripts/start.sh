@@ -13,4 +13,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q -e .
 
-exec .venv/bin/dockyard serve "$@"
+# The quick start serves without credentials; `dockyard serve` alone requires them.
+exec .venv/bin/dockyard serve --no-auth "$@"

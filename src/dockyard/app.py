@@ -7,19 +7,26 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp
 
+from dockyard.access.audit import AuditLog
+from dockyard.access.rights import PULL
+from dockyard.access.service import AccessService
+from dockyard.access.signing import TokenSigner
 from dockyard.api.acr import acr_routes
+from dockyard.api.auth import Authenticator, AuthGate, Caller
 from dockyard.api.base import base_routes
 from dockyard.api.blobs import blob_routes
 from dockyard.api.errors import handle_dockyard_error, handle_http_exception, handle_unexpected
 from dockyard.api.listing import listing_routes
 from dockyard.api.manifests import manifest_routes
 from dockyard.api.middleware import AccessLogMiddleware
+from dockyard.api.oauth import oauth_routes
 from dockyard.api.uploads import upload_routes
 from dockyard.config import Settings, load_settings
 from dockyard.errors import DockyardError
@@ -43,9 +50,28 @@ def build_registry(settings: Settings) -> Registry:
     return Registry(db, driver, options)
 
 
+def build_access(settings: Settings, registry: Registry) -> Authenticator:
+    access = AccessService(
+        registry.db, AuditLog(settings.data_dir / "audit.log"), settings.admin_username
+    )
+    return Authenticator(access, TokenSigner(registry.db), settings.auth_service)
+
+
+def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], bool] | None]:
+    def visible(request: Request) -> Callable[[str], bool] | None:
+        caller: Caller | None = request.scope.get("state", {}).get("caller")
+        if caller is None:
+            return None
+        rights = auth.access.rights(caller.principal)
+        return lambda name: rights.allows(name, PULL)
+
+    return visible
+
+
 def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     registry = registry or build_registry(settings)
     worker = BackgroundWorker(registry, settings.gc_interval_seconds)
+    auth = build_access(settings, registry) if settings.auth_enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -61,7 +87,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
 
     routes = [
         *base_routes(registry, multiprocess_metrics="PROMETHEUS_MULTIPROC_DIR" in os.environ),
-        *listing_routes(registry),
+        *listing_routes(registry, _catalog_filter(auth) if auth else None),
+        *(oauth_routes(auth) if auth else []),
         *upload_routes(registry),
         *blob_routes(registry),
         *manifest_routes(registry),
@@ -76,7 +103,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
             Exception: handle_unexpected,
         },
     )
-    return AccessLogMiddleware(app, json_format=settings.log_format == "json")
+    guarded: ASGIApp = AuthGate(app, auth) if auth else app
+    return AccessLogMiddleware(guarded, json_format=settings.log_format == "json")
 
 
 def configure_logging(settings: Settings) -> None:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     gc_grace_seconds: float = Field(default=3600.0, ge=0)
     gc_delete_untagged: bool = False
     upload_ttl_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
+    auth_enabled: bool = True
+    auth_service: str = Field(default="", description="token audience; empty: the Host header")
+    admin_username: str = "admin"
 
     @property
     def database_url(self) -> str:

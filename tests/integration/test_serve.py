@@ -23,7 +23,7 @@ def start(
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "dockyard", "serve", *args],
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "DOCKYARD_AUTH_ENABLED": "false", **(env or {})},
         stdout=log.open("wb") if log else subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from anyio import to_thread
@@ -39,7 +40,9 @@ def _link_header(path: str, limit: int | None, page: Page) -> dict[str, str]:
     return {"Link": f'<{path}?{query}>; rel="next"'}
 
 
-def listing_routes(registry: Registry) -> list[Route]:
+def listing_routes(
+    registry: Registry, visible: Callable[[Request], Callable[[str], bool] | None] | None = None
+) -> list[Route]:
     async def list_tags(request: Request) -> Response:
         name = request.path_params["name"]
         limit = _page_size(request, None)
@@ -56,6 +59,11 @@ def listing_routes(registry: Registry) -> list[Route]:
         page = await to_thread.run_sync(
             registry.listing.catalog, limit, request.query_params.get("last")
         )
+        if visible is not None:
+            # A caller sees only the repositories it may read.
+            readable = await to_thread.run_sync(visible, request)
+            if readable is not None:
+                page = Page([name for name in page.items if readable(name)], page.next_last)
         return JSONResponse(
             {"repositories": page.items}, headers=_link_header("/v2/_catalog", limit, page)
         )

@@ -55,6 +55,9 @@ def serve(
     tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
     log_format: Annotated[str | None, typer.Option(help="human or json")] = None,
+    auth: Annotated[
+        bool | None, typer.Option("--auth/--no-auth", help="Require credentials [on]")
+    ] = None,
 ) -> None:
     """Run the registry server."""
     from granian import Granian
@@ -72,12 +75,15 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         log_format=log_format,
+        auth_enabled=auth,
     )
     if (settings.tls_cert is None) != (settings.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
         raise typer.Exit(2)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
+    if settings.auth_enabled:
+        _bootstrap_owner(settings)
     metrics_dir = settings.data_dir / "run" / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
@@ -101,6 +107,25 @@ def serve(
         respawn_failed_workers=True,
     )
     server.serve()
+
+
+def _bootstrap_owner(settings: Settings) -> None:
+    from dockyard.app import build_access, build_registry
+
+    registry = build_registry(settings)
+    try:
+        password = build_access(settings, registry).access.bootstrap_owner()
+    finally:
+        registry.db.dispose()
+    if password is None:
+        return
+    secret = settings.data_dir / "initial-owner-password"
+    secret.touch(mode=0o600)
+    secret.write_text(password + "\n")
+    console.print(
+        f"[bold]First start:[/bold] user [bold]owner[/bold] has the Owner role; "
+        f"its password is in {secret.resolve()} (read it, then delete the file)"
+    )
 
 
 @app.command()

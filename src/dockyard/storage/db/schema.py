@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -136,4 +138,82 @@ leases = Table(
     Column("name", String(64), primary_key=True),
     Column("holder", String(64), nullable=False),
     Column("expires_at", Float, nullable=False),
+)
+
+
+# --- access control ---------------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),  # user | service-principal
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Password hashes of every principal: "user:<name>" (slot 1), "token:<name>" and "admin"
+# (slots 1 and 2, each regenerable on its own).
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("principal", String(160), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("expires_at", Float),
+    Column("created_at", Float, nullable=False),
+)
+
+role_assignments = Table(
+    "role_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("principal", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("scope", String(300), nullable=False),  # "*" (registry) or a repository pattern
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("principal", "role", "scope"),
+)
+
+scope_maps = Table(
+    "scope_maps",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("actions", Text, nullable=False),  # JSON list of repositories/<name>/<action>
+    Column("created_at", Float, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("scope_map", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+registry_settings = Table(
+    "registry_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Token-signing keys; retired keys still verify tokens until those expire.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("retired_at", Float),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", Float, nullable=False),
 )

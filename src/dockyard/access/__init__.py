@@ -1,0 +1,1 @@
+"""Access control: identities, credentials, roles, scope maps, tokens and the audit log."""

@@ -1,0 +1,38 @@
+"""The audit log: one JSON line per authorization decision and credential change.
+
+Lines are appended with O_APPEND, one write each, so that every server process can add to
+the same file without interleaving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+class AuditLog:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(self, event: str, actor: str, outcome: str, **detail: Any) -> None:
+        if self.path is None:
+            return
+        entry = {"ts": round(time.time(), 3), "event": event, "actor": actor, "outcome": outcome}
+        entry.update({k: v for k, v in detail.items() if v is not None})
+        line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def read(self, limit: int = 1000) -> list[dict[str, Any]]:
+        if self.path is None or not self.path.exists():
+            return []
+        lines = self.path.read_text().splitlines()[-limit:]
+        return [json.loads(line) for line in lines if line.strip()]

@@ -1,0 +1,105 @@
+"""What a registry request needs, and whether the caller has it.
+
+Pure functions over a method and a path: which repository and which token actions a request
+needs (distribution-spec endpoints), and the intersection of requested and held actions that
+the token service grants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dockyard.access.rights import DELETE, METADATA_READ, METADATA_WRITE, PULL, PUSH, Rights
+from dockyard.spec.scopes import Scope
+
+TOKEN_ACTIONS = {"pull": PULL, "push": PUSH, "delete": DELETE}
+
+_REPOSITORY_ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[str, ...]]]] = [
+    (re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?(?P<rest>[^/]*)$"), {"*": (PULL, PUSH)}),
+    (
+        re.compile(r"^/v2/(?P<name>.+)/(?:manifests|blobs)/(?P<rest>[^/]+)$"),
+        {"GET": (PULL,), "HEAD": (PULL,), "PUT": (PULL, PUSH), "DELETE": (DELETE,)},
+    ),
+    (re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": (PULL,)}),
+    (re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<rest>[^/]+)$"), {"GET": (PULL,)}),
+    (
+        re.compile(r"^/acr/v1/(?P<name>(?!_catalog$).+?)(?P<rest>/_tags.*|/_manifests.*)?$"),
+        {"GET": (METADATA_READ,), "PATCH": (METADATA_WRITE,), "DELETE": (DELETE,)},
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    kind: str  # "base" (/v2/), "catalog", "repository"
+    repository: str | None = None
+    actions: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> str | None:
+        """The scope a 401 challenge asks for (Docker token actions only)."""
+        if self.kind == "catalog":
+            return "registry:catalog:*"
+        if self.repository is None:
+            return None
+        token_actions = [a for a in self.actions if a in (PULL, PUSH, DELETE)]
+        if not token_actions:
+            token_actions = [PULL]
+        return f"repository:{self.repository}:{','.join(token_actions)}"
+
+
+def requirement(method: str, path: str) -> Requirement | None:
+    """None for paths that are not guarded here (health, metrics, token service)."""
+    if path in ("/v2", "/v2/"):
+        return Requirement("base")
+    if path in ("/v2/_catalog", "/acr/v1/_catalog"):
+        return Requirement("catalog")
+    if not (path.startswith("/v2/") or path.startswith("/acr/v1/")):
+        return None
+    for pattern, by_method in _REPOSITORY_ROUTES:
+        match = pattern.match(path)
+        if match:
+            actions = by_method.get(method) or by_method.get("*") or (PULL,)
+            return Requirement("repository", match.group("name"), actions)
+    return Requirement("base")
+
+
+def grant(rights: Rights, scopes: list[Scope]) -> list[dict[str, object]]:
+    """The token service's answer: each requested scope cut down to what `rights` allow."""
+    granted: list[dict[str, object]] = []
+    for scope in scopes:
+        if scope.type == "registry":
+            if rights.can_list_catalog and scope.name == "catalog":
+                granted.append({"type": "registry", "name": "catalog", "actions": ["*"]})
+            continue
+        held = rights.on(scope.name)
+        wanted = set(TOKEN_ACTIONS) if "*" in scope.actions else set(scope.actions)
+        allowed = sorted(a for a in wanted if TOKEN_ACTIONS.get(a) in held)
+        for extra in (METADATA_READ, METADATA_WRITE):
+            if extra in scope.actions and extra in held:
+                allowed.append(extra)
+        granted.append({"type": "repository", "name": scope.name, "actions": allowed})
+    return granted
+
+
+def claims_allow(access: list[dict[str, object]], need: Requirement) -> bool:
+    """Whether an access token's `access` claim covers a request."""
+    for entry in access:
+        if not isinstance(entry, dict):
+            continue
+        actions = entry.get("actions")
+        if not isinstance(actions, list):
+            continue
+        if need.kind == "catalog":
+            if (
+                entry.get("type") == "registry"
+                and entry.get("name") == "catalog"
+                and "*" in actions
+            ):
+                return True
+        elif entry.get("type") == "repository" and entry.get("name") == need.repository:
+            held = {TOKEN_ACTIONS.get(str(a), str(a)) for a in actions}
+            if set(need.actions) <= held:
+                return True
+    return False

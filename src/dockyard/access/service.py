@@ -1,0 +1,624 @@
+"""Access control service: credentials, users, roles, scope maps, tokens, settings, and the
+rights that follow from them."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from dockyard.access.audit import AuditLog
+from dockyard.access.passwords import (
+    VerifiedCache,
+    generate_password,
+    hash_password,
+    verify_password,
+)
+from dockyard.access.principals import ADMIN, ANONYMOUS, Principal
+from dockyard.access.rights import (
+    ALL_ACTIONS,
+    PULL,
+    ROLES,
+    SYSTEM_SCOPE_MAPS,
+    Grant,
+    InvalidScopeMapAction,
+    Rights,
+    parse_scope_map_action,
+)
+from dockyard.errors import Denied, DockyardError, TooManyRequests, Unauthorized
+from dockyard.spec.codes import ErrorCode
+from dockyard.storage.db.database import Database, insert_ignore, upsert
+from dockyard.storage.db.schema import (
+    credentials,
+    login_failures,
+    registry_settings,
+    role_assignments,
+    scope_maps,
+    tokens,
+    users,
+)
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
+FAILURE_WINDOW_SECONDS = 300.0
+MAX_FAILURES = 10
+STATUS_CACHE_SECONDS = 5.0
+
+
+class AccessError(DockyardError):
+    """A management request that cannot be done (bad name, unknown item, conflict)."""
+
+    code = ErrorCode.DENIED
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message, status=status)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPassword:
+    slot: int
+    password: str
+    expires_at: float | None
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not NAME_RE.match(name):
+        raise AccessError(f"invalid {kind} name {name!r}: letters, digits, '.', '_', '-'")
+    return name
+
+
+class AccessService:
+    def __init__(self, db: Database, audit: AuditLog, admin_username: str) -> None:
+        self._db = db
+        self.audit = audit
+        self.admin_username = admin_username
+        self._verified = VerifiedCache()
+        self._status: dict[str, tuple[float, bool]] = {}
+        self._status_lock = threading.Lock()
+
+    # --- registry settings -------------------------------------------------------------------
+
+    def setting(self, name: str, default: str) -> str:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(registry_settings.c.value).where(registry_settings.c.name == name)
+            ).first()
+        return default if row is None else str(row[0])
+
+    def set_setting(self, name: str, value: str, actor: str) -> None:
+        with self._db.write() as conn:
+            upsert(conn, registry_settings, {"name": name, "value": value}, ["name"], ["value"])
+        self.audit.record("setting.change", actor, "ok", setting=name, value=value)
+
+    @property
+    def anonymous_pull(self) -> bool:
+        return self.setting("anonymous_pull", "false") == "true"
+
+    @property
+    def admin_enabled(self) -> bool:
+        return self.setting("admin_enabled", "false") == "true"
+
+    # --- credentials -------------------------------------------------------------------------
+
+    def _set_password(
+        self, conn: Connection, principal: str, slot: int, expires_at: float | None = None
+    ) -> str:
+        password = generate_password()
+        upsert(
+            conn,
+            credentials,
+            {
+                "principal": principal,
+                "slot": slot,
+                "password_hash": hash_password(password),
+                "expires_at": expires_at,
+                "created_at": time.time(),
+            },
+            ["principal", "slot"],
+            ["password_hash", "expires_at", "created_at"],
+        )
+        return password
+
+    def regenerate_admin_password(self, slot: int, actor: str) -> str:
+        if slot not in (1, 2):
+            raise AccessError("the admin user has passwords 1 and 2")
+        with self._db.write() as conn:
+            password = self._set_password(conn, "admin", slot)
+        self.audit.record("credential.regenerate", actor, "ok", principal="admin", slot=slot)
+        return password
+
+    def enable_admin(self, enabled: bool, actor: str) -> dict[str, str]:
+        """Turn the admin user on or off; turning it on creates missing passwords."""
+        created: dict[str, str] = {}
+        with self._db.write() as conn:
+            upsert(
+                conn,
+                registry_settings,
+                {"name": "admin_enabled", "value": "true" if enabled else "false"},
+                ["name"],
+                ["value"],
+            )
+            if enabled:
+                existing = {
+                    r[0]
+                    for r in conn.execute(
+                        select(credentials.c.slot).where(credentials.c.principal == "admin")
+                    )
+                }
+                for slot in (1, 2):
+                    if slot not in existing:
+                        created[f"password{slot}"] = self._set_password(conn, "admin", slot)
+        self.audit.record("admin.enable" if enabled else "admin.disable", actor, "ok")
+        return created
+
+    # --- authentication ----------------------------------------------------------------------
+
+    def authenticate(self, username: str, password: str, client: str) -> Principal:
+        """Check Basic credentials; failures are counted per user and client and limited."""
+        if len(username) > 256 or len(password) > 1024:
+            raise Unauthorized("credentials too long")
+        key = f"{username}|{client}"
+        self._check_failures(key)
+        principal = self._match(username, password)
+        if principal is None:
+            self._count_failure(key)
+            self.audit.record("login", username, "denied", client=client)
+            raise Unauthorized("invalid username or password")
+        return principal
+
+    def _match(self, username: str, password: str) -> Principal | None:
+        now = time.time()
+        if username == self.admin_username:
+            if not self.admin_enabled:
+                return None
+            candidate, principal_id = ADMIN, "admin"
+        else:
+            with self._db.read() as conn:
+                token = conn.execute(
+                    select(tokens.c.enabled).where(tokens.c.name == username)
+                ).first()
+                user = (
+                    None
+                    if token
+                    else conn.execute(
+                        select(users.c.enabled).where(users.c.name == username)
+                    ).first()
+                )
+            if token is not None:
+                if not token[0]:
+                    return None
+                candidate, principal_id = Principal("token", username), f"token:{username}"
+            elif user is not None:
+                if not user[0]:
+                    return None
+                candidate, principal_id = Principal("user", username), f"user:{username}"
+            else:
+                return None
+        with self._db.read() as conn:
+            hashes = conn.execute(
+                select(credentials.c.password_hash, credentials.c.expires_at).where(
+                    credentials.c.principal == principal_id
+                )
+            ).all()
+        for password_hash, expires_at in hashes:
+            if expires_at is not None and expires_at < now:
+                continue
+            if self._verified.hit(principal_id, password, password_hash) or verify_password(
+                password_hash, password
+            ):
+                self._verified.remember(principal_id, password, password_hash)
+                return candidate
+        return None
+
+    def _check_failures(self, key: str) -> None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(login_failures.c.failures, login_failures.c.window_start).where(
+                    login_failures.c.key == key
+                )
+            ).first()
+        if row is None:
+            return
+        failures, started = int(row[0]), float(row[1])
+        retry_after = started + FAILURE_WINDOW_SECONDS - time.time()
+        if failures >= MAX_FAILURES and retry_after > 0:
+            raise TooManyRequests(
+                "too many failed logins; try again later",
+                headers={"Retry-After": str(int(retry_after) + 1)},
+            )
+
+    def _count_failure(self, key: str) -> None:
+        now = time.time()
+        with self._db.write() as conn:
+            row = conn.execute(
+                select(login_failures.c.failures, login_failures.c.window_start).where(
+                    login_failures.c.key == key
+                )
+            ).first()
+            if row is None or float(row[1]) + FAILURE_WINDOW_SECONDS < now:
+                values = {"key": key, "failures": 1, "window_start": now}
+            else:
+                values = {"key": key, "failures": int(row[0]) + 1, "window_start": float(row[1])}
+            upsert(conn, login_failures, values, ["key"], ["failures", "window_start"])
+
+    def is_active(self, principal: Principal) -> bool:
+        """Whether a principal named in a token still exists and is enabled (cached briefly)."""
+        if principal.kind == "anonymous":
+            return self.anonymous_pull
+        now = time.monotonic()
+        with self._status_lock:
+            cached = self._status.get(principal.id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        if principal.kind == "admin":
+            active = self.admin_enabled
+        else:
+            table = tokens if principal.kind == "token" else users
+            with self._db.read() as conn:
+                row = conn.execute(
+                    select(table.c.enabled).where(table.c.name == principal.name)
+                ).first()
+            active = row is not None and bool(row[0])
+        with self._status_lock:
+            self._status[principal.id] = (now + STATUS_CACHE_SECONDS, active)
+        return active
+
+    # --- rights ------------------------------------------------------------------------------
+
+    def rights(self, principal: Principal) -> Rights:
+        if principal.kind == "admin":
+            return Rights(
+                (Grant("*", ALL_ACTIONS),), can_list_catalog=True, registry_actions=ALL_ACTIONS
+            )
+        if principal.kind == "anonymous":
+            return Rights((Grant("*", frozenset({PULL})),) if self.anonymous_pull else ())
+        if principal.kind == "token":
+            with self._db.read() as conn:
+                row = conn.execute(
+                    select(tokens.c.scope_map).where(tokens.c.name == principal.name)
+                ).first()
+            if row is None:
+                return Rights()
+            actions = self._scope_map_actions(row[0])
+            return Rights(tuple(parse_scope_map_action(a) for a in actions))
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(role_assignments.c.role, role_assignments.c.scope).where(
+                    role_assignments.c.principal == principal.name
+                )
+            ).all()
+        role_grants = tuple(Grant(scope, ROLES[role]) for role, scope in rows if role in ROLES)
+        registry_actions = frozenset().union(*(g.actions for g in role_grants if g.pattern == "*"))
+        return Rights(role_grants, can_list_catalog=True, registry_actions=registry_actions)
+
+    # --- users -------------------------------------------------------------------------------
+
+    def create_user(self, name: str, kind: str, actor: str) -> str:
+        _check_name("user", name)
+        if kind not in ("user", "service-principal"):
+            raise AccessError("kind is user or service-principal")
+        if name == self.admin_username:
+            raise AccessError(f"{name!r} is the admin user's name", status=409)
+        with self._db.write() as conn:
+            if not insert_ignore(
+                conn,
+                users,
+                {"name": name, "kind": kind, "enabled": True, "created_at": time.time()},
+            ):
+                raise AccessError(f"user {name!r} exists", status=409)
+            password = self._set_password(conn, f"user:{name}", 1)
+        self.audit.record("user.create", actor, "ok", user=name, kind=kind)
+        return password
+
+    def reset_user_password(self, name: str, actor: str) -> str:
+        with self._db.write() as conn:
+            self._require(conn, users, name, "user")
+            password = self._set_password(conn, f"user:{name}", 1)
+        self.audit.record("credential.regenerate", actor, "ok", principal=f"user:{name}")
+        return password
+
+    def set_user_enabled(self, name: str, enabled: bool, actor: str) -> None:
+        with self._db.write() as conn:
+            self._require(conn, users, name, "user")
+            conn.execute(update(users).where(users.c.name == name).values(enabled=enabled))
+        self._forget_status(f"user:{name}")
+        self.audit.record("user.enable" if enabled else "user.disable", actor, "ok", user=name)
+
+    def delete_user(self, name: str, actor: str) -> None:
+        with self._db.write() as conn:
+            self._require(conn, users, name, "user")
+            conn.execute(delete(users).where(users.c.name == name))
+            conn.execute(delete(credentials).where(credentials.c.principal == f"user:{name}"))
+            conn.execute(delete(role_assignments).where(role_assignments.c.principal == name))
+        self._forget_status(f"user:{name}")
+        self.audit.record("user.delete", actor, "ok", user=name)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(users.c.name, users.c.kind, users.c.enabled, users.c.created_at).order_by(
+                    users.c.name
+                )
+            ).all()
+        return [{"name": n, "kind": k, "enabled": bool(e), "created": c} for n, k, e, c in rows]
+
+    # --- roles -------------------------------------------------------------------------------
+
+    def assign_role(self, principal: str, role: str, scope: str, actor: str) -> None:
+        if role not in ROLES:
+            raise AccessError(f"unknown role {role!r}; roles: {', '.join(sorted(ROLES))}")
+        self._check_pattern(scope)
+        with self._db.write() as conn:
+            self._require(conn, users, principal, "user")
+            insert_ignore(
+                conn,
+                role_assignments,
+                {"principal": principal, "role": role, "scope": scope, "created_at": time.time()},
+            )
+        self.audit.record("role.assign", actor, "ok", principal=principal, role=role, scope=scope)
+
+    def remove_role(self, principal: str, role: str, scope: str, actor: str) -> None:
+        with self._db.write() as conn:
+            removed = conn.execute(
+                delete(role_assignments).where(
+                    role_assignments.c.principal == principal,
+                    role_assignments.c.role == role,
+                    role_assignments.c.scope == scope,
+                )
+            ).rowcount
+        if not removed:
+            raise AccessError("no such role assignment", status=404)
+        self.audit.record("role.remove", actor, "ok", principal=principal, role=role, scope=scope)
+
+    def list_roles(self, principal: str | None = None) -> list[dict[str, str]]:
+        query = select(
+            role_assignments.c.principal, role_assignments.c.role, role_assignments.c.scope
+        )
+        if principal:
+            query = query.where(role_assignments.c.principal == principal)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                query.order_by(role_assignments.c.principal, role_assignments.c.role)
+            ).all()
+        return [{"principal": p, "role": r, "scope": s} for p, r, s in rows]
+
+    @staticmethod
+    def _check_pattern(scope: str) -> None:
+        try:
+            parse_scope_map_action(f"repositories/{scope}/content/read")
+        except InvalidScopeMapAction as exc:
+            raise AccessError(f"invalid scope {scope!r}: '*', a repository, or 'prefix/*'") from exc
+
+    # --- scope maps --------------------------------------------------------------------------
+
+    def _scope_map_actions(self, name: str) -> list[str]:
+        if name in SYSTEM_SCOPE_MAPS:
+            return [f"repositories/*/{a}" for a in SYSTEM_SCOPE_MAPS[name]]
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(scope_maps.c.actions).where(scope_maps.c.name == name)
+            ).first()
+        return [] if row is None else list(json.loads(row[0]))
+
+    @staticmethod
+    def _validate_actions(actions: list[str]) -> list[str]:
+        if not actions:
+            raise AccessError("a scope map needs at least one action")
+        for action in actions:
+            try:
+                parse_scope_map_action(action)
+            except InvalidScopeMapAction as exc:
+                raise AccessError(str(exc)) from exc
+        return sorted(set(actions))
+
+    def create_scope_map(self, name: str, actions: list[str], description: str, actor: str) -> None:
+        _check_name("scope map", name)
+        if name.startswith("_"):
+            raise AccessError("names starting with '_' are the system scope maps'")
+        clean = self._validate_actions(actions)
+        with self._db.write() as conn:
+            if not insert_ignore(
+                conn,
+                scope_maps,
+                {
+                    "name": name,
+                    "description": description,
+                    "actions": json.dumps(clean),
+                    "created_at": time.time(),
+                },
+            ):
+                raise AccessError(f"scope map {name!r} exists", status=409)
+        self.audit.record("scope-map.create", actor, "ok", scope_map=name, actions=clean)
+
+    def update_scope_map(
+        self, name: str, add: list[str], remove: list[str], description: str | None, actor: str
+    ) -> list[str]:
+        if name in SYSTEM_SCOPE_MAPS:
+            raise AccessError("system scope maps cannot be changed", status=409)
+        with self._db.write() as conn:
+            row = conn.execute(
+                select(scope_maps.c.actions).where(scope_maps.c.name == name)
+            ).first()
+            if row is None:
+                raise AccessError(f"scope map {name!r} not found", status=404)
+            actions = (set(json.loads(row[0])) | set(add)) - set(remove)
+            clean = self._validate_actions(sorted(actions))
+            values: dict[str, object] = {"actions": json.dumps(clean)}
+            if description is not None:
+                values["description"] = description
+            conn.execute(update(scope_maps).where(scope_maps.c.name == name).values(**values))
+        self.audit.record("scope-map.update", actor, "ok", scope_map=name, actions=clean)
+        return clean
+
+    def delete_scope_map(self, name: str, actor: str) -> None:
+        if name in SYSTEM_SCOPE_MAPS:
+            raise AccessError("system scope maps cannot be deleted", status=409)
+        with self._db.write() as conn:
+            used = conn.execute(select(tokens.c.name).where(tokens.c.scope_map == name)).first()
+            if used is not None:
+                raise AccessError(f"scope map {name!r} is used by token {used[0]!r}", status=409)
+            if not conn.execute(delete(scope_maps).where(scope_maps.c.name == name)).rowcount:
+                raise AccessError(f"scope map {name!r} not found", status=404)
+        self.audit.record("scope-map.delete", actor, "ok", scope_map=name)
+
+    def list_scope_maps(self) -> list[dict[str, Any]]:
+        found = [
+            {
+                "name": name,
+                "description": "system scope map",
+                "actions": [f"repositories/*/{a}" for a in actions],
+                "system": True,
+            }
+            for name, actions in SYSTEM_SCOPE_MAPS.items()
+        ]
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(scope_maps.c.name, scope_maps.c.description, scope_maps.c.actions).order_by(
+                    scope_maps.c.name
+                )
+            ).all()
+        found += [
+            {"name": n, "description": d, "actions": json.loads(a), "system": False}
+            for n, d, a in rows
+        ]
+        return found
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def create_token(
+        self, name: str, scope_map: str, enabled: bool, actor: str
+    ) -> list[TokenPassword]:
+        _check_name("token", name)
+        if name == self.admin_username:
+            raise AccessError(f"{name!r} is the admin user's name", status=409)
+        if scope_map not in SYSTEM_SCOPE_MAPS:
+            with self._db.read() as conn:
+                if (
+                    conn.execute(
+                        select(scope_maps.c.name).where(scope_maps.c.name == scope_map)
+                    ).first()
+                    is None
+                ):
+                    raise AccessError(f"scope map {scope_map!r} not found", status=404)
+        with self._db.write() as conn:
+            if conn.execute(select(users.c.name).where(users.c.name == name)).first() is not None:
+                raise AccessError(f"{name!r} is a user's name", status=409)
+            if not insert_ignore(
+                conn,
+                tokens,
+                {
+                    "name": name,
+                    "scope_map": scope_map,
+                    "enabled": enabled,
+                    "created_at": time.time(),
+                },
+            ):
+                raise AccessError(f"token {name!r} exists", status=409)
+            passwords = [
+                TokenPassword(slot, self._set_password(conn, f"token:{name}", slot), None)
+                for slot in (1, 2)
+            ]
+        self.audit.record("token.create", actor, "ok", token=name, scope_map=scope_map)
+        return passwords
+
+    def generate_token_password(
+        self, name: str, slot: int, expires_at: float | None, actor: str
+    ) -> TokenPassword:
+        if slot not in (1, 2):
+            raise AccessError("a token has passwords 1 and 2")
+        with self._db.write() as conn:
+            self._require(conn, tokens, name, "token")
+            password = self._set_password(conn, f"token:{name}", slot, expires_at)
+        self.audit.record(
+            "credential.regenerate", actor, "ok", principal=f"token:{name}", slot=slot
+        )
+        return TokenPassword(slot, password, expires_at)
+
+    def set_token_enabled(self, name: str, enabled: bool, actor: str) -> None:
+        with self._db.write() as conn:
+            self._require(conn, tokens, name, "token")
+            conn.execute(update(tokens).where(tokens.c.name == name).values(enabled=enabled))
+        self._forget_status(f"token:{name}")
+        self.audit.record("token.enable" if enabled else "token.disable", actor, "ok", token=name)
+
+    def delete_token(self, name: str, actor: str) -> None:
+        with self._db.write() as conn:
+            self._require(conn, tokens, name, "token")
+            conn.execute(delete(tokens).where(tokens.c.name == name))
+            conn.execute(delete(credentials).where(credentials.c.principal == f"token:{name}"))
+        self._forget_status(f"token:{name}")
+        self.audit.record("token.delete", actor, "ok", token=name)
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(
+                    tokens.c.name, tokens.c.scope_map, tokens.c.enabled, tokens.c.created_at
+                ).order_by(tokens.c.name)
+            ).all()
+            expiry = {
+                (p, s): e
+                for p, s, e in conn.execute(
+                    select(
+                        credentials.c.principal, credentials.c.slot, credentials.c.expires_at
+                    ).where(credentials.c.principal.like("token:%"))
+                )
+            }
+        return [
+            {
+                "name": n,
+                "scopeMap": m,
+                "status": "enabled" if e else "disabled",
+                "created": c,
+                "passwords": [
+                    {"name": f"password{slot}", "expiry": expiry[(f"token:{n}", slot)]}
+                    for slot in (1, 2)
+                    if (f"token:{n}", slot) in expiry
+                ],
+            }
+            for n, m, e, c in rows
+        ]
+
+    # --- first start --------------------------------------------------------------------------
+
+    def bootstrap_owner(self, name: str = "owner") -> str | None:
+        """On a registry nobody can manage yet, create user `name` with the Owner role over
+        the registry; returns its password (None when there was someone already)."""
+        with self._db.read() as conn:
+            owners = conn.execute(
+                select(role_assignments.c.id).where(
+                    role_assignments.c.role.in_(("Owner", "Contributor")),
+                    role_assignments.c.scope == "*",
+                )
+            ).first()
+        if owners is not None or self.admin_enabled:
+            return None
+        password = self.create_user(name, "user", actor="bootstrap")
+        self.assign_role(name, "Owner", "*", actor="bootstrap")
+        return password
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _require(conn: Connection, table: Any, name: str, kind: str) -> None:
+        if conn.execute(select(table.c.name).where(table.c.name == name)).first() is None:
+            raise AccessError(f"{kind} {name!r} not found", status=404)
+
+    def _forget_status(self, principal_id: str) -> None:
+        with self._status_lock:
+            self._status.pop(principal_id, None)
+
+    def require_manage(self, principal: Principal, write: bool) -> None:
+        needed = "manage_write" if write else "manage_read"
+        if needed not in self.rights(principal).registry_actions:
+            self.audit.record("manage", principal.id, "denied", needed=needed)
+            raise Denied(
+                f"{principal.id} may not {'change' if write else 'read'} registry settings"
+            )
+
+
+__all__ = ["ANONYMOUS", "AccessError", "AccessService", "TokenPassword"]

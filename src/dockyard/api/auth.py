@@ -1,0 +1,203 @@
+"""The gate in front of the registry API: who is calling, and may they do this?
+
+Credentials are a Bearer access token from the token service, Basic credentials (users,
+tokens, the admin user, or a refresh token with the null-GUID username), or none (anonymous).
+Refusals follow the Docker token authentication spec: 401 with a `Bearer` challenge that names
+the scope the request needed, or 403 DENIED when a known identity is not allowed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode
+
+from anyio import to_thread
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dockyard.access.decisions import Requirement, claims_allow, requirement
+from dockyard.access.principals import ANONYMOUS, REFRESH_TOKEN_USERNAME, Principal
+from dockyard.access.rights import PULL, Rights
+from dockyard.access.service import AccessService
+from dockyard.access.signing import TokenSigner
+from dockyard.api.errors import envelope
+from dockyard.errors import Denied, DockyardError, Unauthorized
+from dockyard.spec.scopes import challenge
+
+MAX_AUTHORIZATION_BYTES = 8192
+
+
+@dataclass
+class Caller:
+    """The authenticated caller of one request."""
+
+    principal: Principal
+    via: str  # "bearer", "basic" or "none"
+    rights: Rights | None = None  # Basic and anonymous callers
+    access: list[dict[str, object]] = field(default_factory=list)  # Bearer callers
+
+    def may(self, need: Requirement) -> bool:
+        if self.via == "bearer":
+            # Any valid access token opens /v2/ (that is how clients check a login).
+            return need.kind == "base" or claims_allow(self.access, need)
+        assert self.rights is not None
+        if need.kind == "catalog":
+            return self.rights.can_list_catalog
+        if need.kind == "base":
+            return self.principal.kind != "anonymous"
+        assert need.repository is not None
+        return all(self.rights.allows(need.repository, a) for a in need.actions)
+
+    def can_read(self, repository: str) -> bool:
+        return self.may(Requirement("repository", repository, (PULL,)))
+
+
+def service_name(configured: str, headers: Headers) -> str:
+    return configured or headers.get("host", "localhost")
+
+
+def realm(headers: Headers, scheme: str) -> str:
+    proto = headers.get("x-forwarded-proto", scheme)
+    return f"{proto}://{headers.get('host', 'localhost')}/oauth2/token"
+
+
+class Authenticator:
+    def __init__(self, access: AccessService, signer: TokenSigner, service: str) -> None:
+        self.access = access
+        self.signer = signer
+        self.service = service
+
+    def identify(self, headers: Headers, client: str) -> Caller:
+        """Blocking: may verify a password or a token signature."""
+        authorization = headers.get("authorization", "")
+        if len(authorization) > MAX_AUTHORIZATION_BYTES:
+            raise Unauthorized("Authorization header too long")
+        service = service_name(self.service, headers)
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            claims = self.signer.verify_access(value.strip(), service)
+            principal = self._principal(str(claims["sub"]))
+            return Caller(principal, "bearer", access=list(claims["access"]))
+        if scheme.lower() == "basic" and value:
+            username, password = basic_credentials(value)
+            principal = self.login(username, password, client, service)
+            return Caller(principal, "basic", rights=self.access.rights(principal))
+        if authorization:
+            raise Unauthorized("unsupported Authorization scheme")
+        return Caller(ANONYMOUS, "none", rights=self.access.rights(ANONYMOUS))
+
+    def login(self, username: str, password: str, client: str, service: str) -> Principal:
+        if username == REFRESH_TOKEN_USERNAME:
+            grant = self.signer.verify_refresh(password, service)
+            return self._principal(grant.subject)
+        return self.access.authenticate(username, password, client)
+
+    def _principal(self, subject: str) -> Principal:
+        try:
+            principal = Principal.from_id(subject)
+        except ValueError:
+            raise Unauthorized("token names no known identity") from None
+        if not self.access.is_active(principal):
+            raise Unauthorized(f"{principal.id} is disabled or removed")
+        return principal
+
+
+def basic_credentials(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed Basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthorized("malformed Basic credentials")
+    return username, password
+
+
+class AuthGate:
+    """ASGI middleware guarding /v2 and /acr/v1."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.auth = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        need = requirement(scope["method"], scope["path"])
+        if need is None:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        client = (scope.get("client") or ("-", 0))[0]
+        audit = self.auth.access.audit
+        try:
+            caller = await to_thread.run_sync(self.auth.identify, headers, client)
+        except DockyardError as exc:
+            audit.record("authorize", "unknown", "denied", path=scope["path"], reason=exc.message)
+            await self._refuse(scope, send, need, exc, headers)
+            return
+        if not caller.may(need):
+            audit.record(
+                "authorize",
+                caller.principal.id,
+                "denied",
+                method=scope["method"],
+                path=scope["path"],
+                needed=need.scope,
+            )
+            if caller.via == "basic" and caller.principal.kind != "anonymous":
+                error: DockyardError = Denied(f"{caller.principal.id} may not do this")
+            else:
+                error = Unauthorized(
+                    "authentication required" if caller.via == "none" else "insufficient scope"
+                )
+            await self._refuse(scope, send, need, error, headers, caller.via == "bearer")
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        if need.kind == "repository" and scope["method"] == "POST":
+            self._drop_unreadable_mount_source(scope, caller)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _drop_unreadable_mount_source(scope: Scope, caller: Caller) -> None:
+        """A mount from a repository the caller may not read becomes a plain upload."""
+        params = parse_qsl(scope.get("query_string", b"").decode())
+        source = dict(params).get("from")
+        if source and not caller.can_read(source):
+            kept = [(k, v) for k, v in params if k not in ("mount", "from")]
+            scope["query_string"] = urlencode(kept).encode()
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        send: Send,
+        need: Requirement,
+        error: DockyardError,
+        headers: Headers,
+        insufficient: bool = False,
+    ) -> None:
+        response_headers = [(b"content-type", b"application/json")]
+        for name, value in error.headers.items():
+            response_headers.append((name.lower().encode(), value.encode()))
+        if error.status == 401:
+            value = challenge(
+                realm(headers, scope.get("scheme", "http")),
+                service_name(self.auth.service, headers),
+                need.scope,
+                "insufficient_scope" if insufficient else None,
+            )
+            response_headers.append((b"www-authenticate", value.encode()))
+        body = (
+            b""
+            if scope["method"] == "HEAD"
+            else json.dumps(envelope(error.code.code, error.message)).encode()
+        )
+        response_headers.append((b"content-length", str(len(body)).encode()))
+        await send(
+            {"type": "http.response.start", "status": error.status, "headers": response_headers}
+        )
+        await send({"type": "http.response.body", "body": body})
