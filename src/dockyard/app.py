@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from dockyard.access.audit import AuditLog
+from dockyard.access.oidc import OidcVerifier
 from dockyard.access.rights import PULL
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
@@ -54,7 +55,17 @@ def build_access(settings: Settings, registry: Registry) -> Authenticator:
     access = AccessService(
         registry.db, AuditLog(settings.data_dir / "audit.log"), settings.admin_username
     )
-    return Authenticator(access, TokenSigner(registry.db), settings.auth_service)
+    oidc = (
+        OidcVerifier(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_jwks_url,
+            settings.oidc_username_claim,
+        )
+        if settings.oidc_issuer
+        else None
+    )
+    return Authenticator(access, TokenSigner(registry.db), settings.auth_service, oidc)
 
 
 def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], bool] | None]:

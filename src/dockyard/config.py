@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     auth_enabled: bool = True
     auth_service: str = Field(default="", description="token audience; empty: the Host header")
     admin_username: str = "admin"
+    oidc_issuer: str = Field(default="", description="trusted OIDC issuer for /oauth2/exchange")
+    oidc_audience: str = ""
+    oidc_jwks_url: str = Field(default="", description="empty: from the issuer's discovery")
+    oidc_username_claim: str = "sub"
 
     @property
     def database_url(self) -> str:

@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard.access.decisions import Requirement, claims_allow, requirement
+from dockyard.access.oidc import OidcVerifier
 from dockyard.access.principals import ANONYMOUS, REFRESH_TOKEN_USERNAME, Principal
 from dockyard.access.rights import PULL, Rights
 from dockyard.access.service import AccessService
@@ -65,10 +66,17 @@ def realm(headers: Headers, scheme: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, access: AccessService, signer: TokenSigner, service: str) -> None:
+    def __init__(
+        self,
+        access: AccessService,
+        signer: TokenSigner,
+        service: str,
+        oidc: OidcVerifier | None = None,
+    ) -> None:
         self.access = access
         self.signer = signer
         self.service = service
+        self.oidc = oidc
 
     def identify(self, headers: Headers, client: str) -> Caller:
         """Blocking: may verify a password or a token signature."""

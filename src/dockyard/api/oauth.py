@@ -116,7 +116,33 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
             raise
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
+    async def exchange(request: Request) -> Response:
+        """An identity token of the configured OIDC issuer -> a Dockyard refresh token."""
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise Unsupported("form too large", status=400)
+        form = await request.form()
+        fields = {k: str(v) for k, v in form.items()}
+        service = _check_service(request, fields.get("service"))
+        client = request.client.host if request.client else "-"
+        if auth.oidc is None:
+            raise Unsupported("no identity provider is configured for token exchange", status=400)
+        if fields.get("grant_type", "access_token") not in ("access_token", "id_token"):
+            raise Unsupported("grant_type must be access_token", status=400)
+        verifier = auth.oidc
+
+        def work() -> dict[str, object]:
+            name = verifier.username(fields.get("access_token") or fields.get("id_token") or "")
+            principal = Principal("user", name)
+            if not auth.access.is_active(principal):
+                raise Unauthorized(f"no enabled user {name!r} for this identity")
+            auth.access.audit.record("token.exchange", principal.id, "ok", client=client)
+            return {"refresh_token": auth.signer.issue_refresh(principal.id, service)}
+
+        return await _answer(work)
+
     return [
+        Route("/oauth2/exchange", exchange, methods=["POST"]),
         Route("/oauth2/token", get_token, methods=["GET"]),
         Route("/oauth2/token", post_token, methods=["POST"]),
     ]
