@@ -16,8 +16,17 @@ from typing import Any
 class AuditLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._fd: int | None = None
+        self._pid = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _descriptor(self, path: Path) -> int:
+        # One descriptor per process (a forked worker opens its own).
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
     def record(self, event: str, actor: str, outcome: str, **detail: Any) -> None:
         if self.path is None:
@@ -25,11 +34,7 @@ class AuditLog:
         entry = {"ts": round(time.time(), 3), "event": event, "actor": actor, "outcome": outcome}
         entry.update({k: v for k, v in detail.items() if v is not None})
         line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        os.write(self._descriptor(self.path), line)
 
     def read(self, limit: int = 1000) -> list[dict[str, Any]]:
         if self.path is None or not self.path.exists():

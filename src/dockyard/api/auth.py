@@ -165,6 +165,14 @@ class AuthGate:
                 )
             await self._refuse(scope, send, need, error, headers, caller.via == "bearer")
             return
+        audit.record(
+            "authorize",
+            caller.principal.id,
+            "allowed",
+            method=scope["method"],
+            path=scope["path"],
+            via=caller.via,
+        )
         scope.setdefault("state", {})["caller"] = caller
         if need.kind == "repository" and scope["method"] == "POST":
             self._drop_unreadable_mount_source(scope, caller)
