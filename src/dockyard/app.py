@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
 from dockyard.access.audit import AuditLog
@@ -25,6 +26,7 @@ from dockyard.api.base import base_routes
 from dockyard.api.blobs import blob_routes
 from dockyard.api.errors import handle_dockyard_error, handle_http_exception, handle_unexpected
 from dockyard.api.listing import listing_routes
+from dockyard.api.management import management_app
 from dockyard.api.manifests import manifest_routes
 from dockyard.api.middleware import AccessLogMiddleware
 from dockyard.api.oauth import oauth_routes
@@ -82,7 +84,8 @@ def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], 
 def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     registry = registry or build_registry(settings)
     worker = BackgroundWorker(registry, settings.gc_interval_seconds)
-    auth = build_access(settings, registry) if settings.auth_enabled else None
+    access = build_access(settings, registry)
+    auth = access if settings.auth_enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -96,7 +99,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
                     await task
             registry.db.dispose()
 
-    routes = [
+    routes: list[BaseRoute] = [
         *base_routes(registry, multiprocess_metrics="PROMETHEUS_MULTIPROC_DIR" in os.environ),
         *listing_routes(registry, _catalog_filter(auth) if auth else None),
         *(oauth_routes(auth) if auth else []),
@@ -104,6 +107,8 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         *blob_routes(registry),
         *manifest_routes(registry),
         *acr_routes(registry),
+        # Without auth the management API answers everyone, as the registry does.
+        Mount("/api/v1", app=management_app(access, enforce=settings.auth_enabled)),
     ]
     app = Starlette(
         routes=routes,

@@ -1,4 +1,5 @@
-"""`dockyard` command line: serve, gc, migrate."""
+"""`dockyard` command line: serve, gc, migrate, and the access-control commands
+(cli/access_commands.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from dockyard import __version__
+from dockyard.cli import access_commands
 from dockyard.cli.output import err as console
 from dockyard.cli.output import out
 from dockyard.config import Settings, load_settings
@@ -220,6 +222,9 @@ def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOpt
 def version() -> None:
     """Print the version."""
     print(__version__)
+
+
+access_commands.register(app)
 
 
 def main() -> None:
