@@ -77,7 +77,7 @@ class AccessService:
         self.audit = audit
         self.admin_username = admin_username
         self._verified = VerifiedCache()
-        self._status: dict[str, tuple[float, bool]] = {}
+        self._status: dict[str, tuple[float, str | None]] = {}
         self._status_lock = threading.Lock()
 
     # --- registry settings -------------------------------------------------------------------
@@ -245,27 +245,34 @@ class AccessService:
                 values = {"key": key, "failures": int(row[0]) + 1, "window_start": float(row[1])}
             upsert(conn, login_failures, values, ["key"], ["failures", "window_start"])
 
-    def is_active(self, principal: Principal) -> bool:
-        """Whether a principal named in a token still exists and is enabled (cached briefly)."""
+    def generation(self, principal: Principal) -> str | None:
+        """None when the principal is removed or disabled; otherwise a value that changes when
+        it is deleted and created again, so that tokens of a former holder of the name stop
+        working. Cached briefly per process."""
         if principal.kind == "anonymous":
-            return self.anonymous_pull
+            return "anonymous" if self.anonymous_pull else None
         now = time.monotonic()
         with self._status_lock:
             cached = self._status.get(principal.id)
         if cached is not None and cached[0] > now:
             return cached[1]
         if principal.kind == "admin":
-            active = self.admin_enabled
+            current = "admin" if self.admin_enabled else None
         else:
             table = tokens if principal.kind == "token" else users
             with self._db.read() as conn:
                 row = conn.execute(
-                    select(table.c.enabled).where(table.c.name == principal.name)
+                    select(table.c.enabled, table.c.created_at).where(
+                        table.c.name == principal.name
+                    )
                 ).first()
-            active = row is not None and bool(row[0])
+            current = None if row is None or not row[0] else repr(float(row[1]))
         with self._status_lock:
-            self._status[principal.id] = (now + STATUS_CACHE_SECONDS, active)
-        return active
+            self._status[principal.id] = (now + STATUS_CACHE_SECONDS, current)
+        return current
+
+    def is_active(self, principal: Principal) -> bool:
+        return self.generation(principal) is not None
 
     # --- rights ------------------------------------------------------------------------------
 
@@ -304,6 +311,8 @@ class AccessService:
         if name == self.admin_username:
             raise AccessError(f"{name!r} is the admin user's name", status=409)
         with self._db.write() as conn:
+            if conn.execute(select(tokens.c.name).where(tokens.c.name == name)).first() is not None:
+                raise AccessError(f"{name!r} is a token's name", status=409)
             if not insert_ignore(
                 conn,
                 users,
@@ -586,16 +595,14 @@ class AccessService:
     # --- first start --------------------------------------------------------------------------
 
     def bootstrap_owner(self, name: str = "owner") -> str | None:
-        """On a registry nobody can manage yet, create user `name` with the Owner role over
-        the registry; returns its password (None when there was someone already)."""
+        """On a registry with no identity at all (its first start), create user `name` with
+        the Owner role over the registry; returns its password, or None when anyone exists."""
         with self._db.read() as conn:
-            owners = conn.execute(
-                select(role_assignments.c.id).where(
-                    role_assignments.c.role.in_(("Owner", "Contributor")),
-                    role_assignments.c.scope == "*",
-                )
-            ).first()
-        if owners is not None or self.admin_enabled:
+            anyone = (
+                conn.execute(select(users.c.name).limit(1)).first()
+                or conn.execute(select(tokens.c.name).limit(1)).first()
+            )
+        if anyone is not None or self.admin_enabled:
             return None
         password = self.create_user(name, "user", actor="bootstrap")
         self.assign_role(name, "Owner", "*", actor="bootstrap")

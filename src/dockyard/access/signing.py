@@ -41,6 +41,7 @@ class _Key:
 class RefreshGrant:
     subject: str  # principal, e.g. "user:alice", "admin", "token:ci"
     expires_at: float
+    generation: str
 
 
 class TokenSigner:
@@ -120,7 +121,7 @@ class TokenSigner:
         return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     def issue_access(
-        self, subject: str, service: str, access: list[dict[str, object]]
+        self, subject: str, service: str, access: list[dict[str, object]], generation: str = ""
     ) -> tuple[str, int]:
         now = int(time.time())
         claims = {
@@ -132,10 +133,11 @@ class TokenSigner:
             "exp": now + ACCESS_TOKEN_SECONDS,
             "jti": uuid.uuid4().hex,
             "access": access,
+            "gen": generation,
         }
         return self._sign(claims), ACCESS_TOKEN_SECONDS
 
-    def issue_refresh(self, subject: str, service: str) -> str:
+    def issue_refresh(self, subject: str, service: str, generation: str = "") -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -146,6 +148,7 @@ class TokenSigner:
             "exp": now + REFRESH_TOKEN_SECONDS,
             "jti": uuid.uuid4().hex,
             "grant": "refresh",
+            "gen": generation,
         }
         return self._sign(claims)
 
@@ -182,4 +185,4 @@ class TokenSigner:
         claims = self._decode(token, service)
         if claims.get("grant") != "refresh":
             raise Unauthorized("not a refresh token")
-        return RefreshGrant(str(claims["sub"]), float(claims["exp"]))
+        return RefreshGrant(str(claims["sub"]), float(claims["exp"]), str(claims.get("gen", "")))

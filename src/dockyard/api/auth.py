@@ -87,7 +87,7 @@ class Authenticator:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value:
             claims = self.signer.verify_access(value.strip(), service)
-            principal = self._principal(str(claims["sub"]))
+            principal = self.principal_of(str(claims["sub"]), str(claims.get("gen", "")))
             return Caller(principal, "bearer", access=list(claims["access"]))
         if scheme.lower() == "basic" and value:
             username, password = basic_credentials(value)
@@ -100,16 +100,20 @@ class Authenticator:
     def login(self, username: str, password: str, client: str, service: str) -> Principal:
         if username == REFRESH_TOKEN_USERNAME:
             grant = self.signer.verify_refresh(password, service)
-            return self._principal(grant.subject)
+            return self.principal_of(grant.subject, grant.generation)
         return self.access.authenticate(username, password, client)
 
-    def _principal(self, subject: str) -> Principal:
+    def principal_of(self, subject: str, generation: str) -> Principal:
+        """The identity a token was issued to, if it still exists as it was then."""
         try:
             principal = Principal.from_id(subject)
         except ValueError:
             raise Unauthorized("token names no known identity") from None
-        if not self.access.is_active(principal):
+        current = self.access.generation(principal)
+        if current is None:
             raise Unauthorized(f"{principal.id} is disabled or removed")
+        if current != generation:
+            raise Unauthorized(f"the token was issued to an earlier {principal.id}")
         return principal
 
 

@@ -40,6 +40,25 @@ def _link_header(path: str, limit: int | None, page: Page) -> dict[str, str]:
     return {"Link": f'<{path}?{query}>; rel="next"'}
 
 
+def _readable_page(
+    registry: Registry, readable: Callable[[str], bool], limit: int | None, last: str | None
+) -> Page:
+    """A catalog page of readable repositories only. Pages are filled from further rows, and
+    `last` of the next page is a name the caller may see, so hidden names never leak."""
+    shown: list[str] = []
+    while True:
+        page = registry.listing.catalog(limit, last)
+        for name in page.items:
+            if readable(name):
+                shown.append(name)
+                if limit is not None and len(shown) == limit:
+                    more = page.next_last is not None or name != page.items[-1]
+                    return Page(shown, name if more else None)
+        if page.next_last is None or not page.items:
+            return Page(shown, None)
+        last = page.next_last
+
+
 def listing_routes(
     registry: Registry, visible: Callable[[Request], Callable[[str], bool] | None] | None = None
 ) -> list[Route]:
@@ -56,14 +75,12 @@ def listing_routes(
 
     async def catalog(request: Request) -> Response:
         limit = _page_size(request, CATALOG_DEFAULT_PAGE)
-        page = await to_thread.run_sync(
-            registry.listing.catalog, limit, request.query_params.get("last")
-        )
-        if visible is not None:
-            # A caller sees only the repositories it may read.
-            readable = await to_thread.run_sync(visible, request)
-            if readable is not None:
-                page = Page([name for name in page.items if readable(name)], page.next_last)
+        last = request.query_params.get("last")
+        readable = await to_thread.run_sync(visible, request) if visible is not None else None
+        if readable is None:
+            page = await to_thread.run_sync(registry.listing.catalog, limit, last)
+        else:
+            page = await to_thread.run_sync(_readable_page, registry, readable, limit, last)
         return JSONResponse(
             {"repositories": page.items}, headers=_link_header("/v2/_catalog", limit, page)
         )

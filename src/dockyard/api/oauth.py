@@ -30,7 +30,8 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         except InvalidScope as exc:
             raise Unsupported(str(exc), status=400) from exc
         granted = grant(auth.access.rights(principal), scopes)
-        token, expires_in = auth.signer.issue_access(principal.id, service, granted)
+        generation = auth.access.generation(principal) or ""
+        token, expires_in = auth.signer.issue_access(principal.id, service, granted, generation)
         auth.access.audit.record(
             "token.issue",
             principal.id,
@@ -47,7 +48,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
             "issued_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
         }
         if offline and principal.kind != "anonymous":
-            answer["refresh_token"] = auth.signer.issue_refresh(principal.id, service)
+            answer["refresh_token"] = auth.signer.issue_refresh(principal.id, service, generation)
         return answer
 
     def _check_service(request: Request, requested: str | None) -> str:
@@ -96,9 +97,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
                 )
             elif grant_type == "refresh_token":
                 refresh = auth.signer.verify_refresh(fields.get("refresh_token", ""), service)
-                principal = Principal.from_id(refresh.subject)
-                if not auth.access.is_active(principal):
-                    raise Unauthorized(f"{principal.id} is disabled or removed")
+                principal = auth.principal_of(refresh.subject, refresh.generation)
             else:
                 raise Unsupported(f"unsupported grant_type {grant_type!r}", status=400)
             answer = _issue(principal, service, scope_values, client, grant_type == "password")
@@ -134,10 +133,11 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         def work() -> dict[str, object]:
             name = verifier.username(fields.get("access_token") or fields.get("id_token") or "")
             principal = Principal("user", name)
-            if not auth.access.is_active(principal):
+            generation = auth.access.generation(principal)
+            if generation is None:
                 raise Unauthorized(f"no enabled user {name!r} for this identity")
             auth.access.audit.record("token.exchange", principal.id, "ok", client=client)
-            return {"refresh_token": auth.signer.issue_refresh(principal.id, service)}
+            return {"refresh_token": auth.signer.issue_refresh(principal.id, service, generation)}
 
         return await _answer(work)
 
