@@ -640,3 +640,23 @@ def test_anonymous_pull_setting(tmp_path: Path) -> None:
         assert_error(http.get(f"/v2/{repo}/manifests/v1"), 401, "UNAUTHORIZED")
         resp = http.get(f"/v2/{repo}/manifests/v1", headers=bearer(token))
         assert_error(resp, 401, "UNAUTHORIZED")
+
+
+def test_mount_without_source_needs_read_access_to_everything(
+    srv: AuthServer, owner: httpx.Client, anon: httpx.Client
+) -> None:
+    n = nonce()
+    source, target = f"mnt{n}/hidden", f"mnt{n}/open"
+    digest = upload_blob(owner, source, random_bytes(300))
+    name, password = srv.user("AcrPush", target)
+    creds = basic(name, password)
+
+    # Knowing a digest is not enough to pull a blob out of a repository one cannot read.
+    resp = anon.post(f"/v2/{target}/blobs/uploads/", params={"mount": digest}, headers=creds)
+    assert_status(resp, 202)
+    assert_status(anon.head(f"/v2/{target}/blobs/{digest}", headers=creds), 404)
+
+    # The Owner reads every repository, so its mount without `from` links the blob.
+    resp = owner.post(f"/v2/{target}/blobs/uploads/", params={"mount": digest})
+    assert_status(resp, 201)
+    assert_status(owner.head(f"/v2/{target}/blobs/{digest}"), 200)

@@ -55,6 +55,11 @@ class Caller:
     def can_read(self, repository: str) -> bool:
         return self.may(Requirement("repository", repository, (PULL,)))
 
+    def reads_everything(self) -> bool:
+        if self.rights is None:
+            return False
+        return any(g.pattern == "*" and PULL in g.actions for g in self.rights.grants)
+
 
 def service_name(configured: str, headers: Headers) -> str:
     return configured or headers.get("host", "localhost")
@@ -184,10 +189,16 @@ class AuthGate:
 
     @staticmethod
     def _drop_unreadable_mount_source(scope: Scope, caller: Caller) -> None:
-        """A mount from a repository the caller may not read becomes a plain upload."""
+        """A mount from a repository the caller may not read becomes a plain upload. So does a
+        mount without `from` (the blob may be anywhere) unless the caller reads everything."""
         params = parse_qsl(scope.get("query_string", b"").decode())
-        source = dict(params).get("from")
-        if source and not caller.can_read(source):
+        named = dict(params)
+        source = named.get("from")
+        if source:
+            refused = not caller.can_read(source)
+        else:
+            refused = "mount" in named and not caller.reads_everything()
+        if refused:
             kept = [(k, v) for k, v in params if k not in ("mount", "from")]
             scope["query_string"] = urlencode(kept).encode()
 
