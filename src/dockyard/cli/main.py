@@ -1,5 +1,5 @@
 """`dockyard` command line: serve, gc, migrate, and the access-control commands
-(cli/access_commands.py)."""
+(cli/access/)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from dockyard import __version__
-from dockyard.cli import access_commands
+from dockyard.cli import access
 from dockyard.cli.output import err as console
 from dockyard.cli.output import out
 from dockyard.config import Settings, load_settings
@@ -224,7 +224,7 @@ def version() -> None:
     print(__version__)
 
 
-access_commands.register(app)
+access.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,137 @@
+"""The `/api/v1` FastAPI application: its OpenAPI document, its errors, and its routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from dockyard import __version__
+from dockyard.access.service import AccessError
+from dockyard.api.auth import Authenticator
+from dockyard.api.errors import error_response, handle_http_exception, handle_unexpected
+from dockyard.api.management import admin, audit, roles, scope_maps, settings, tokens, users
+from dockyard.api.management.deps import ManagementContext
+from dockyard.api.management.models import ErrorEnvelope
+from dockyard.errors import DockyardError
+from dockyard.spec.codes import ErrorCode
+
+DESCRIPTION = """Manage who may use the registry: users and their roles, scope maps and
+repository-scoped tokens, the admin user, anonymous pull, the audit log and signing keys.
+
+Authenticate with Basic credentials (a user, the admin user or a token with its password, or
+the username `00000000-0000-0000-0000-000000000000` with a refresh token from `/oauth2/token`)
+or with a Bearer access token. Reading needs the `manage_read` right (roles Owner, Contributor,
+Reader), changing needs `manage_write` (Owner, Contributor). Errors use the OCI error envelope.
+"""
+
+# AccessError carries DENIED whatever went wrong; the management API names the kind of
+# failure by its status instead (a 404 is not a refusal).
+_ACCESS_ERROR_CODES = {400: ErrorCode.UNSUPPORTED, 404: ErrorCode.NAME_UNKNOWN}
+
+# In the order of the OpenAPI document.
+_ROUTERS = (
+    settings.router,
+    admin.router,
+    users.router,
+    roles.router,
+    scope_maps.router,
+    tokens.router,
+    audit.audit_router,
+    audit.keys_router,
+)
+
+
+class _ManagementApp(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """Document the credentials, and the error envelope in place of FastAPI's 422."""
+        schema = super().openapi()
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = {
+            "basic": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "A user, the admin user or a token with its password; or "
+                "username 00000000-0000-0000-0000-000000000000 with a refresh token",
+            },
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An access token from /oauth2/token",
+            },
+        }
+        schema["security"] = [{"basic": []}, {"bearer": []}]
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if responses.pop("422", None) is not None:
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Invalid request",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}
+                                }
+                            },
+                        },
+                    )
+        schemas = components.get("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        return schema
+
+
+async def _on_dockyard_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DockyardError)
+    code = exc.code
+    if isinstance(exc, AccessError):
+        code = _ACCESS_ERROR_CODES.get(exc.status, code)
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Basic realm="Dockyard management API"')
+    return error_response(code, exc.message, exc.status, exc.detail, headers)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+    message = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in detail)
+    return error_response(ErrorCode.UNSUPPORTED, f"invalid request: {message}", 400, detail=detail)
+
+
+def management_app(auth: Authenticator, enforce: bool = True) -> FastAPI:
+    """The `/api/v1` application. With `enforce` off (a registry without auth) every caller
+    may manage and is recorded as `anonymous`."""
+    errors: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorEnvelope, "description": text}
+        for status, text in (
+            (400, "Invalid request"),
+            (401, "Credentials missing or wrong"),
+            (403, "The caller may not do this"),
+            (429, "Too many failed logins"),
+        )
+    }
+    api = _ManagementApp(
+        title="Dockyard management API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        responses=errors,
+        # No OpenTelemetry spans or logs of requests that carry credentials and secrets; the
+        # registry's own access log and Prometheus metrics cover /api/v1.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    api.state.management = ManagementContext(auth, enforce)
+    api.add_exception_handler(DockyardError, _on_dockyard_error)
+    api.add_exception_handler(RequestValidationError, _on_validation_error)
+    api.add_exception_handler(HTTPException, handle_http_exception)
+    api.add_exception_handler(Exception, handle_unexpected)
+    for router in _ROUTERS:
+        api.include_router(router)
+    return api

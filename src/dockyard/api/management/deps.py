@@ -1,0 +1,65 @@
+"""Who is calling the management API, and what the routes work with: the caller's principal
+once it may read (`Reader`) or change (`Writer`) access control, and the access service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from dockyard.access.principals import ANONYMOUS, Principal
+from dockyard.access.service import AccessService
+from dockyard.api.auth import Authenticator
+from dockyard.errors import Unauthorized
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementContext:
+    auth: Authenticator
+    enforce: bool  # off on a registry without auth: everyone may manage, as `anonymous`
+
+
+def _context(request: Request) -> ManagementContext:
+    context = request.app.state.management
+    assert isinstance(context, ManagementContext)
+    return context
+
+
+def _caller(request: Request) -> Principal:
+    context = _context(request)
+    if not context.enforce:
+        return ANONYMOUS
+    client = request.client.host if request.client else "-"
+    found = context.auth.identify(request.headers, client)
+    if found.principal.kind == "anonymous":
+        raise Unauthorized("credentials required")
+    return found.principal
+
+
+def _reader(request: Request, principal: Annotated[Principal, Depends(_caller)]) -> Principal:
+    context = _context(request)
+    if context.enforce:
+        context.auth.access.require_manage(principal, write=False)
+    return principal
+
+
+def _writer(request: Request, principal: Annotated[Principal, Depends(_caller)]) -> Principal:
+    context = _context(request)
+    if context.enforce:
+        context.auth.access.require_manage(principal, write=True)
+    return principal
+
+
+def _auth(request: Request) -> Authenticator:
+    return _context(request).auth
+
+
+def _access(request: Request) -> AccessService:
+    return _context(request).auth.access
+
+
+Reader = Annotated[Principal, Depends(_reader)]
+Writer = Annotated[Principal, Depends(_writer)]
+Auth = Annotated[Authenticator, Depends(_auth)]
+Access = Annotated[AccessService, Depends(_access)]

@@ -1,0 +1,84 @@
+"""`/tokens`: repository-scoped tokens and their passwords."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+
+from dockyard.access.service import AccessService
+from dockyard.api.management.deps import Access, Reader, Writer
+from dockyard.api.management.models import (
+    Token,
+    TokenCreate,
+    TokenCreated,
+    TokenCredentialRequest,
+    TokenCredentials,
+    named,
+    token_model,
+    token_secret,
+)
+
+SECONDS_PER_DAY = 86400
+
+router = APIRouter(tags=["tokens"])
+
+
+def _token(access: AccessService, name: str) -> Token:
+    return token_model(named(access.list_tokens(), "token", name))
+
+
+@router.get("/tokens")
+def list_tokens(_: Reader, access: Access) -> list[Token]:
+    """Repository-scoped tokens."""
+    return [token_model(row) for row in access.list_tokens()]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenCreate, principal: Writer, access: Access) -> TokenCreated:
+    """Create a token bound to a scope map, with two passwords shown only here."""
+    secrets = access.create_token(body.name, body.scope_map, body.status == "enabled", principal.id)
+    return TokenCreated(
+        name=body.name,
+        scopeMap=body.scope_map,
+        status=body.status,
+        passwords=[token_secret(s) for s in secrets],
+    )
+
+
+@router.get("/tokens/{name}")
+def get_token(name: str, _: Reader, access: Access) -> Token:
+    return _token(access, name)
+
+
+@router.delete("/tokens/{name}", status_code=204)
+def delete_token(name: str, principal: Writer, access: Access) -> Response:
+    access.delete_token(name, principal.id)
+    return Response(status_code=204)
+
+
+@router.post("/tokens/{name}/credentials")
+def generate_token_password(
+    name: str, body: TokenCredentialRequest, principal: Writer, access: Access
+) -> TokenCredentials:
+    """(Re)generate password 1 or 2 of a token, optionally expiring after some days."""
+    expires_at = (
+        None
+        if body.expiry_days is None
+        else datetime.now(UTC).timestamp() + body.expiry_days * SECONDS_PER_DAY
+    )
+    secret = access.generate_token_password(name, body.password, expires_at, principal.id)
+    return TokenCredentials(name=name, passwords=[token_secret(secret)])
+
+
+@router.post("/tokens/{name}/enable")
+def enable_token(name: str, principal: Writer, access: Access) -> Token:
+    access.set_token_enabled(name, True, principal.id)
+    return _token(access, name)
+
+
+@router.post("/tokens/{name}/disable")
+def disable_token(name: str, principal: Writer, access: Access) -> Token:
+    """A disabled token's passwords and refresh tokens stop working."""
+    access.set_token_enabled(name, False, principal.id)
+    return _token(access, name)

@@ -1,0 +1,99 @@
+"""The registry as a whole: `dockyard config anonymous-pull`, `dockyard audit` and
+`dockyard keys rotate`."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.access.common import (
+    Login,
+    Output,
+    OutputOption,
+    PasswordOption,
+    RegistryOption,
+    TableView,
+    UsernameOption,
+    print_listing,
+    reports_errors,
+    when,
+)
+
+config_app = typer.Typer(help="Registry-wide settings.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign tokens.", no_args_is_help=True)
+
+
+class Switch(StrEnum):
+    on = "on"
+    off = "off"
+
+
+@config_app.command("anonymous-pull")
+@reports_errors
+def config_anonymous_pull(
+    state: Annotated[
+        Switch | None, typer.Argument(help="on or off; without it, show the setting")
+    ] = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Let clients without credentials pull every repository (on), or not (off)."""
+    with Login(registry, username, password).connect() as api:
+        if state is None:
+            answer = api.get("/settings/anonymous-pull")
+        else:
+            answer = api.call("PUT", "/settings/anonymous-pull", {"enabled": state == Switch.on})
+    typer.echo(f"anonymous pull is {'on' if answer['enabled'] else 'off'}")
+
+
+def _audit_rows(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    rows = []
+    for entry in entries:
+        detail = {k: v for k, v in entry.items() if k not in ("ts", "event", "actor", "outcome")}
+        rows.append(
+            (
+                when(entry.get("ts")),
+                entry.get("event", ""),
+                entry.get("actor", ""),
+                entry.get("outcome", ""),
+                " ".join(
+                    f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+                    for k, v in detail.items()
+                ),
+            )
+        )
+    return rows
+
+
+AUDIT_VIEW = TableView("audit log", ("time", "event", "actor", "outcome", "detail"), _audit_rows)
+
+
+@reports_errors
+def audit(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="Newest entries")] = 50,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show the newest audit log entries: logins, decisions and every change, with who."""
+    login = Login(registry, username, password)
+    print_listing(login, "/audit", output, AUDIT_VIEW, {"limit": limit})
+
+
+@keys_app.command("rotate")
+@reports_errors
+def keys_rotate(
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Sign tokens with a new key from now on (tokens signed before keep working until they
+    expire)."""
+    with Login(registry, username, password).connect() as api:
+        answer = api.post("/keys/rotate")
+    typer.echo(f"tokens are now signed with key {answer['kid']}")
