@@ -79,7 +79,8 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
 
         return await _answer(work)
 
-    async def post_token(request: Request) -> Response:
+    async def _read_form(request: Request) -> tuple[dict[str, str], list[str], str, str]:
+        """The form's fields, its `scope` values, the service and the client address."""
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             raise Unsupported("form too large", status=400)
@@ -87,8 +88,11 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         fields = {k: str(v) for k, v in form.items()}
         service = _check_service(request, fields.get("service"))
         client = request.client.host if request.client else "-"
+        return fields, [str(v) for v in form.getlist("scope")], service, client
+
+    async def post_token(request: Request) -> Response:
+        fields, scope_values, service, client = await _read_form(request)
         grant_type = fields.get("grant_type", "")
-        scope_values = [str(v) for v in form.getlist("scope")]
 
         def work() -> dict[str, object]:
             if grant_type == "password":
@@ -117,13 +121,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
 
     async def exchange(request: Request) -> Response:
         """An identity token of the configured OIDC issuer -> a Dockyard refresh token."""
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise Unsupported("form too large", status=400)
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items()}
-        service = _check_service(request, fields.get("service"))
-        client = request.client.host if request.client else "-"
+        fields, _, service, client = await _read_form(request)
         if auth.oidc is None:
             raise Unsupported("no identity provider is configured for token exchange", status=400)
         if fields.get("grant_type", "access_token") not in ("access_token", "id_token"):
