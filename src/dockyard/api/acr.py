@@ -7,13 +7,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dockyard.api.context import request_info
 from dockyard.registry.core import Registry
 
 
 def acr_routes(registry: Registry) -> list[Route]:
     async def delete_repository(request: Request) -> Response:
         deleted = await to_thread.run_sync(
-            registry.repositories.delete, request.path_params["name"]
+            registry.repositories.delete, request.path_params["name"], request_info(request)
         )
         return JSONResponse(
             {"manifestsDeleted": deleted.manifests_deleted, "tagsDeleted": deleted.tags_deleted},

@@ -7,6 +7,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dockyard.api.context import request_info
 from dockyard.api.streaming import content_length, not_modified
 from dockyard.errors import ManifestInvalid, SizeInvalid
 from dockyard.registry.core import Registry
@@ -39,7 +40,13 @@ def manifest_routes(registry: Registry) -> list[Route]:
         body = await read_limited(request, service.max_bytes)
         extra_tags = request.query_params.getlist("tag")
         pushed = await to_thread.run_sync(
-            service.put, name, reference, body, request.headers.get("content-type"), extra_tags
+            service.put,
+            name,
+            reference,
+            body,
+            request.headers.get("content-type"),
+            extra_tags,
+            request_info(request),
         )
         headers = {
             "Location": f"/v2/{name}/manifests/{pushed.digest}",
@@ -74,7 +81,10 @@ def manifest_routes(registry: Registry) -> list[Route]:
 
     async def delete_manifest(request: Request) -> Response:
         await to_thread.run_sync(
-            service.delete, request.path_params["name"], request.path_params["reference"]
+            service.delete,
+            request.path_params["name"],
+            request.path_params["reference"],
+            request_info(request),
         )
         return Response(status_code=202, headers={"Content-Length": "0"})
 

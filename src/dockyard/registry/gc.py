@@ -150,7 +150,7 @@ class GarbageCollector:
                             unreferenced,
                         )
                     ).first()
-                    if still is not None and delete_manifest(conn, repo_id, digest):
+                    if still is not None and delete_manifest(conn, repo_id, digest) is not None:
                         report.manifests.append((repo_id, digest))
             if dry_run:
                 return

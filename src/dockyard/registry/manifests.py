@@ -17,6 +17,8 @@ from dockyard.errors import (
     SizeInvalid,
     Unsupported,
 )
+from dockyard.registry import events
+from dockyard.registry.events import RequestInfo
 from dockyard.registry.names import check_digest, check_name, check_tag
 from dockyard.registry.repositories import ensure_repository, repository_id
 from dockyard.spec import mediatypes
@@ -70,6 +72,7 @@ class ManifestService:
         body: bytes,
         content_type: str | None,
         extra_tags: list[str] | None = None,
+        request: RequestInfo | None = None,
     ) -> PushedManifest:
         check_name(name)
         if len(body) > self.max_bytes:
@@ -119,6 +122,7 @@ class ManifestService:
                     keys=["repository_id", "name"],
                     update=["manifest_digest", "updated_at"],
                 )
+            _push_events(conn, name, str(digest), len(body), parsed, tag_names, request)
         subject = str(parsed.subject.digest) if parsed.subject else None
         return PushedManifest(str(digest), subject, tuple(tag_names))
 
@@ -242,7 +246,7 @@ class ManifestService:
             f"manifest {reference} not found in {name!r}", detail={"reference": reference}
         )
 
-    def delete(self, name: str, reference: str) -> None:
+    def delete(self, name: str, reference: str, request: RequestInfo | None = None) -> None:
         """By digest: the manifest and the tags that point at it. By tag: only the tag."""
         check_name(name)
         with self._db.write() as conn:
@@ -251,24 +255,64 @@ class ManifestService:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
             if not is_digest_reference(reference):
                 check_tag(reference)
-                removed = conn.execute(
-                    delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == reference)
-                ).rowcount
-                if removed == 0:
+                tagged = conn.execute(
+                    select(tags.c.manifest_digest).where(
+                        tags.c.repository_id == repo_id, tags.c.name == reference
+                    )
+                ).first()
+                if tagged is None:
                     raise ManifestUnknown(f"tag {reference!r} not found", detail={"tag": reference})
+                conn.execute(
+                    delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == reference)
+                )
+                target = {"repository": name, "tag": reference, "digest": tagged[0]}
+                events.append(conn, events.TAG_DELETE, name, target, request)
                 return
             digest = str(check_digest(reference))
-            if not delete_manifest(conn, repo_id, digest):
+            deleted = delete_manifest(conn, repo_id, digest)
+            if deleted is None:
                 raise ManifestUnknown(f"manifest {digest} not found", detail={"digest": digest})
+            media_type, artifact_type = deleted
+            action = events.CHART_DELETE if events.is_chart(artifact_type) else events.DELETE
+            target = events.delete_target(name, digest, media_type)
+            events.append(conn, action, name, target, request)
 
 
-def delete_manifest(conn: Connection, repo_id: int, digest: str) -> bool:
-    """Remove a manifest row with its references and the tags on it."""
-    removed = conn.execute(
+def _push_events(
+    conn: Connection,
+    name: str,
+    digest: str,
+    size: int,
+    parsed: ParsedManifest,
+    tag_names: list[str],
+    request: RequestInfo | None,
+) -> None:
+    """One push event per tag (one untagged event for a push by digest), as ACR sends them."""
+    chart = events.is_chart(parsed.config_media_type)
+    action = events.CHART_PUSH if chart else events.PUSH
+    pushed_tags: list[str | None] = list(tag_names) or [None]
+    for tag in pushed_tags:
+        target = events.push_target(name, digest, parsed.media_type, size, tag, chart)
+        events.append(conn, action, name, target, request)
+    if parsed.subject is not None:
+        target = events.push_target(name, digest, parsed.media_type, size, None, False)
+        target["subject"] = str(parsed.subject.digest)
+        events.append(conn, events.REFERRER_PUSH, name, target, request)
+
+
+def delete_manifest(conn: Connection, repo_id: int, digest: str) -> tuple[str, str | None] | None:
+    """Remove a manifest row with its references and the tags on it; returns its media type
+    and artifact type, or None when there was no such manifest."""
+    row = conn.execute(
+        select(manifests.c.media_type, manifests.c.artifact_type).where(
+            manifests.c.repository_id == repo_id, manifests.c.digest == digest
+        )
+    ).first()
+    if row is None:
+        return None
+    conn.execute(
         delete(manifests).where(manifests.c.repository_id == repo_id, manifests.c.digest == digest)
-    ).rowcount
-    if removed == 0:
-        return False
+    )
     conn.execute(
         delete(tags).where(tags.c.repository_id == repo_id, tags.c.manifest_digest == digest)
     )
@@ -276,4 +320,4 @@ def delete_manifest(conn: Connection, repo_id: int, digest: str) -> bool:
         conn.execute(
             delete(table).where(table.c.repository_id == repo_id, table.c.manifest_digest == digest)
         )
-    return True
+    return str(row[0]), row[1]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, select
 
 from dockyard.errors import NameUnknown
+from dockyard.registry import events
+from dockyard.registry.events import RequestInfo
 from dockyard.registry.names import check_name
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import (
@@ -45,7 +47,7 @@ class RepositoryService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def delete(self, name: str) -> RepositoryDeletion:
+    def delete(self, name: str, request: RequestInfo | None = None) -> RepositoryDeletion:
         """Delete a repository with its manifests, tags and blob links; GC frees the bytes."""
         check_name(name)
         with self._db.write() as conn:
@@ -65,6 +67,7 @@ class RepositoryService:
             for table in (tags, manifest_blobs, manifest_children, manifests, repository_blobs):
                 conn.execute(delete(table).where(table.c.repository_id == repo_id))
             conn.execute(delete(repositories).where(repositories.c.id == repo_id))
+            events.append(conn, events.DELETE, name, {"repository": name}, request)
         return RepositoryDeletion(sorted(digests), sorted(tag_names))
 
     def count(self) -> int:

@@ -217,3 +217,21 @@ login_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("window_start", Float, nullable=False),
 )
+
+
+# --- events -----------------------------------------------------------------------------------
+
+# The outbox: every change that others may need to hear about, written in the transaction of
+# the change itself. `seq` orders them; consumers (webhooks, replication, triggers) keep their
+# own position in it.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("repository", String(255), nullable=False),
+    Column("tag", String(128)),
+    Column("payload", Text, nullable=False),  # the event in ACR's webhook shape (JSON)
+)
