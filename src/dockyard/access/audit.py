@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+READ_BLOCK = 64 * 1024
+
 
 class AuditLog:
     def __init__(self, path: Path | None) -> None:
@@ -37,7 +39,19 @@ class AuditLog:
         os.write(self._descriptor(self.path), line)
 
     def read(self, limit: int = 1000) -> list[dict[str, Any]]:
-        if self.path is None or not self.path.exists():
+        """The last `limit` entries, oldest first, reading the file from its end."""
+        if self.path is None or not self.path.exists() or limit <= 0:
             return []
-        lines = self.path.read_text().splitlines()[-limit:]
-        return [json.loads(line) for line in lines if line.strip()]
+        with self.path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            position = handle.tell()
+            tail = b""
+            while position > 0 and tail.count(b"\n") <= limit:
+                step = min(READ_BLOCK, position)
+                position -= step
+                handle.seek(position)
+                tail = handle.read(step) + tail
+        lines = [line for line in tail.splitlines() if line.strip()]
+        if position > 0:
+            lines = lines[1:]  # the first line may be cut
+        return [json.loads(line) for line in lines[-limit:]]
