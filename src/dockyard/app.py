@@ -37,6 +37,7 @@ from dockyard.jobs.worker import BackgroundWorker
 from dockyard.registry.core import Registry, RegistryOptions
 from dockyard.storage.db.database import Database
 from dockyard.storage.filesystem import FilesystemDriver
+from dockyard.webhooks.service import WebhookService, WebhookSettings
 
 
 def build_registry(settings: Settings) -> Registry:
@@ -51,6 +52,19 @@ def build_registry(settings: Settings) -> Registry:
         gc_delete_untagged=settings.gc_delete_untagged,
     )
     return Registry(db, driver, options)
+
+
+def build_webhooks(settings: Settings, registry: Registry) -> WebhookService:
+    return WebhookService(
+        registry.db,
+        WebhookSettings(
+            allow_private_targets=settings.webhook_allow_private_targets,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            retry_max_seconds=settings.webhook_retry_max_seconds,
+            retry_horizon_seconds=settings.webhook_retry_horizon_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
+    )
 
 
 def build_access(settings: Settings, registry: Registry) -> Authenticator:
@@ -83,16 +97,23 @@ def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], 
 
 def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     registry = registry or build_registry(settings)
-    worker = BackgroundWorker(registry, settings.gc_interval_seconds)
+    webhooks = build_webhooks(settings, registry)
+    worker = BackgroundWorker(
+        registry, settings.gc_interval_seconds, webhooks, settings.webhook_poll_seconds
+    )
     access = build_access(settings, registry)
     auth = access if settings.auth_enabled else None
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(worker.run()) if settings.gc_enabled else None
+        webhook_task = asyncio.create_task(worker.run_webhooks())
         try:
             yield
         finally:
+            webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await webhook_task
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -108,7 +129,7 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         *manifest_routes(registry),
         *acr_routes(registry),
         # Without auth the management API answers everyone, as the registry does.
-        Mount("/api/v1", app=management_app(access, enforce=settings.auth_enabled)),
+        Mount("/api/v1", app=management_app(access, webhooks, enforce=settings.auth_enabled)),
     ]
     app = Starlette(
         routes=routes,

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     oidc_audience: str = ""
     oidc_jwks_url: str = Field(default="", description="empty: from the issuer's discovery")
     oidc_username_claim: str = "sub"
+    webhook_allow_private_targets: bool = Field(
+        default=False, description="allow webhooks to loopback, link-local and private addresses"
+    )
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_horizon_seconds: float = Field(default=24 * 3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @property
     def database_url(self) -> str:

@@ -11,15 +11,50 @@ from anyio import to_thread
 
 from dockyard.jobs.leases import take_lease
 from dockyard.registry.core import Registry
+from dockyard.webhooks.service import WebhookService
 
 log = logging.getLogger("dockyard.jobs")
 
 
 class BackgroundWorker:
-    def __init__(self, registry: Registry, gc_interval_seconds: float) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        gc_interval_seconds: float,
+        webhooks: WebhookService | None = None,
+        webhook_poll_seconds: float = 0.5,
+    ) -> None:
         self._registry = registry
         self._interval = gc_interval_seconds
+        self._webhooks = webhooks
+        self._webhook_poll = webhook_poll_seconds
         self.holder = uuid.uuid4().hex
+
+    async def run_webhooks(self) -> None:
+        """Fan events out to webhooks and send due deliveries, in one process at a time."""
+        while True:
+            await asyncio.sleep(self._webhook_poll * random.uniform(0.9, 1.1))
+            try:
+                await to_thread.run_sync(self.deliver_webhooks_once)
+            except Exception:
+                log.exception("webhook delivery failed; retrying at the next poll")
+
+    def deliver_webhooks_once(self) -> int:
+        if self._webhooks is None:
+            return 0
+        # Long enough to cover one batch of sends (each bounded by the request timeout), and
+        # short, so that a crashed holder's successor takes over soon; renewed per batch.
+        seconds = self._webhooks.settings.timeout_seconds * 1.5 + self._webhook_poll * 2
+        sent = 0
+        # Drain what is due now (bounded), so a burst does not wait a poll per batch.
+        for _ in range(10):
+            if not take_lease(self._registry.db, "webhooks", self.holder, seconds):
+                break
+            count = self._webhooks.run_once()
+            sent += count
+            if count == 0:
+                break
+        return sent
 
     async def run(self) -> None:
         while True:

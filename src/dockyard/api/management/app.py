@@ -12,14 +12,25 @@ from dockyard import __version__
 from dockyard.access.service import AccessError
 from dockyard.api.auth import Authenticator
 from dockyard.api.errors import error_response, handle_http_exception, handle_unexpected
-from dockyard.api.management import admin, audit, roles, scope_maps, settings, tokens, users
+from dockyard.api.management import (
+    admin,
+    audit,
+    roles,
+    scope_maps,
+    settings,
+    tokens,
+    users,
+    webhooks,
+)
 from dockyard.api.management.deps import ManagementContext
 from dockyard.api.management.models import ErrorEnvelope
 from dockyard.errors import DockyardError
 from dockyard.spec.codes import ErrorCode
+from dockyard.webhooks.service import WebhookService
 
 DESCRIPTION = """Manage who may use the registry: users and their roles, scope maps and
-repository-scoped tokens, the admin user, anonymous pull, the audit log and signing keys.
+repository-scoped tokens, the admin user, anonymous pull, the audit log and signing keys;
+and webhooks, with their deliveries.
 
 Authenticate with Basic credentials (a user, the admin user or a token with its password, or
 the username `00000000-0000-0000-0000-000000000000` with a refresh token from `/oauth2/token`)
@@ -41,6 +52,7 @@ _ROUTERS = (
     tokens.router,
     audit.audit_router,
     audit.keys_router,
+    webhooks.router,
 )
 
 
@@ -103,7 +115,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     return error_response(ErrorCode.UNSUPPORTED, f"invalid request: {message}", 400, detail=detail)
 
 
-def management_app(auth: Authenticator, enforce: bool = True) -> FastAPI:
+def management_app(
+    auth: Authenticator, webhook_service: WebhookService | None = None, enforce: bool = True
+) -> FastAPI:
     """The `/api/v1` application. With `enforce` off (a registry without auth) every caller
     may manage and is recorded as `anonymous`."""
     errors: dict[int | str, dict[str, Any]] = {
@@ -127,7 +141,7 @@ def management_app(auth: Authenticator, enforce: bool = True) -> FastAPI:
         # registry's own access log and Prometheus metrics cover /api/v1.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    api.state.management = ManagementContext(auth, enforce)
+    api.state.management = ManagementContext(auth, enforce, webhook_service)
     api.add_exception_handler(DockyardError, _on_dockyard_error)
     api.add_exception_handler(RequestValidationError, _on_validation_error)
     api.add_exception_handler(HTTPException, handle_http_exception)

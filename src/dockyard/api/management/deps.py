@@ -12,12 +12,14 @@ from dockyard.access.principals import ANONYMOUS, Principal
 from dockyard.access.service import AccessService
 from dockyard.api.auth import Authenticator
 from dockyard.errors import Unauthorized
+from dockyard.webhooks.service import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
 class ManagementContext:
     auth: Authenticator
     enforce: bool  # off on a registry without auth: everyone may manage, as `anonymous`
+    webhooks: WebhookService | None = None
 
 
 def _context(request: Request) -> ManagementContext:

@@ -3,8 +3,9 @@ users, role assignments, scope maps, tokens, anonymous pull, the audit log and s
 
 They talk to a running registry over HTTP (`/oauth2/token` and the management API under
 `/api/v1`, see cli/client.py), never to its database. One module a concept: login.py,
-admin.py (the admin user), users.py, roles.py, scope_maps.py, tokens.py and registry.py
-(anonymous pull, audit log, keys); common.py holds their options and output helpers.
+admin.py (the admin user), users.py, roles.py, scope_maps.py, tokens.py, registry.py
+(anonymous pull, audit log, keys) and webhooks.py; common.py holds their options and output
+helpers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dockyard.cli.access.roles import role_app
 from dockyard.cli.access.scope_maps import scope_map_app
 from dockyard.cli.access.tokens import token_app
 from dockyard.cli.access.users import user_app
+from dockyard.cli.access.webhooks import webhook_app
 
 
 def register(app: typer.Typer) -> None:
@@ -33,3 +35,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
     app.command()(audit)
     app.add_typer(keys_app, name="keys")
+    app.add_typer(webhook_app, name="webhook")

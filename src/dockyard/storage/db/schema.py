@@ -235,3 +235,53 @@ events = Table(
     Column("tag", String(128)),
     Column("payload", Text, nullable=False),  # the event in ACR's webhook shape (JSON)
 )
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("uri", Text, nullable=False),
+    Column("actions", Text, nullable=False),  # JSON list of event actions
+    Column("scope", String(300), nullable=False),  # '' (everything), repo, repo:tag, repo:*
+    Column("headers", Text, nullable=False),  # JSON object of custom headers
+    Column("status", String(16), nullable=False),  # enabled | disabled
+    Column("secret", String(128), nullable=False),  # HMAC-SHA256 key of the signature
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per (webhook, event) to send; pending rows survive restarts (at-least-once).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook", String(50), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_seq", Integer, nullable=False),  # 0 for pings
+    Column("repository", String(255), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("event_created_at", Float, nullable=False),
+    Column("request_headers", Text),  # JSON
+    Column("request_body", Text, nullable=False),
+    Column("response_status", Integer),
+    Column("response_headers", Text),  # JSON
+    Column("response_excerpt", Text),  # the first 2 KiB
+    Column("duration_ms", Integer),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_order", "webhook", "repository", "status", "event_seq"),
+)
+
+# How far the fan-out has read the events outbox.
+webhook_cursor = Table(
+    "webhook_cursor",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False),
+)
