@@ -40,7 +40,7 @@ class BackgroundWorker:
                 log.exception("webhook delivery failed; retrying at the next poll")
 
     def deliver_webhooks_once(self) -> int:
-        if self._webhooks is None:
+        if self._webhooks is None or not self._webhooks.has_work():
             return 0
         # Long enough to cover one batch of sends (each bounded by the request timeout), and
         # short, so that a crashed holder's successor takes over soon; renewed per batch.

@@ -407,6 +407,26 @@ class WebhookService:
             ).all()
         return [int(row[0]) for row in rows]
 
+    def has_work(self) -> bool:
+        """Whether there are events to fan out or deliveries due: a read, so that idle polls
+        take no lease and no write lock."""
+        with self.db.read() as conn:
+            newest = conn.execute(select(func.max(events.c.seq))).scalar()
+            seen = conn.execute(
+                select(webhook_cursor.c.seq).where(webhook_cursor.c.name == CURSOR)
+            ).scalar()
+            if newest is not None and (seen is None or int(seen) < int(newest)):
+                return True
+            due = conn.execute(
+                select(webhook_deliveries.c.id)
+                .where(
+                    webhook_deliveries.c.status == PENDING,
+                    webhook_deliveries.c.next_attempt_at <= time.time(),
+                )
+                .limit(1)
+            ).first()
+        return due is not None
+
     def pending_count(self) -> int:
         with self.db.read() as conn:
             count = conn.execute(
