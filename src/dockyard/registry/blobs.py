@@ -62,19 +62,33 @@ class BlobService:
                 f"blob {text} unknown to repository {name!r}", detail={"digest": text}
             )
         size, touched_at, repo_id = int(row[0]), float(row[1]), int(row[2])
-        if time.time() - touched_at > self._touch_interval:
-            self._touch(repo_id, text)
+        if time.time() - touched_at > self._touch_interval and not self._touch(repo_id, text):
+            raise BlobUnknown(
+                f"blob {text} unknown to repository {name!r}", detail={"digest": text}
+            )
         return BlobInfo(text, size, blob_key(text))
 
-    def _touch(self, repo_id: int, digest: str) -> None:
+    def _touch(self, repo_id: int, digest: str) -> bool:
+        """Refresh the link; False when garbage collection removed the blob meanwhile.
+
+        The blob row is locked first (FOR SHARE), as GC locks it (FOR UPDATE) before deciding:
+        either this touch commits first and GC sees it, or GC's deletion does and this finds
+        the blob gone, so a client never hears "present" about a blob that is being deleted.
+        """
         with self._db.write() as conn:
-            conn.execute(
+            alive = conn.execute(
+                select(blobs.c.digest).where(blobs.c.digest == digest).with_for_update(read=True)
+            ).first()
+            if alive is None:
+                return False
+            touched = conn.execute(
                 update(repository_blobs)
                 .where(
                     repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == digest
                 )
                 .values(touched_at=time.time())
-            )
+            ).rowcount
+        return touched == 1
 
     def manifest_as_blob(self, name: str, digest: Digest) -> bytes:
         """Manifests are content too: a blob GET of a manifest digest returns its bytes."""
