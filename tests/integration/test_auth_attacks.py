@@ -54,18 +54,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
 
 
 @pytest.fixture
-def anon(srv: AuthServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
-def owner(srv: AuthServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, timeout=60, headers=srv.owner()) as http:
-        yield http
-
-
-@pytest.fixture
 def pushed_repo(owner: httpx.Client) -> str:
     repo = f"target/{nonce()}"
     push_image(owner, repo, "v1")

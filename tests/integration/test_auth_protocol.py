@@ -48,19 +48,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     server.close()
 
 
-@pytest.fixture
-def anon(srv: AuthServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
-def owner(srv: AuthServer) -> Iterator[httpx.Client]:
-    """Basic credentials of the first-start Owner on every request (curl-style)."""
-    with httpx.Client(base_url=srv.url, timeout=60, headers=srv.owner()) as http:
-        yield http
-
-
 def expected_challenge(srv: AuthServer, scope: str | None = None, error: str | None = None) -> str:
     value = f'Bearer realm="{srv.realm}",service="{srv.host}"'
     if scope is not None:
