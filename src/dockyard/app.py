@@ -50,6 +50,8 @@ def build_registry(settings: Settings) -> Registry:
         gc_grace_seconds=settings.gc_grace_seconds,
         upload_ttl_seconds=settings.upload_ttl_seconds,
         gc_delete_untagged=settings.gc_delete_untagged,
+        storage_limit_bytes=settings.storage_limit_bytes,
+        rate_overrides=settings.rate_limits,
     )
     return Registry(db, driver, options)
 
@@ -129,7 +131,12 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         *manifest_routes(registry),
         *acr_routes(registry),
         # Without auth the management API answers everyone, as the registry does.
-        Mount("/api/v1", app=management_app(access, webhooks, enforce=settings.auth_enabled)),
+        Mount(
+            "/api/v1",
+            app=management_app(
+                access, webhooks, enforce=settings.auth_enabled, registry_core=registry
+            ),
+        ),
     ]
     app = Starlette(
         routes=routes,

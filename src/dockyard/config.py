@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_retry_horizon_seconds: float = Field(default=24 * 3600.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    storage_limit_bytes: int = Field(
+        default=5 * 1024**4, ge=0, description="hard limit of stored bytes (5 TiB)"
+    )
+    rate_limit_enabled: bool = True
+    rate_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="per-minute limits replacing the tier's: reads, writes, deletes, "
+        "referrers, tokens",
+    )
+    cleanup_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="how often retention and soft-delete expiry run"
+    )
+    import_allow_private_sources: bool = Field(
+        default=False, description="allow imports from loopback, link-local and private addresses"
+    )
 
     @property
     def database_url(self) -> str:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from dockyard import __version__
-from dockyard.cli import access
+from dockyard.cli import access, content
 from dockyard.cli.output import err as console
 from dockyard.cli.output import out
 from dockyard.config import Settings, load_settings
@@ -225,6 +225,7 @@ def version() -> None:
 
 
 access.register(app)
+content.register(app)
 
 
 def main() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.gc import GarbageCollector
 from dockyard.registry.integrity import IntegrityChecker
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
+from dockyard.registry.policies import PolicyService
 from dockyard.registry.repositories import RepositoryService
 from dockyard.registry.uploads import UploadService
 from dockyard.storage.db.database import Database
@@ -22,6 +23,8 @@ class RegistryOptions:
     gc_grace_seconds: float = 3600.0
     upload_ttl_seconds: float = 7 * 24 * 3600.0
     gc_delete_untagged: bool = False
+    storage_limit_bytes: int = 5 * 1024**4
+    rate_overrides: dict[str, int] = field(default_factory=dict)
 
 
 class Registry:
@@ -33,6 +36,7 @@ class Registry:
         self.manifests = ManifestService(db, options.allow_sparse_index, options.max_manifest_bytes)
         self.listing = ListingService(db)
         self.repositories = RepositoryService(db)
+        self.policies = PolicyService(db, options.storage_limit_bytes, options.rate_overrides)
         self.integrity = IntegrityChecker(db, driver, options.allow_sparse_index)
         self.gc = GarbageCollector(
             db,

@@ -15,6 +15,7 @@ from dockyard.api.errors import error_response, handle_http_exception, handle_un
 from dockyard.api.management import (
     admin,
     audit,
+    registry,
     roles,
     scope_maps,
     settings,
@@ -25,6 +26,7 @@ from dockyard.api.management import (
 from dockyard.api.management.deps import ManagementContext
 from dockyard.api.management.models import ErrorEnvelope
 from dockyard.errors import DockyardError
+from dockyard.registry.core import Registry
 from dockyard.spec.codes import ErrorCode
 from dockyard.webhooks.service import WebhookService
 
@@ -44,6 +46,7 @@ _ACCESS_ERROR_CODES = {400: ErrorCode.UNSUPPORTED, 404: ErrorCode.NAME_UNKNOWN}
 
 # In the order of the OpenAPI document.
 _ROUTERS = (
+    registry.router,
     settings.router,
     admin.router,
     users.router,
@@ -116,7 +119,10 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 
 def management_app(
-    auth: Authenticator, webhook_service: WebhookService | None = None, enforce: bool = True
+    auth: Authenticator,
+    webhook_service: WebhookService | None = None,
+    enforce: bool = True,
+    registry_core: Registry | None = None,
 ) -> FastAPI:
     """The `/api/v1` application. With `enforce` off (a registry without auth) every caller
     may manage and is recorded as `anonymous`."""
@@ -141,7 +147,7 @@ def management_app(
         # registry's own access log and Prometheus metrics cover /api/v1.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    api.state.management = ManagementContext(auth, enforce, webhook_service)
+    api.state.management = ManagementContext(auth, enforce, webhook_service, registry_core)
     api.add_exception_handler(DockyardError, _on_dockyard_error)
     api.add_exception_handler(RequestValidationError, _on_validation_error)
     api.add_exception_handler(HTTPException, handle_http_exception)

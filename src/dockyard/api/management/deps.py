@@ -12,6 +12,8 @@ from dockyard.access.principals import ANONYMOUS, Principal
 from dockyard.access.service import AccessService
 from dockyard.api.auth import Authenticator
 from dockyard.errors import Unauthorized
+from dockyard.registry.core import Registry
+from dockyard.registry.policies import PolicyService
 from dockyard.webhooks.service import WebhookService
 
 
@@ -20,6 +22,7 @@ class ManagementContext:
     auth: Authenticator
     enforce: bool  # off on a registry without auth: everyone may manage, as `anonymous`
     webhooks: WebhookService | None = None
+    registry: Registry | None = None
 
 
 def _context(request: Request) -> ManagementContext:
@@ -61,7 +64,19 @@ def _access(request: Request) -> AccessService:
     return _context(request).auth.access
 
 
+def _registry(request: Request) -> Registry:
+    registry = _context(request).registry
+    assert registry is not None, "the management API was built without the registry"
+    return registry
+
+
+def _policies(request: Request) -> PolicyService:
+    return _registry(request).policies
+
+
 Reader = Annotated[Principal, Depends(_reader)]
 Writer = Annotated[Principal, Depends(_writer)]
 Auth = Annotated[Authenticator, Depends(_auth)]
 Access = Annotated[AccessService, Depends(_access)]
+RegistryDep = Annotated[Registry, Depends(_registry)]
+Policies = Annotated[PolicyService, Depends(_policies)]

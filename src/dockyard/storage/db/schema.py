@@ -17,6 +17,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 
 metadata = MetaData(
@@ -30,12 +32,25 @@ metadata = MetaData(
 
 DIGEST = String(160)  # "sha512:" + 128 hex digits
 
+
+def _lock_columns() -> list[Column[bool]]:
+    """ACR's changeable attributes: what may be done to a repository, tag or manifest."""
+    return [
+        Column(name, Boolean, nullable=False, server_default=true())
+        for name in ("delete_enabled", "write_enabled", "read_enabled", "list_enabled")
+    ]
+
+
 repositories = Table(
     "repositories",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    Column("updated_at", Float),  # the last push, tag change or delete in it
+    *_lock_columns(),
+    # Tags once written may not be moved or deleted (write-once), for this repository.
+    Column("tag_immutability", Boolean, nullable=False, server_default=false()),
 )
 
 # One row per blob whose bytes are committed to storage (content-addressed, shared by repos).
@@ -79,6 +94,11 @@ manifests = Table(
     Column("subject_digest", DIGEST),
     Column("annotations", Text),  # JSON, for the referrers API
     Column("created_at", Float, nullable=False),
+    # From the image config, for ACR's manifest attributes; None for other artifacts.
+    Column("architecture", String(64)),
+    Column("os", String(64)),
+    *_lock_columns(),
+    Column("quarantine_state", String(16)),  # None, "quarantined" or "passed"
     Index("ix_manifests_subject", "repository_id", "subject_digest"),
 )
 
@@ -114,6 +134,8 @@ tags = Table(
     Column("name", String(128), primary_key=True),
     Column("manifest_digest", DIGEST, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("created_at", Float),
+    *_lock_columns(),
     Index("ix_tags_manifest", "repository_id", "manifest_digest"),
 )
 
@@ -284,4 +306,46 @@ webhook_cursor = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("seq", Integer, nullable=False),
+)
+
+
+# --- cleanup ----------------------------------------------------------------------------------
+
+# Soft delete: deleted manifests and tags kept, restorable, until `expires_at`.
+recycle_bin = Table(
+    "recycle_bin",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("repository", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # manifest | tag
+    Column("digest", DIGEST, nullable=False),
+    Column("tag", String(128)),  # the tag, for kind=tag
+    Column("media_type", String(255)),
+    Column("content", LargeBinary),  # the manifest, for kind=manifest
+    Column("tags", Text),  # JSON list of the tags that pointed at a deleted manifest
+    Column("deleted_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_recycle_bin_repository", "repository", "digest"),
+    Index("ix_recycle_bin_expires", "expires_at"),
+)
+
+# The blobs a soft-deleted manifest needs; garbage collection keeps them.
+recycle_bin_blobs = Table(
+    "recycle_bin_blobs",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("recycle_bin.id", ondelete="CASCADE"), primary_key=True),
+    Column("blob_digest", DIGEST, primary_key=True),
+    Index("ix_recycle_bin_blobs_blob", "blob_digest"),
+)
+
+
+# --- service tiers ----------------------------------------------------------------------------
+
+# Token buckets of the request-rate limits, shared by every server process.
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

@@ -1,0 +1,124 @@
+"""`dockyard registry show|update`: the registry's tier (SKU), its limits and its policies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.access.common import (
+    Login,
+    Output,
+    OutputOption,
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    print_answer,
+    print_table,
+    reports_errors,
+)
+from dockyard.cli.content.apps import registry_app
+from dockyard.tiers import Sku
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
+def _show(answer: dict[str, Any]) -> None:
+    limits = answer["limits"]
+    retention = answer["retention_policy"]
+    soft_delete = answer["soft_delete_policy"]
+    rows = [
+        ("sku", answer["sku"]),
+        ("included storage", _size(limits["included_storage_bytes"])),
+        ("storage limit", _size(limits["storage_limit_bytes"])),
+        ("webhooks", limits["webhooks"]),
+        ("scope maps", limits["scope_maps"]),
+        ("tokens", limits["tokens"]),
+        ("geo-replication", "offered" if limits["geo_replication"] else "not offered"),
+        ("anonymous pull", _on(answer["anonymous_pull"])),
+        ("immutable tags", _on(answer["immutable_tags"])),
+        ("retention policy", f"{_on(retention['enabled'])}, {retention['days']} days"),
+        ("soft delete", f"{_on(soft_delete['enabled'])}, {soft_delete['days']} days"),
+        ("quarantine", _on(answer["quarantine_enabled"])),
+    ]
+    rows += [(f"{kind} per minute", rate) for kind, rate in limits["rates_per_minute"].items()]
+    print_table("registry", ("setting", "value"), rows)
+
+
+@registry_app.command("show")
+@reports_errors
+def show(
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show the registry's tier (SKU) with its limits, and its policies."""
+    with Login(registry, username, password).connect() as api:
+        answer = api.get("/registry")
+    print_answer(answer, output, _show)
+
+
+@registry_app.command("update")
+@reports_errors
+def update(
+    sku: Annotated[Sku | None, typer.Option("--sku", help="Basic, Standard or Premium")] = None,
+    immutable_tags: Annotated[
+        bool | None,
+        typer.Option("--immutable-tags/--mutable-tags", help="Make every tag write-once"),
+    ] = None,
+    retention: Annotated[
+        bool | None,
+        typer.Option(
+            "--retention/--no-retention", help="Delete untagged manifests after some days"
+        ),
+    ] = None,
+    retention_days: Annotated[int | None, typer.Option("--retention-days", min=0, max=365)] = None,
+    soft_delete: Annotated[
+        bool | None,
+        typer.Option("--soft-delete/--no-soft-delete", help="Keep deleted items, restorable"),
+    ] = None,
+    soft_delete_days: Annotated[
+        int | None, typer.Option("--soft-delete-days", min=1, max=90)
+    ] = None,
+    quarantine: Annotated[
+        bool | None,
+        typer.Option("--quarantine/--no-quarantine", help="Hold new pushes until scanned"),
+    ] = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Change the tier or policies. A tier that the registry's current use does not fit is
+    refused with the reasons."""
+    body: dict[str, Any] = {}
+    if sku is not None:
+        body["sku"] = sku.value
+    if immutable_tags is not None:
+        body["immutable_tags"] = immutable_tags
+    if quarantine is not None:
+        body["quarantine_enabled"] = quarantine
+    for key, enabled, days in (
+        ("retention_policy", retention, retention_days),
+        ("soft_delete_policy", soft_delete, soft_delete_days),
+    ):
+        part = {k: v for k, v in (("enabled", enabled), ("days", days)) if v is not None}
+        if part:
+            body[key] = part
+    if not body:
+        raise typer.BadParameter("nothing to change: give --sku or a policy option")
+    with Login(registry, username, password).connect() as api:
+        answer = api.call("PATCH", "/registry", body)
+    print_answer(answer, output, _show)

@@ -1,0 +1,116 @@
+"""The registry's tier and policies: reading them, and changing them only to states that the
+tier allows and that the registry's current use fits in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from dockyard.errors import Denied, Unsupported
+from dockyard.storage.db.database import Database
+from dockyard.storage.db.schema import scope_maps, tokens, webhooks
+from dockyard.storage.db.settings import Policies, load_policies, write_setting
+from dockyard.tiers import SKU_SETTING, TIERS, Sku
+
+RETENTION_DAYS_RANGE = (0, 365)
+SOFT_DELETE_DAYS_RANGE = (1, 90)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """The fields of a change; None leaves a policy as it is."""
+
+    sku: Sku | None = None
+    immutable_tags: bool | None = None
+    retention_enabled: bool | None = None
+    retention_days: int | None = None
+    soft_delete_enabled: bool | None = None
+    soft_delete_days: int | None = None
+    quarantine_enabled: bool | None = None
+
+
+def _count(conn: Connection, table: object) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def _user_scope_maps(conn: Connection) -> int:
+    # The system scope maps (`_repositories_*`) are not rows and never count.
+    return _count(conn, scope_maps)
+
+
+def tier_violations(conn: Connection, policies: Policies) -> list[str]:
+    """Why the registry's current use does not fit `policies.sku`; empty when it fits."""
+    limits = TIERS[policies.sku]
+    found: list[str] = []
+    counted = (
+        ("webhooks", _count(conn, webhooks), limits.webhooks),
+        ("scope maps", _user_scope_maps(conn), limits.scope_maps),
+        ("tokens", _count(conn, tokens), limits.tokens),
+    )
+    for what, used, allowed in counted:
+        if used > allowed:
+            found.append(f"{used} {what} exist and {policies.sku} allows {allowed}")
+    if policies.anonymous_pull and not limits.anonymous_pull:
+        found.append(f"anonymous pull is on and {policies.sku} does not offer it")
+    if policies.retention_enabled and not limits.retention_policy:
+        found.append(f"a retention policy is on and {policies.sku} does not offer it")
+    return found
+
+
+class PolicyService:
+    def __init__(
+        self, db: Database, storage_limit_bytes: int, rate_overrides: dict[str, int] | None = None
+    ) -> None:
+        self._db = db
+        self.storage_limit_bytes = storage_limit_bytes
+        self._rate_overrides = dict(rate_overrides or {})
+
+    def rates_per_minute(self, policies: Policies | None = None) -> dict[str, int]:
+        """The tier's request rates, with the operator's overrides from the config."""
+        tier = (policies or self.get()).limits
+        rates = {str(k): v for k, v in tier.rates_per_minute.items()}
+        rates.update({k: v for k, v in self._rate_overrides.items() if k in rates})
+        return rates
+
+    def get(self) -> Policies:
+        with self._db.read() as conn:
+            return load_policies(conn)
+
+    def update(self, change: PolicyChange) -> tuple[Policies, Policies]:
+        """Apply `change`; returns the policies before and after. Refused as a whole (DENIED
+        with every reason) when the result would not fit the tier."""
+        _check_range("retention days", change.retention_days, RETENTION_DAYS_RANGE)
+        _check_range("soft-delete days", change.soft_delete_days, SOFT_DELETE_DAYS_RANGE)
+        with self._db.write() as conn:
+            before = load_policies(conn)
+            updates = {k: v for k, v in _fields(change).items() if v is not None}
+            after = replace(before, **updates)
+            problems = tier_violations(conn, after)
+            if problems:
+                raise Denied(
+                    f"the registry cannot be {after.sku}: " + "; ".join(problems),
+                    detail={"sku": after.sku.value, "reasons": problems},
+                )
+            for name, value in updates.items():
+                key = SKU_SETTING if name == "sku" else name
+                write_setting(conn, key, _text(value))
+        return before, after
+
+
+def _fields(change: PolicyChange) -> dict[str, Any]:
+    return {name: getattr(change, name) for name in PolicyChange.__dataclass_fields__}
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Sku):
+        return value.value
+    return str(value)
+
+
+def _check_range(what: str, value: int | None, bounds: tuple[int, int]) -> None:
+    if value is not None and not bounds[0] <= value <= bounds[1]:
+        raise Unsupported(f"{what} must be between {bounds[0]} and {bounds[1]}, not {value}")

@@ -1,0 +1,66 @@
+"""Registry-wide settings that change at run time (rows of `registry_settings`), and the typed
+view of the registry's policies that every layer reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from dockyard.storage.db.database import upsert
+from dockyard.storage.db.schema import registry_settings
+from dockyard.tiers import DEFAULT_SKU, SKU_SETTING, TIERS, Sku, TierLimits
+
+DEFAULT_RETENTION_DAYS = 7
+DEFAULT_SOFT_DELETE_DAYS = 7
+
+
+def read_settings(conn: Connection) -> dict[str, str]:
+    return {str(r[0]): str(r[1]) for r in conn.execute(select(registry_settings))}
+
+
+def write_setting(conn: Connection, name: str, value: str) -> None:
+    upsert(conn, registry_settings, {"name": name, "value": value}, ["name"], ["value"])
+
+
+def _flag(values: dict[str, str], name: str, default: bool = False) -> bool:
+    return values.get(name, "true" if default else "false") == "true"
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    """The registry's tier and the policies set on it."""
+
+    sku: Sku
+    anonymous_pull: bool
+    immutable_tags: bool  # registry-wide write-once tags
+    retention_enabled: bool  # untagged manifests are deleted after `retention_days`
+    retention_days: int
+    soft_delete_enabled: bool  # deleted tags and manifests are kept `soft_delete_days`
+    soft_delete_days: int
+    quarantine_enabled: bool
+
+    @property
+    def limits(self) -> TierLimits:
+        return TIERS[self.sku]
+
+    @classmethod
+    def from_settings(cls, values: dict[str, str]) -> Policies:
+        try:
+            sku = Sku(values.get(SKU_SETTING, DEFAULT_SKU.value))
+        except ValueError:
+            sku = DEFAULT_SKU
+        return cls(
+            sku=sku,
+            anonymous_pull=_flag(values, "anonymous_pull"),
+            immutable_tags=_flag(values, "immutable_tags"),
+            retention_enabled=_flag(values, "retention_enabled"),
+            retention_days=int(values.get("retention_days", DEFAULT_RETENTION_DAYS)),
+            soft_delete_enabled=_flag(values, "soft_delete_enabled"),
+            soft_delete_days=int(values.get("soft_delete_days", DEFAULT_SOFT_DELETE_DAYS)),
+            quarantine_enabled=_flag(values, "quarantine_enabled"),
+        )
+
+
+def load_policies(conn: Connection) -> Policies:
+    return Policies.from_settings(read_settings(conn))
