@@ -99,6 +99,8 @@ manifests = Table(
     Column("os", String(64)),
     *_lock_columns(),
     Column("quarantine_state", String(16)),  # None, "quarantined" or "passed"
+    # When the last tag left it (None while tagged or never tagged), for the retention policy.
+    Column("untagged_at", Float),
     Index("ix_manifests_subject", "repository_id", "subject_digest"),
 )
 

@@ -73,6 +73,7 @@ def upgrade() -> None:
             sa.Column("list_enabled", sa.Boolean(), server_default=sa.true(), nullable=False)
         )
         batch_op.add_column(sa.Column("quarantine_state", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("untagged_at", sa.Float(), nullable=True))
 
     with op.batch_alter_table("repositories", schema=None) as batch_op:
         batch_op.add_column(sa.Column("updated_at", sa.Float(), nullable=True))
@@ -125,6 +126,7 @@ def downgrade() -> None:
         batch_op.drop_column("updated_at")
 
     with op.batch_alter_table("manifests", schema=None) as batch_op:
+        batch_op.drop_column("untagged_at")
         batch_op.drop_column("quarantine_state")
         batch_op.drop_column("list_enabled")
         batch_op.drop_column("read_enabled")
