@@ -44,6 +44,10 @@ fi
 
 DATA=$(mktemp -d /tmp/dockyard-bench.XXXXXX)
 PORT=5000
+# The reference registry has no request-rate limits, and every harness client comes from one
+# address; the tier's limits would turn most of the run into 429s. Throughput is compared
+# with them off (RATE_LIMITS=on keeps them, to measure the limiter itself).
+[ "${RATE_LIMITS:-off}" = on ] || export DOCKYARD_RATE_LIMIT_ENABLED=false
 .venv/bin/dockyard serve --no-auth --data-dir "$DATA" --port "$PORT" --workers "$WORKERS" \
     >"$DATA.log" 2>&1 &
 SERVER=$!

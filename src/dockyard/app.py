@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 
 from dockyard.access.audit import AuditLog
 from dockyard.access.oidc import OidcVerifier
-from dockyard.access.rights import PULL
+from dockyard.access.rights import PULL, QUARANTINE_READ
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.api.acr import acr_routes
@@ -30,11 +30,13 @@ from dockyard.api.management import management_app
 from dockyard.api.manifests import manifest_routes
 from dockyard.api.middleware import AccessLogMiddleware
 from dockyard.api.oauth import oauth_routes
+from dockyard.api.ratelimit import RateLimitMiddleware
 from dockyard.api.uploads import upload_routes
 from dockyard.config import Settings, load_settings
 from dockyard.errors import DockyardError
 from dockyard.jobs.worker import BackgroundWorker
 from dockyard.registry.core import Registry, RegistryOptions
+from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.storage.db.database import Database
 from dockyard.storage.filesystem import FilesystemDriver
 from dockyard.webhooks.service import WebhookService, WebhookSettings
@@ -52,6 +54,7 @@ def build_registry(settings: Settings) -> Registry:
         gc_delete_untagged=settings.gc_delete_untagged,
         storage_limit_bytes=settings.storage_limit_bytes,
         rate_overrides=settings.rate_limits,
+        import_allow_private_sources=settings.import_allow_private_sources,
     )
     return Registry(db, driver, options)
 
@@ -86,6 +89,20 @@ def build_access(settings: Settings, registry: Registry) -> Authenticator:
     return Authenticator(access, TokenSigner(registry.db), settings.auth_service, oidc)
 
 
+def build_rate_limiter(settings: Settings, registry: Registry) -> RateLimiter:
+    rates = RateTable(registry.policies, settings.rate_limits_per_identity)
+    if settings.rate_limit_redis_url:
+        # Imported only here: the redis client is an optional dependency.
+        try:
+            from dockyard.registry.ratelimit.redis_buckets import RedisBuckets
+        except ImportError as exc:
+            raise RuntimeError(
+                "rate_limit_redis_url needs the redis client: pip install 'dockyard[redis]'"
+            ) from exc
+        return RateLimiter(rates, RedisBuckets(settings.rate_limit_redis_url))
+    return RateLimiter(rates, DatabaseBuckets(registry.db))
+
+
 def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], bool] | None]:
     def visible(request: Request) -> Callable[[str], bool] | None:
         caller: Caller | None = request.scope.get("state", {}).get("caller")
@@ -97,11 +114,25 @@ def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], 
     return visible
 
 
+def _quarantine_reader(auth: Authenticator) -> Callable[[Request, str], bool]:
+    def may(request: Request, name: str) -> bool:
+        caller: Caller | None = request.scope.get("state", {}).get("caller")
+        if caller is None:
+            return False
+        return auth.access.rights(caller.principal).allows(name, QUARANTINE_READ)
+
+    return may
+
+
 def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     registry = registry or build_registry(settings)
     webhooks = build_webhooks(settings, registry)
     worker = BackgroundWorker(
-        registry, settings.gc_interval_seconds, webhooks, settings.webhook_poll_seconds
+        registry,
+        settings.gc_interval_seconds,
+        webhooks,
+        settings.webhook_poll_seconds,
+        settings.cleanup_interval_seconds,
     )
     access = build_access(settings, registry)
     auth = access if settings.auth_enabled else None
@@ -110,12 +141,14 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(worker.run()) if settings.gc_enabled else None
         webhook_task = asyncio.create_task(worker.run_webhooks())
+        cleanup_task = asyncio.create_task(worker.run_cleanup())
         try:
             yield
         finally:
-            webhook_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await webhook_task
+            for background in (webhook_task, cleanup_task):
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -128,7 +161,11 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         *(oauth_routes(auth) if auth else []),
         *upload_routes(registry),
         *blob_routes(registry),
-        *manifest_routes(registry),
+        *(
+            manifest_routes(registry, _quarantine_reader(auth))
+            if auth
+            else manifest_routes(registry)
+        ),
         *acr_routes(registry),
         # Without auth the management API answers everyone, as the registry does.
         Mount(
@@ -147,7 +184,13 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
             Exception: handle_unexpected,
         },
     )
-    guarded: ASGIApp = AuthGate(app, auth) if auth else app
+    # Inside AuthGate, which names the caller whose own rate a request counts against.
+    limited: ASGIApp = (
+        RateLimitMiddleware(app, build_rate_limiter(settings, registry))
+        if settings.rate_limit_enabled
+        else app
+    )
+    guarded: ASGIApp = AuthGate(limited, auth) if auth else limited
     return AccessLogMiddleware(guarded, json_format=settings.log_format == "json")
 
 

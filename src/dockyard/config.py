@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The request classes of tiers.RateClass (config may not import tiers).
+RATE_CLASSES = ("reads", "writes", "deletes", "referrers", "tokens")
 
 
 class Settings(BaseSettings):
@@ -54,12 +57,32 @@ class Settings(BaseSettings):
         description="per-minute limits replacing the tier's: reads, writes, deletes, "
         "referrers, tokens",
     )
+    rate_limits_per_identity: dict[str, int] = Field(
+        default_factory=dict,
+        description="per-minute limits of each identity, where they differ from the "
+        "registry's (rate_limits, else the tier's)",
+    )
+    rate_limit_redis_url: str = Field(
+        default="",
+        description="keep the shared rate buckets in this Redis (redis://host:port/db) "
+        "rather than the database; needs the `redis` extra",
+    )
     cleanup_interval_seconds: float = Field(
         default=3600.0, gt=0, description="how often retention and soft-delete expiry run"
     )
     import_allow_private_sources: bool = Field(
         default=False, description="allow imports from loopback, link-local and private addresses"
     )
+
+    @field_validator("rate_limits", "rate_limits_per_identity")
+    @classmethod
+    def _known_rates(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(RATE_CLASSES))
+        if unknown:
+            raise ValueError(f"unknown rate classes {unknown}; known: {', '.join(RATE_CLASSES)}")
+        if any(limit < 1 for limit in value.values()):
+            raise ValueError("request rates are per minute and at least 1")
+        return value
 
     @property
     def database_url(self) -> str:

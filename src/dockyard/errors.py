@@ -78,6 +78,12 @@ class Denied(DockyardError):
     code = ErrorCode.DENIED
 
 
+class Disallowed(DockyardError):
+    """A lock (changeable attribute) or tag immutability forbids the operation."""
+
+    code = ErrorCode.DISALLOWED
+
+
 class Unsupported(DockyardError):
     code = ErrorCode.UNSUPPORTED
 

@@ -38,12 +38,13 @@ class Requirement:
 
     @property
     def scope(self) -> str | None:
-        """The scope a 401 challenge asks for (Docker token actions only)."""
+        """The scope a 401 challenge asks for (token actions, and ACR's metadata actions)."""
         if self.kind == "catalog":
             return "registry:catalog:*"
         if self.repository is None:
             return None
-        token_actions = [a for a in self.actions if a in (PULL, PUSH, DELETE)]
+        scoped = (PULL, PUSH, DELETE, METADATA_READ, METADATA_WRITE)
+        token_actions = [a for a in self.actions if a in scoped]
         if not token_actions:
             token_actions = [PULL]
         return f"repository:{self.repository}:{','.join(token_actions)}"

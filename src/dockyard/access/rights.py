@@ -1,8 +1,9 @@
 """What an identity may do: ACR's roles and scope-map actions, mapped onto registry actions.
 
 Registry actions are the Docker token actions `pull`, `push`, `delete`, plus `metadata_read`,
-`metadata_write` (ACR's data-plane metadata), `sign` (content trust) and `manage_read` /
-`manage_write` (the management API).
+`metadata_write` (ACR's data-plane metadata), `sign` (content trust), `quarantine_read` /
+`quarantine_write` (quarantined manifests) and `manage_read` / `manage_write` (the management
+API).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from dataclasses import dataclass, field
 PULL, PUSH, DELETE = "pull", "push", "delete"
 METADATA_READ, METADATA_WRITE, SIGN = "metadata_read", "metadata_write", "sign"
 MANAGE_READ, MANAGE_WRITE = "manage_read", "manage_write"
-REPOSITORY_ACTIONS = frozenset({PULL, PUSH, DELETE, METADATA_READ, METADATA_WRITE, SIGN})
+# Pulling manifests held in quarantine, and marking them passed (a vulnerability scanner).
+QUARANTINE_READ, QUARANTINE_WRITE = "quarantine_read", "quarantine_write"
+REPOSITORY_ACTIONS = frozenset(
+    {PULL, PUSH, DELETE, METADATA_READ, METADATA_WRITE, SIGN, QUARANTINE_READ, QUARANTINE_WRITE}
+)
 ALL_ACTIONS = REPOSITORY_ACTIONS | {MANAGE_READ, MANAGE_WRITE}
 
 # ACR's built-in roles (Azure Container Registry roles and permissions).
@@ -24,6 +29,8 @@ ROLES: dict[str, frozenset[str]] = {
     "AcrPull": frozenset({PULL}),
     "AcrDelete": frozenset({DELETE}),
     "AcrImageSigner": frozenset({SIGN}),
+    "AcrQuarantineReader": frozenset({QUARANTINE_READ}),
+    "AcrQuarantineWriter": frozenset({QUARANTINE_READ, QUARANTINE_WRITE}),
 }
 
 # Scope-map actions (`repositories/<name>/<action>`) and what each allows.

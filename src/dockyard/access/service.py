@@ -42,6 +42,7 @@ from dockyard.storage.db.schema import (
     tokens,
     users,
 )
+from dockyard.storage.db.settings import check_tier_room, load_policies
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 FAILURE_WINDOW_SECONDS = 300.0
@@ -97,6 +98,25 @@ class AccessService:
     @property
     def anonymous_pull(self) -> bool:
         return self.setting("anonymous_pull", "false") == "true"
+
+    def set_anonymous_pull(self, enabled: bool, actor: str) -> None:
+        """Turn anonymous pull on (only on a tier that offers it) or off."""
+        with self._db.write() as conn:
+            policies = load_policies(conn)
+            if enabled and not policies.limits.anonymous_pull:
+                raise Denied(
+                    f"anonymous pull is not offered on the {policies.sku} tier "
+                    "(Standard and Premium offer it)",
+                    detail={"sku": policies.sku.value},
+                )
+            upsert(
+                conn,
+                registry_settings,
+                {"name": "anonymous_pull", "value": "true" if enabled else "false"},
+                ["name"],
+                ["value"],
+            )
+        self.audit.record("setting.change", actor, "ok", setting="anonymous_pull", value=enabled)
 
     @property
     def admin_enabled(self) -> bool:
@@ -430,6 +450,7 @@ class AccessService:
             raise AccessError("names starting with '_' are the system scope maps'")
         clean = self._validate_actions(actions)
         with self._db.write() as conn:
+            check_tier_room(conn, "scope_maps")
             if not insert_ignore(
                 conn,
                 scope_maps,
@@ -516,6 +537,7 @@ class AccessService:
         with self._db.write() as conn:
             if conn.execute(select(users.c.name).where(users.c.name == name)).first() is not None:
                 raise AccessError(f"{name!r} is a user's name", status=409)
+            check_tier_room(conn, "tokens")
             if not insert_ignore(
                 conn,
                 tokens,

@@ -20,7 +20,7 @@ from dockyard.spec import mediatypes
 CATALOG_DEFAULT_PAGE = 1000
 
 
-def _page_size(request: Request, default: int | None) -> int | None:
+def page_size(request: Request, default: int | None) -> int | None:
     value = request.query_params.get("n")
     if value is None or value == "":
         return default
@@ -33,7 +33,7 @@ def _page_size(request: Request, default: int | None) -> int | None:
     return size
 
 
-def _link_header(path: str, limit: int | None, page: Page) -> dict[str, str]:
+def link_header(path: str, limit: int | None, page: Page) -> dict[str, str]:
     if page.next_last is None or limit is None:
         return {}
     query = urlencode({"n": limit, "last": page.next_last})
@@ -64,17 +64,17 @@ def listing_routes(
 ) -> list[Route]:
     async def list_tags(request: Request) -> Response:
         name = request.path_params["name"]
-        limit = _page_size(request, None)
+        limit = page_size(request, None)
         page = await to_thread.run_sync(
             registry.listing.tags, name, limit, request.query_params.get("last")
         )
         return JSONResponse(
             {"name": name, "tags": page.items},
-            headers=_link_header(f"/v2/{name}/tags/list", limit, page),
+            headers=link_header(f"/v2/{name}/tags/list", limit, page),
         )
 
     async def catalog(request: Request) -> Response:
-        limit = _page_size(request, CATALOG_DEFAULT_PAGE)
+        limit = page_size(request, CATALOG_DEFAULT_PAGE)
         last = request.query_params.get("last")
         readable = await to_thread.run_sync(visible, request) if visible is not None else None
         if readable is None:
@@ -82,7 +82,7 @@ def listing_routes(
         else:
             page = await to_thread.run_sync(_readable_page, registry, readable, limit, last)
         return JSONResponse(
-            {"repositories": page.items}, headers=_link_header("/v2/_catalog", limit, page)
+            {"repositories": page.items}, headers=link_header(request.url.path, limit, page)
         )
 
     async def referrers(request: Request) -> Response:
@@ -99,6 +99,7 @@ def listing_routes(
 
     return [
         Route("/v2/_catalog", catalog, methods=["GET"]),
+        Route("/acr/v1/_catalog", catalog, methods=["GET"]),  # ACR's catalog, the same answer
         Route("/v2/{name:path}/tags/list", list_tags, methods=["GET"]),
         Route("/v2/{name:path}/referrers/{digest}", referrers, methods=["GET"]),
     ]

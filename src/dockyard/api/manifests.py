@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from anyio import to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -9,7 +11,7 @@ from starlette.routing import Route
 
 from dockyard.api.context import request_info
 from dockyard.api.streaming import content_length, not_modified
-from dockyard.errors import ManifestInvalid, SizeInvalid
+from dockyard.errors import Denied, ManifestInvalid, SizeInvalid
 from dockyard.registry.core import Registry
 
 
@@ -31,7 +33,15 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def manifest_routes(registry: Registry) -> list[Route]:
+def _everyone(_request: Request, _name: str) -> bool:
+    return True
+
+
+def manifest_routes(
+    registry: Registry, may_read_quarantined: Callable[[Request, str], bool] = _everyone
+) -> list[Route]:
+    """`may_read_quarantined(request, repository)`: whether the caller may pull manifests that
+    the quarantine policy holds (blocking: it may read the caller's rights)."""
     service = registry.manifests
 
     async def put_manifest(request: Request) -> Response:
@@ -66,6 +76,12 @@ def manifest_routes(registry: Registry) -> list[Route]:
             request.path_params["reference"],
             ", ".join(request.headers.getlist("accept")) or None,
         )
+        name = request.path_params["name"]
+        if stored.quarantined and not await to_thread.run_sync(may_read_quarantined, request, name):
+            raise Denied(
+                f"manifest {stored.digest} in {name!r} is in quarantine until a scanner passes it",
+                detail={"digest": stored.digest},
+            )
         headers = {
             "Docker-Content-Digest": stored.digest,
             "Content-Type": stored.media_type,

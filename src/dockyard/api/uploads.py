@@ -60,6 +60,8 @@ def upload_routes(registry: Registry) -> list[Route]:
         elif "digest" in params:
             digest = check_digest(params["digest"])
             expected = content_length(request)
+            if expected:
+                await to_thread.run_sync(uploads.ensure_room, None, expected)
             upload_id, chunk = await to_thread.run_sync(uploads.open_stream, name, digest)
             try:
                 await receive_body(request, chunk, expected)
@@ -97,6 +99,8 @@ def upload_routes(registry: Registry) -> list[Route]:
                     headers=progress_headers(session),
                 )
             start = chunk_range.start
+        if expected:
+            await to_thread.run_sync(uploads.ensure_room, session, expected)
         chunk = await to_thread.run_sync(uploads.open_chunk, session, start, algorithm)
         try:
             await receive_body(request, chunk, expected)

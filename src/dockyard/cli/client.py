@@ -33,6 +33,7 @@ CONFIG_ENV = "DOCKYARD_CLI_CONFIG"
 REGISTRY_ENV = "DOCKYARD_REGISTRY"
 API_PREFIX = "/api/v1"
 TIMEOUT_SECONDS = 30.0
+STREAM_READ_TIMEOUT_SECONDS = 600.0
 DOCKER_TIMEOUT_SECONDS = 120.0
 _LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -308,24 +309,44 @@ class ManagementClient:
         except httpx.HTTPError as exc:
             raise _connection_error(self.registry, exc) from exc
         if resp.status_code >= 400:
-            message = error_message(resp)
-            hint = None
-            if resp.status_code == 401:
-                hint = self._relogin_hint or f"run `dockyard login -r {self.registry}`"
-            elif resp.status_code == 403:
-                hint = "managing needs the Owner or Contributor role (Reader may look)"
-            elif message.endswith("no such endpoint"):
-                hint = "does this registry serve the management API (/api/v1)?"
-            raise CliError(message, hint)
+            raise self._failure(resp)
         if resp.status_code == 204 or not resp.content:
             return None
         return resp.json()
+
+    def _failure(self, resp: httpx.Response) -> CliError:
+        message = error_message(resp)
+        hint = None
+        if resp.status_code == 401:
+            hint = self._relogin_hint or f"run `dockyard login -r {self.registry}`"
+        elif resp.status_code == 403 and " may not " in message:
+            hint = "managing needs the Owner or Contributor role (Reader may look)"
+        elif message.endswith("no such endpoint"):
+            hint = "does this registry serve the management API (/api/v1)?"
+        return CliError(message, hint)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.call("GET", path, params=params)
 
     def post(self, path: str, body: Any = None) -> Any:
         return self.call("POST", path, body)
+
+    def stream_lines(self, path: str, body: Any = None) -> Iterator[Any]:
+        """POST and read an NDJSON answer line by line, as the server sends it. Lines may be
+        far apart (a large blob on its way), hence the long read timeout."""
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, read=STREAM_READ_TIMEOUT_SECONDS)
+        try:
+            with self._http.stream("POST", path, json=body, timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise self._failure(resp)
+                for line in resp.iter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+        except httpx.HTTPError as exc:
+            raise _connection_error(self.registry, exc) from exc
+        except ValueError as exc:
+            raise CliError(f"the registry sent a line that is not JSON: {exc}") from exc
 
 
 @contextlib.contextmanager

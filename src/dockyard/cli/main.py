@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -41,6 +42,9 @@ def _export(settings: Settings) -> None:
     for field, value in settings.model_dump().items():
         if value is None:
             os.environ.pop(f"DOCKYARD_{field.upper()}", None)
+        elif isinstance(value, dict | list):
+            # Complex settings are read back from the environment as JSON.
+            os.environ[f"DOCKYARD_{field.upper()}"] = json.dumps(value)
         else:
             os.environ[f"DOCKYARD_{field.upper()}"] = str(value)
     os.environ.pop("DOCKYARD_CONFIG", None)

@@ -23,11 +23,13 @@ class BackgroundWorker:
         gc_interval_seconds: float,
         webhooks: WebhookService | None = None,
         webhook_poll_seconds: float = 0.5,
+        cleanup_interval_seconds: float = 3600.0,
     ) -> None:
         self._registry = registry
         self._interval = gc_interval_seconds
         self._webhooks = webhooks
         self._webhook_poll = webhook_poll_seconds
+        self._cleanup_interval = cleanup_interval_seconds
         self.holder = uuid.uuid4().hex
 
     async def run_webhooks(self) -> None:
@@ -77,5 +79,29 @@ class BackgroundWorker:
                 len(report.uploads),
                 len(report.orphan_files),
                 report.bytes_freed,
+            )
+        return True
+
+    async def run_cleanup(self) -> None:
+        """The retention policy and the expiry of the recycle bin, in one process at a time."""
+        while True:
+            await asyncio.sleep(self._cleanup_interval * random.uniform(0.9, 1.1))
+            try:
+                await to_thread.run_sync(self.clean_up_once)
+            except Exception:
+                log.exception("cleanup failed; retrying at the next interval")
+
+    def clean_up_once(self) -> bool:
+        if not take_lease(self._registry.db, "cleanup", self.holder, self._cleanup_interval * 0.8):
+            return False
+        retained = self._registry.retention.run()
+        expired = self._registry.soft_delete.expire()
+        if retained.deleted or retained.refused or expired:
+            log.info(
+                "cleanup: %d untagged manifests deleted by the retention policy (%d refused), "
+                "%d recycle-bin entries expired",
+                len(retained.deleted),
+                len(retained.refused),
+                expired,
             )
         return True

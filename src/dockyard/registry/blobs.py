@@ -10,8 +10,10 @@ from pathlib import Path
 from sqlalchemy import Connection, delete, select, update
 
 from dockyard.errors import BlobUnknown, NameUnknown
+from dockyard.registry import locks
 from dockyard.registry.names import check_name
 from dockyard.registry.repositories import ensure_repository, repository_id
+from dockyard.registry.usage import StorageLimit, lock_storage
 from dockyard.spec.digest import Digest
 from dockyard.storage.db.database import Database, insert_ignore, upsert
 from dockyard.storage.db.schema import (
@@ -36,9 +38,12 @@ class BlobInfo:
 
 
 class BlobService:
-    def __init__(self, db: Database, driver: BlobDriver, gc_grace_seconds: float) -> None:
+    def __init__(
+        self, db: Database, driver: BlobDriver, gc_grace_seconds: float, limit: StorageLimit
+    ) -> None:
         self._db = db
         self._driver = driver
+        self.limit = limit
         self._touch_interval = min(MAX_TOUCH_INTERVAL_SECONDS, gc_grace_seconds / 4)
 
     def stat(self, name: str, digest: Digest) -> BlobInfo:
@@ -48,7 +53,10 @@ class BlobService:
         with self._db.read() as conn:
             row = conn.execute(
                 select(
-                    blobs.c.size, repository_blobs.c.touched_at, repository_blobs.c.repository_id
+                    blobs.c.size,
+                    repository_blobs.c.touched_at,
+                    repository_blobs.c.repository_id,
+                    repositories.c.read_enabled,
                 )
                 .select_from(
                     repository_blobs.join(
@@ -61,6 +69,7 @@ class BlobService:
             raise BlobUnknown(
                 f"blob {text} unknown to repository {name!r}", detail={"digest": text}
             )
+        locks.check_readable(name, text, row[3], None, None)
         size, touched_at, repo_id = int(row[0]), float(row[1]), int(row[2])
         if time.time() - touched_at > self._touch_interval and not self._touch(repo_id, text):
             raise BlobUnknown(
@@ -94,7 +103,7 @@ class BlobService:
         """Manifests are content too: a blob GET of a manifest digest returns its bytes."""
         with self._db.read() as conn:
             row = conn.execute(
-                select(manifests.c.content)
+                select(manifests.c.content, repositories.c.read_enabled, manifests.c.read_enabled)
                 .select_from(
                     manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
                 )
@@ -104,6 +113,7 @@ class BlobService:
             raise BlobUnknown(
                 f"blob {digest} unknown to repository {name!r}", detail={"digest": str(digest)}
             )
+        locks.check_readable(name, str(digest), row[1], None, row[2])
         return bytes(row[0])
 
     def local_path(self, info: BlobInfo) -> Path | None:
@@ -128,7 +138,7 @@ class BlobService:
             if source is not None:
                 check_name(source)
                 source_id = repository_id(conn, source)
-                if source_id is None:
+                if source_id is None or not _readable(conn, source_id):
                     return False
                 found = conn.execute(
                     select(repository_blobs.c.digest).where(
@@ -146,7 +156,9 @@ class BlobService:
             ).first()
             if locked is None:
                 return False
-            link(conn, ensure_repository(conn, name), text)
+            target_id = ensure_repository(conn, name)
+            locks.check_writable(conn, name, target_id)
+            link(conn, target_id, text)
         return True
 
     def commit(
@@ -162,10 +174,17 @@ class BlobService:
         """
         with self._db.read() as conn:
             known = conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first()
+            if known is None:
+                self.limit.check(conn, size)
         moved = known is None
         if moved:
             self._driver.move(upload_key, blob_key(digest))
         with self._db.write() as conn:
+            if conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first() is None:
+                # Checked again under the lock. Refused here (a concurrent push took the room
+                # meanwhile), bytes already moved stay an orphan file that GC removes, as
+                # another upload of the same blob may be about to commit them.
+                self.limit.check(conn, size, lock_storage(conn))
             repo_id = ensure_repository(conn, name)
             created = insert_ignore(
                 conn, blobs, {"digest": digest, "size": size, "created_at": time.time()}
@@ -188,6 +207,7 @@ class BlobService:
             repo_id = repository_id(conn, name)
             if repo_id is None:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
+            locks.check_writable(conn, name, repo_id, f"delete blob {text} from {name!r}")
             result = conn.execute(
                 delete(repository_blobs).where(
                     repository_blobs.c.repository_id == repo_id, repository_blobs.c.digest == text
@@ -197,6 +217,13 @@ class BlobService:
                 raise BlobUnknown(
                     f"blob {text} unknown to repository {name!r}", detail={"digest": text}
                 )
+
+
+def _readable(conn: Connection, repo_id: int) -> bool:
+    row = conn.execute(
+        select(repositories.c.read_enabled).where(repositories.c.id == repo_id)
+    ).first()
+    return row is not None and bool(row[0])
 
 
 def link(conn: Connection, repo_id: int, digest: str) -> None:

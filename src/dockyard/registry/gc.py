@@ -1,9 +1,9 @@
 """Online garbage collection.
 
-What goes: blobs that no manifest references and that no repository has linked or touched
-within the grace period; their bytes; files in storage that no row knows (left by a crash);
-upload sessions idle past their time-to-live; and, when configured, untagged manifests that no
-index lists and whose subject is gone.
+What goes: blobs that no manifest references (soft-deleted manifests in the recycle bin count)
+and that no repository has linked or touched within the grace period; their bytes; files in
+storage that no row knows (left by a crash); upload sessions idle past their time-to-live;
+and, when configured, untagged manifests that no index lists and whose subject is gone.
 
 Each blob is deleted in its own write transaction that first locks the row and then checks
 again that it is unreferenced, so a push that links or references the blob at the same moment
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, exists, select
 
+from dockyard.registry.locks import undeletable
 from dockyard.registry.manifests import delete_manifest
 from dockyard.spec.digest import Digest, InvalidDigest
 from dockyard.storage.db.database import Database
@@ -25,6 +26,7 @@ from dockyard.storage.db.schema import (
     manifest_blobs,
     manifest_children,
     manifests,
+    recycle_bin_blobs,
     repository_blobs,
     tags,
     upload_sessions,
@@ -73,6 +75,8 @@ class GarbageCollector:
         return and_(
             blobs.c.created_at < cutoff,
             ~exists().where(manifest_blobs.c.blob_digest == blobs.c.digest),
+            # A soft-deleted manifest keeps its blobs until its recycle-bin entry expires.
+            ~exists().where(recycle_bin_blobs.c.blob_digest == blobs.c.digest),
             ~exists().where(
                 (repository_blobs.c.digest == blobs.c.digest)
                 & (repository_blobs.c.touched_at >= cutoff)
@@ -113,6 +117,7 @@ class GarbageCollector:
             subject = manifests.alias("subject_manifest")
             unreferenced = and_(
                 manifests.c.created_at < cutoff,
+                ~undeletable(manifests),  # locked manifests stay, as in ACR
                 ~exists().where(
                     (tags.c.repository_id == manifests.c.repository_id)
                     & (tags.c.manifest_digest == manifests.c.digest)

@@ -1,15 +1,17 @@
 """Consistency check of metadata against storage (`dockyard check`).
 
 It reports what a crash or a bug could have broken: metadata pointing at missing bytes, bytes
-of the wrong size, tags on missing manifests, manifests needing missing blobs.
+of the wrong size, tags on missing manifests, manifests needing missing blobs, and a storage
+counter (which the storage limit reads) that disagrees with what is stored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
+from dockyard.registry.usage import stored_bytes
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import (
     blobs,
@@ -84,6 +86,18 @@ class IntegrityChecker:
                 )
                 .where(manifests.c.digest.is_(None))
             ).all()
+            counted = stored_bytes(conn)
+            summed = int(
+                conn.execute(select(func.coalesce(func.sum(blobs.c.size), 0))).scalar_one()
+            ) + int(conn.execute(select(func.coalesce(func.sum(manifests.c.size), 0))).scalar_one())
+        if counted != summed:
+            problems.append(
+                Problem(
+                    "usage-counter",
+                    "storage_usage",
+                    f"counts {counted} bytes, blobs and manifests hold {summed}",
+                )
+            )
         for digest, size in blob_rows:
             stored = self._driver.size(blob_key(digest))
             if stored is None:

@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, true
+from sqlalchemy import Connection, select
 
 from dockyard.errors import NameUnknown
+from dockyard.registry.locks import listed
 from dockyard.registry.names import check_name
 from dockyard.registry.repositories import repository_id
 from dockyard.spec.digest import Digest
@@ -32,11 +33,12 @@ class ListingService:
             repo_id = repository_id(conn, name)
             if repo_id is None:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
-            return _page(conn, tags.c.name, tags.c.repository_id == repo_id, limit, last)
+            shown = (tags.c.repository_id == repo_id) & listed(tags)
+            return _page(conn, tags.c.name, shown, limit, last)
 
     def catalog(self, limit: int | None, last: str | None) -> Page:
         with self._db.read() as conn:
-            return _page(conn, repositories.c.name, true(), limit, last)
+            return _page(conn, repositories.c.name, listed(repositories), limit, last)
 
     def referrers(
         self, name: str, subject: Digest, artifact_type: str | None

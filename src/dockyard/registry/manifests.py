@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select
 
 from dockyard.errors import (
+    Denied,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
@@ -17,10 +19,12 @@ from dockyard.errors import (
     SizeInvalid,
     Unsupported,
 )
-from dockyard.registry import events
+from dockyard.registry import events, locks, recycle_bin, untagging
 from dockyard.registry.events import RequestInfo
 from dockyard.registry.names import check_digest, check_name, check_tag
+from dockyard.registry.platform import Platform, image_platform
 from dockyard.registry.repositories import ensure_repository, repository_id
+from dockyard.registry.usage import StorageLimit, lock_storage
 from dockyard.spec import mediatypes
 from dockyard.spec.digest import digest_of, is_digest_reference
 from dockyard.spec.manifest import (
@@ -39,6 +43,14 @@ from dockyard.storage.db.schema import (
     repository_blobs,
     tags,
 )
+from dockyard.storage.db.settings import load_policies
+from dockyard.storage.driver import BlobDriver
+
+# Asked inside a delete's transaction (with the repository id): may it go ahead?
+DeleteGuard = Callable[[Connection, int], bool]
+
+
+QUARANTINED, PASSED = "quarantined", "passed"  # manifests.quarantine_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,7 @@ class StoredManifest:
     digest: str
     media_type: str
     content: bytes
+    quarantined: bool = False  # held until a scanner passes it (quarantine policy)
 
     @property
     def size(self) -> int:
@@ -60,8 +73,17 @@ class PushedManifest:
 
 
 class ManifestService:
-    def __init__(self, db: Database, allow_sparse_index: bool, max_bytes: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        driver: BlobDriver,
+        allow_sparse_index: bool,
+        max_bytes: int,
+        storage_limit: StorageLimit | None = None,
+    ) -> None:
         self._db = db
+        self._driver = driver
+        self._storage_limit = storage_limit
         self._allow_sparse_index = allow_sparse_index
         self.max_bytes = max_bytes
 
@@ -73,7 +95,10 @@ class ManifestService:
         content_type: str | None,
         extra_tags: list[str] | None = None,
         request: RequestInfo | None = None,
+        overwrite_tags: bool = True,
     ) -> PushedManifest:
+        """Store a manifest and tag it. Without `overwrite_tags` (an import without force) a
+        tag that exists already is refused (409 DENIED) and nothing is stored."""
         check_name(name)
         if len(body) > self.max_bytes:
             raise SizeInvalid(
@@ -99,16 +124,25 @@ class ManifestService:
             raise Unsupported(str(exc)) from exc
         except ManifestError as exc:
             raise ManifestInvalid(str(exc)) from exc
+        platform = image_platform(self._driver, parsed)  # read before taking the write lock
         with self._db.write() as conn:
             repo_id = ensure_repository(conn, name)
+            locks.check_push(conn, name, repo_id, str(digest), tag_names)
+            if not overwrite_tags:
+                _refuse_existing_tags(conn, repo_id, name, tag_names)
             exists = conn.execute(
                 select(manifests.c.digest).where(
                     manifests.c.repository_id == repo_id, manifests.c.digest == str(digest)
                 )
             ).first()
+            quarantined = False
             if exists is None:
-                self._insert(conn, repo_id, str(digest), body, parsed)
+                if self._storage_limit is not None:
+                    self._storage_limit.check(conn, len(body), lock_storage(conn))
+                quarantined = load_policies(conn).quarantine_enabled
+                self._insert(conn, repo_id, str(digest), body, parsed, platform, quarantined)
             now = time.time()
+            untagged = untagging.previous_targets(conn, repo_id, tag_names, str(digest))
             for tag in tag_names:
                 upsert(
                     conn,
@@ -118,16 +152,35 @@ class ManifestService:
                         "name": tag,
                         "manifest_digest": str(digest),
                         "updated_at": now,
+                        "created_at": now,
                     },
                     keys=["repository_id", "name"],
                     update=["manifest_digest", "updated_at"],
                 )
+            if tag_names:
+                untagging.mark_tagged(conn, repo_id, str(digest))
+                untagging.mark_untagged(conn, repo_id, untagged, now)
+            locks.touch_repository(conn, repo_id)
             _push_events(conn, name, str(digest), len(body), parsed, tag_names, request)
+            if quarantined:
+                held: list[str | None] = list(tag_names) or [None]
+                for held_tag in held:
+                    target = events.push_target(
+                        name, str(digest), parsed.media_type, len(body), held_tag, False
+                    )
+                    events.append(conn, events.QUARANTINE, name, target, request)
         subject = str(parsed.subject.digest) if parsed.subject else None
         return PushedManifest(str(digest), subject, tuple(tag_names))
 
     def _insert(
-        self, conn: Connection, repo_id: int, digest: str, body: bytes, parsed: ParsedManifest
+        self,
+        conn: Connection,
+        repo_id: int,
+        digest: str,
+        body: bytes,
+        parsed: ParsedManifest,
+        platform: Platform,
+        quarantined: bool = False,
     ) -> None:
         needed = sorted({str(d.digest) for d in parsed.blobs if not d.is_foreign})
         optional = sorted({str(d.digest) for d in parsed.blobs if d.is_foreign} - set(needed))
@@ -179,6 +232,9 @@ class ManifestService:
             "subject_digest": str(parsed.subject.digest) if parsed.subject else None,
             "annotations": json.dumps(parsed.annotations) if parsed.annotations else None,
             "created_at": time.time(),
+            "architecture": platform.architecture,
+            "os": platform.os,
+            "quarantine_state": QUARANTINED if quarantined else None,
         }
         if not insert_ignore(conn, manifests, row):
             return  # the same manifest was pushed by a concurrent request, which committed first
@@ -202,8 +258,16 @@ class ManifestService:
 
     def get(self, name: str, reference: str, accept: str | None = None) -> StoredManifest:
         check_name(name)
-        columns = (manifests.c.digest, manifests.c.media_type, manifests.c.content)
-        if is_digest_reference(reference):
+        columns = (
+            manifests.c.digest,
+            manifests.c.media_type,
+            manifests.c.content,
+            repositories.c.read_enabled,
+            manifests.c.read_enabled,
+            manifests.c.quarantine_state,
+        )
+        by_digest = is_digest_reference(reference)
+        if by_digest:
             digest = check_digest(reference)
             query = (
                 select(*columns)
@@ -215,7 +279,7 @@ class ManifestService:
         else:
             check_tag(reference)
             query = (
-                select(*columns)
+                select(*columns, tags.c.read_enabled)
                 .select_from(
                     tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
                         manifests,
@@ -230,7 +294,9 @@ class ManifestService:
             if row is None:
                 self._raise_unknown(conn, name, reference)
         assert row is not None
-        stored = StoredManifest(row[0], row[1], bytes(row[2]))
+        tag_readable = None if by_digest else row[-1]  # by tag, the tag's read_enabled is last
+        locks.check_readable(name, reference, row[3], tag_readable, row[4])
+        stored = StoredManifest(row[0], row[1], bytes(row[2]), row[5] == QUARANTINED)
         if not mediatypes.accepts(accept, stored.media_type):
             raise ManifestUnknown(
                 f"manifest {reference} is a {stored.media_type}, which the request does not accept",
@@ -246,13 +312,23 @@ class ManifestService:
             f"manifest {reference} not found in {name!r}", detail={"reference": reference}
         )
 
-    def delete(self, name: str, reference: str, request: RequestInfo | None = None) -> None:
-        """By digest: the manifest and the tags that point at it. By tag: only the tag."""
+    def delete(
+        self,
+        name: str,
+        reference: str,
+        request: RequestInfo | None = None,
+        only_if: DeleteGuard | None = None,
+    ) -> bool:
+        """By digest: the manifest and the tags that point at it. By tag: only the tag. With
+        soft delete on, what goes is kept in the recycle bin. `only_if` (cleanup jobs) is asked
+        in the transaction, after the lock checks; when it says no, nothing is deleted (False)."""
         check_name(name)
         with self._db.write() as conn:
             repo_id = repository_id(conn, name)
             if repo_id is None:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
+            locks.check_delete(conn, name, repo_id, reference)
+            locks.touch_repository(conn, repo_id)
             if not is_digest_reference(reference):
                 check_tag(reference)
                 tagged = conn.execute(
@@ -262,13 +338,20 @@ class ManifestService:
                 ).first()
                 if tagged is None:
                     raise ManifestUnknown(f"tag {reference!r} not found", detail={"tag": reference})
+                if only_if is not None and not only_if(conn, repo_id):
+                    return False
+                recycle_bin.keep_tag(conn, name, reference, tagged[0])
                 conn.execute(
                     delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == reference)
                 )
+                untagging.mark_untagged(conn, repo_id, [tagged[0]], time.time())
                 target = {"repository": name, "tag": reference, "digest": tagged[0]}
                 events.append(conn, events.TAG_DELETE, name, target, request)
-                return
+                return True
             digest = str(check_digest(reference))
+            if only_if is not None and not only_if(conn, repo_id):
+                return False
+            recycle_bin.keep_manifest(conn, name, repo_id, digest)
             deleted = delete_manifest(conn, repo_id, digest)
             if deleted is None:
                 raise ManifestUnknown(f"manifest {digest} not found", detail={"digest": digest})
@@ -276,6 +359,21 @@ class ManifestService:
             action = events.CHART_DELETE if events.is_chart(artifact_type) else events.DELETE
             target = events.delete_target(name, digest, media_type)
             events.append(conn, action, name, target, request)
+        return True
+
+
+def _refuse_existing_tags(conn: Connection, repo_id: int, name: str, tag_names: list[str]) -> None:
+    if not tag_names:
+        return
+    taken = conn.execute(
+        select(tags.c.name).where(tags.c.repository_id == repo_id, tags.c.name.in_(tag_names))
+    ).first()
+    if taken is not None:
+        raise Denied(
+            f"tag {name}:{taken[0]} already exists; import with force to move it",
+            detail={"repository": name, "tag": taken[0]},
+            status=409,
+        )
 
 
 def _push_events(

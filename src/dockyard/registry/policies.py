@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from dockyard.errors import Denied, Unsupported
+from dockyard.registry import retention
 from dockyard.storage.db.database import Database
-from dockyard.storage.db.schema import scope_maps, tokens, webhooks
-from dockyard.storage.db.settings import Policies, load_policies, write_setting
+from dockyard.storage.db.settings import Policies, load_policies, tier_counts, write_setting
 from dockyard.tiers import SKU_SETTING, TIERS, Sku
 
 RETENTION_DAYS_RANGE = (0, 365)
@@ -31,23 +31,15 @@ class PolicyChange:
     quarantine_enabled: bool | None = None
 
 
-def _count(conn: Connection, table: object) -> int:
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
-
-
-def _user_scope_maps(conn: Connection) -> int:
-    # The system scope maps (`_repositories_*`) are not rows and never count.
-    return _count(conn, scope_maps)
-
-
 def tier_violations(conn: Connection, policies: Policies) -> list[str]:
     """Why the registry's current use does not fit `policies.sku`; empty when it fits."""
     limits = TIERS[policies.sku]
     found: list[str] = []
+    existing = tier_counts(conn)
     counted = (
-        ("webhooks", _count(conn, webhooks), limits.webhooks),
-        ("scope maps", _user_scope_maps(conn), limits.scope_maps),
-        ("tokens", _count(conn, tokens), limits.tokens),
+        ("webhooks", existing["webhooks"], limits.webhooks),
+        ("scope maps", existing["scope_maps"], limits.scope_maps),
+        ("tokens", existing["tokens"], limits.tokens),
     )
     for what, used, allowed in counted:
         if used > allowed:
@@ -74,6 +66,10 @@ class PolicyService:
         rates.update({k: v for k, v in self._rate_overrides.items() if k in rates})
         return rates
 
+    def counts(self) -> dict[str, int]:
+        with self._db.read() as conn:
+            return tier_counts(conn)
+
     def get(self) -> Policies:
         with self._db.read() as conn:
             return load_policies(conn)
@@ -96,6 +92,7 @@ class PolicyService:
             for name, value in updates.items():
                 key = SKU_SETTING if name == "sku" else name
                 write_setting(conn, key, _text(value))
+            retention.policies_changed(conn, before, after)
         return before, after
 
 

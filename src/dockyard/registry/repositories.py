@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, select
 
 from dockyard.errors import NameUnknown
-from dockyard.registry import events
+from dockyard.registry import events, recycle_bin
 from dockyard.registry.events import RequestInfo
+from dockyard.registry.locks import check_repository_delete
 from dockyard.registry.names import check_name
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import (
@@ -54,6 +55,7 @@ class RepositoryService:
             repo_id = repository_id(conn, name)
             if repo_id is None:
                 raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
+            check_repository_delete(conn, name, repo_id)
             digests = [
                 r[0]
                 for r in conn.execute(
@@ -64,6 +66,7 @@ class RepositoryService:
                 r[0]
                 for r in conn.execute(select(tags.c.name).where(tags.c.repository_id == repo_id))
             ]
+            recycle_bin.keep_repository(conn, name, repo_id)
             for table in (tags, manifest_blobs, manifest_children, manifests, repository_blobs):
                 conn.execute(delete(table).where(table.c.repository_id == repo_id))
             conn.execute(delete(repositories).where(repositories.c.id == repo_id))

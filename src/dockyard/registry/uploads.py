@@ -15,9 +15,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select, update
 
-from dockyard.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
+from dockyard.errors import (
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    Denied,
+    DigestInvalid,
+    RangeInvalid,
+)
+from dockyard.registry import locks
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.names import check_name
+from dockyard.registry.repositories import repository_id
 from dockyard.spec.digest import Digest, Hasher, new_hasher
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import upload_sessions
@@ -162,6 +170,7 @@ class UploadService:
 
     def start(self, name: str) -> UploadSession:
         check_name(name)
+        self.check_writable(name)
         session = UploadSession(str(uuid.uuid4()), name, 0)
         self._driver.appender(upload_key(session.id), 0).close()
         now = time.time()
@@ -320,7 +329,11 @@ class UploadService:
             )
         if stored > session.size:
             self._driver.appender(key, session.size).close()  # drop unacknowledged bytes
-        self._blobs.commit(session.repository, key, str(digest), session.size, session.id)
+        try:
+            self._blobs.commit(session.repository, key, str(digest), session.size, session.id)
+        except Denied:
+            self.cancel(session)  # over the storage limit: the upload's bytes go
+            raise
         self._hashes.drop(session.id)
         return str(digest)
 
@@ -328,6 +341,7 @@ class UploadService:
         """A monolithic upload (POST with ?digest=): bytes go straight to a temporary key that
         no other request knows, so it needs no session row and no lease."""
         check_name(name)
+        self.check_writable(name)
         upload_id = str(uuid.uuid4())
         writer = self._driver.appender(upload_key(upload_id), 0)
         return upload_id, ChunkWriter(writer, digest.hasher(), 0, None)
@@ -339,6 +353,22 @@ class UploadService:
     def discard_stream(self, upload_id: str, chunk: ChunkWriter) -> None:
         chunk.abort()
         self._driver.delete(upload_key(upload_id))
+
+    def ensure_room(self, session: UploadSession | None, adding: int) -> None:
+        """Refuse (DENIED) bytes that would take the registry over its storage limit before
+        they are written; the session is cancelled, so nothing of the push stays behind."""
+        try:
+            with self._db.read() as conn:
+                self._blobs.limit.check(conn, (session.size if session else 0) + adding)
+        except Denied:
+            if session is not None:
+                self.cancel(session)
+            raise
+
+    def check_writable(self, name: str) -> None:
+        """Uploads into a repository with `writeEnabled=false` are refused up front."""
+        with self._db.read() as conn:
+            locks.check_writable(conn, name, repository_id(conn, name))
 
     def cancel(self, session: UploadSession) -> None:
         with self._db.write() as conn:

@@ -32,6 +32,12 @@ class ErrorCode(Enum):
         "invalid number of results requested",
     )
     UNKNOWN = ("UNKNOWN", 500, "unknown error")
+    # Not an OCI code: what ACR answers when a lock (changeable attribute) forbids the operation.
+    DISALLOWED = (
+        "REGISTRY_DISALLOWED_OPERATION",
+        405,
+        "the operation is disallowed on this registry, repository or image",
+    )
 
     def __init__(self, code: str, status: int, description: str) -> None:
         self.code = code

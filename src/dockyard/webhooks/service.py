@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import re
 import secrets
-import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,9 +32,11 @@ from sqlalchemy.orm import aliased
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, NameUnknown
+from dockyard.netguard import Resolver, non_public_address, resolve
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import events, webhook_cursor, webhook_deliveries, webhooks
+from dockyard.storage.db.settings import check_tier_room
 
 ACTIONS = (
     "push",
@@ -56,8 +56,6 @@ CURSOR = "events"
 # (PostgreSQL hands out sequence values before commit); fan-out waits for it.
 GAP_WAIT_SECONDS = 10.0
 
-Resolver = Callable[[str, int], Sequence[str]]
-
 
 class WebhookError(DockyardError):
     """A webhook request that cannot be done: invalid input (400) or a conflict (409)."""
@@ -76,11 +74,6 @@ class WebhookSettings:
     retry_horizon_seconds: float = 24 * 3600.0
     timeout_seconds: float = 10.0
     concurrency: int = 8
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
 
 
 def _now_iso(now: float) -> str:
@@ -153,7 +146,7 @@ class WebhookService:
         self,
         db: Database,
         settings: WebhookSettings | None = None,
-        resolver: Resolver = _resolve,
+        resolver: Resolver = resolve,
     ) -> None:
         self.db = db
         self.settings = settings or WebhookSettings()
@@ -200,6 +193,7 @@ class WebhookService:
             "created_at": time.time(),
         }
         with self.db.write() as conn:
+            check_tier_room(conn, "webhooks")
             if not insert_ignore(conn, webhooks, values):
                 raise WebhookError(f"webhook {name} already exists", status=409)
         return {**self.get(name), "secret": values["secret"]}
@@ -297,25 +291,14 @@ class WebhookService:
         host = parts.hostname
         port = port or (443 if parts.scheme == "https" else 80)
         try:
-            addresses = self._resolver(host, port)
+            ip = non_public_address(host, port, self._resolver)
         except OSError as exc:
             raise WebhookError(f"cannot resolve {host}: {exc}") from None
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
-            if (
-                ip.is_loopback
-                or ip.is_link_local
-                or ip.is_private
-                or ip.is_unspecified
-                or ip.is_multicast
-                or ip.is_reserved
-            ):
-                raise WebhookError(
-                    f"{host} resolves to {ip}, a loopback, link-local, private or unspecified "
-                    "address; set webhook_allow_private_targets to allow it"
-                )
+        if ip is not None:
+            raise WebhookError(
+                f"{host} resolves to {ip}, a loopback, link-local, private or unspecified "
+                "address; set webhook_allow_private_targets to allow it"
+            )
         return uri
 
     # --- fan-out ----------------------------------------------------------------------------

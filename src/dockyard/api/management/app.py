@@ -15,11 +15,15 @@ from dockyard.api.errors import error_response, handle_http_exception, handle_un
 from dockyard.api.management import (
     admin,
     audit,
+    cleanup,
+    imports,
+    quarantine,
     registry,
     roles,
     scope_maps,
     settings,
     tokens,
+    usage,
     users,
     webhooks,
 )
@@ -47,6 +51,9 @@ _ACCESS_ERROR_CODES = {400: ErrorCode.UNSUPPORTED, 404: ErrorCode.NAME_UNKNOWN}
 # In the order of the OpenAPI document.
 _ROUTERS = (
     registry.router,
+    usage.router,
+    imports.router,
+    cleanup.router,
     settings.router,
     admin.router,
     users.router,
@@ -56,6 +63,7 @@ _ROUTERS = (
     audit.audit_router,
     audit.keys_router,
     webhooks.router,
+    quarantine.router,
 )
 
 

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from dockyard.access.principals import ANONYMOUS, Principal
 from dockyard.access.service import AccessService
 from dockyard.api.auth import Authenticator
-from dockyard.errors import Unauthorized
+from dockyard.errors import Denied, Unauthorized
 from dockyard.registry.core import Registry
 from dockyard.registry.policies import PolicyService
 from dockyard.webhooks.service import WebhookService
@@ -56,6 +56,24 @@ def _writer(request: Request, principal: Annotated[Principal, Depends(_caller)])
     return principal
 
 
+def require_repository_action(
+    request: Request, principal: Principal, repository: str, action: str
+) -> None:
+    """Refuse (DENIED) a caller without `action` on `repository` (`*`: at registry scope)."""
+    context = _context(request)
+    if not context.enforce:
+        return
+    rights = context.auth.access.rights(principal)
+    allowed = (
+        action in rights.registry_actions
+        if repository == "*"
+        else rights.allows(repository, action)
+    )
+    if not allowed:
+        where = "the registry" if repository == "*" else repository
+        raise Denied(f"{principal.id} may not {action.replace('_', ' ')} on {where}")
+
+
 def _auth(request: Request) -> Authenticator:
     return _context(request).auth
 
@@ -80,3 +98,4 @@ Auth = Annotated[Authenticator, Depends(_auth)]
 Access = Annotated[AccessService, Depends(_access)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 Policies = Annotated[PolicyService, Depends(_policies)]
+Caller = Annotated[Principal, Depends(_caller)]

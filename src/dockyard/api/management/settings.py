@@ -18,6 +18,6 @@ def get_anonymous_pull(_: Reader, access: Access) -> AnonymousPull:
 
 @router.put("/settings/anonymous-pull")
 def set_anonymous_pull(body: AnonymousPull, principal: Writer, access: Access) -> AnonymousPull:
-    """Turn anonymous pull on or off."""
-    access.set_setting("anonymous_pull", "true" if body.enabled else "false", principal.id)
+    """Turn anonymous pull on or off; the Basic tier does not offer it."""
+    access.set_anonymous_pull(body.enabled, principal.id)
     return AnonymousPull(enabled=access.anonymous_pull)

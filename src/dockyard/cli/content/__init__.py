@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import typer
 
-from dockyard.cli.content import registry
+from dockyard.cli.content import imports, manifests, purge, recycle, registry, repository
 from dockyard.cli.content.apps import manifest_app, registry_app, repository_app
+from dockyard.cli.content.usage import show_usage
 
-__all__ = ["registry"]  # imported for the commands it adds to the groups
+# Imported for the commands they add to the groups.
+__all__ = ["manifests", "recycle", "registry", "repository"]
 
 
 def register(app: typer.Typer) -> None:
@@ -17,3 +19,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(repository_app, name="repository")
     app.add_typer(manifest_app, name="manifest")
     app.add_typer(registry_app, name="registry")
+    # `import` is a keyword, so the function has another name.
+    app.command("import")(imports.import_image)
+    app.command("show-usage")(show_usage)
+    app.command("purge")(purge.purge)

@@ -18,16 +18,8 @@ from dockyard.cli.access.common import (
     reports_errors,
 )
 from dockyard.cli.content.apps import registry_app
+from dockyard.registry.usage import human_bytes
 from dockyard.tiers import Sku
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _on(flag: bool) -> str:
@@ -40,8 +32,8 @@ def _show(answer: dict[str, Any]) -> None:
     soft_delete = answer["soft_delete_policy"]
     rows = [
         ("sku", answer["sku"]),
-        ("included storage", _size(limits["included_storage_bytes"])),
-        ("storage limit", _size(limits["storage_limit_bytes"])),
+        ("included storage", human_bytes(limits["included_storage_bytes"])),
+        ("storage limit", human_bytes(limits["storage_limit_bytes"])),
         ("webhooks", limits["webhooks"]),
         ("scope maps", limits["scope_maps"]),
         ("tokens", limits["tokens"]),
@@ -101,8 +93,9 @@ def update(
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Change the tier or policies. A tier that the registry's current use does not fit is
-    refused with the reasons."""
+    """Change the tier (SKU) or the policies.
+
+    A tier that the registry's current use does not fit is refused with the reasons."""
     body: dict[str, Any] = {}
     if sku is not None:
         body["sku"] = sku.value

@@ -351,3 +351,12 @@ rate_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Bytes stored (blobs plus manifests) in one row (id 1), kept by database triggers on `blobs`
+# and `manifests` (migration 0006), so that the storage limit is checked without summing.
+storage_usage = Table(
+    "storage_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("bytes", BigInteger, nullable=False),
+)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from dockyard.errors import Denied
 from dockyard.storage.db.database import upsert
-from dockyard.storage.db.schema import registry_settings
+from dockyard.storage.db.schema import registry_settings, scope_maps, tokens, webhooks
 from dockyard.tiers import DEFAULT_SKU, SKU_SETTING, TIERS, Sku, TierLimits
 
 DEFAULT_RETENTION_DAYS = 7
@@ -64,3 +65,30 @@ class Policies:
 
 def load_policies(conn: Connection) -> Policies:
     return Policies.from_settings(read_settings(conn))
+
+
+_COUNTED = {"webhooks": webhooks, "scope_maps": scope_maps, "tokens": tokens}
+
+
+def tier_counts(conn: Connection) -> dict[str, int]:
+    """How many of each tier-limited item exist (the system scope maps are not rows)."""
+    return {
+        name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+        for name, table in _COUNTED.items()
+    }
+
+
+def check_tier_room(conn: Connection, item: str) -> None:
+    """Refuse (DENIED) one more `item` (webhooks, scope_maps, tokens) beyond the tier's limit;
+    call it in the transaction that creates the item."""
+    policies = load_policies(conn)
+    allowed: int = getattr(policies.limits, item)
+    table = _COUNTED[item]
+    used = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    if used >= allowed:
+        label = item.replace("_", " ")
+        raise Denied(
+            f"the {policies.sku} tier allows {allowed} {label} and {used} exist; "
+            "delete one or change the tier",
+            detail={"sku": policies.sku.value, "limit": allowed, "current": used},
+        )

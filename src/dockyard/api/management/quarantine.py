@@ -1,0 +1,84 @@
+"""`/quarantine`: manifests held by the quarantine policy, and a scanner's verdict on them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from dockyard.access.rights import QUARANTINE_READ, QUARANTINE_WRITE
+from dockyard.api.management.deps import Access, Caller, RegistryDep, require_repository_action
+from dockyard.registry.quarantine import HeldManifest
+
+router = APIRouter(tags=["quarantine"])
+
+State = Literal["quarantined", "passed"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuarantinedManifest(_Model):
+    repository: str
+    digest: str
+    media_type: str
+    state: State
+    tags: list[str]
+    created_at: datetime
+
+
+class Verdict(_Model):
+    state: State = Field(description="`passed` releases the manifest; `quarantined` holds it")
+
+
+def _view(held: HeldManifest) -> QuarantinedManifest:
+    return QuarantinedManifest(
+        repository=held.repository,
+        digest=held.digest,
+        media_type=held.media_type,
+        state=held.state,  # type: ignore[arg-type]
+        tags=held.tags,
+        created_at=datetime.fromtimestamp(held.created_at, UTC),
+    )
+
+
+@router.get("/quarantine")
+def list_quarantine(
+    request: Request,
+    principal: Caller,
+    registry: RegistryDep,
+    repository: str | None = Query(default=None),
+    state: State | None = Query(default=None),
+) -> list[QuarantinedManifest]:
+    """Manifests with a quarantine state, oldest first (roles AcrQuarantineReader/Writer,
+    Owner, Contributor)."""
+    require_repository_action(request, principal, repository or "*", QUARANTINE_READ)
+    return [_view(m) for m in registry.quarantine.held(repository, state)]
+
+
+@router.put("/quarantine/{repository:path}/manifests/{digest}")
+def set_verdict(
+    repository: str,
+    digest: str,
+    body: Verdict,
+    request: Request,
+    principal: Caller,
+    registry: RegistryDep,
+    access: Access,
+) -> QuarantinedManifest:
+    """A scanner's verdict: `passed` lets everyone with pull rights pull the manifest
+    (role AcrQuarantineWriter, Owner, Contributor)."""
+    require_repository_action(request, principal, repository, QUARANTINE_WRITE)
+    held = registry.quarantine.set_state(repository, digest, body.state)
+    access.audit.record(
+        "quarantine.verdict",
+        principal.id,
+        "ok",
+        repository=repository,
+        digest=held.digest,
+        state=body.state,
+    )
+    return _view(held)

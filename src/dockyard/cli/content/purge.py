@@ -1,0 +1,169 @@
+"""`dockyard purge`: delete old tags (and the manifests they leave untagged) with the rules of
+ACR's `acr purge`. The registry does the work; the command first asks it for the plan (a dry
+run), then purges one repository per request, showing progress, and prints what went."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from dockyard.cli.access.common import (
+    Login,
+    Output,
+    OutputOption,
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    print_json,
+    print_table,
+    reports_errors,
+    when,
+)
+from dockyard.cli.client import ManagementClient
+from dockyard.cli.output import err, out
+from dockyard.spec.purge import PurgeArgumentError, PurgeFilter, parse_ago, parse_filter
+
+
+def _parse(filters: list[str], ago: str) -> list[PurgeFilter]:
+    try:
+        parse_ago(ago)
+        return [parse_filter(f) for f in filters]
+    except PurgeArgumentError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _narrowed(filters: list[PurgeFilter], repository: str) -> list[str]:
+    """The filters that apply to `repository`, narrowed to it alone."""
+    return [
+        f"{re.escape(repository)}:{f.tag.pattern}"
+        for f in filters
+        if f.matches_repository(repository)
+    ]
+
+
+def _affected(plan: dict[str, Any]) -> list[str]:
+    names = {item["repository"] for item in plan["tags"] + plan["manifests"]}
+    return [r for r in plan["repositories"] if r in names]
+
+
+def _show(answer: dict[str, Any]) -> None:
+    verb = "to delete" if answer["dry_run"] else "deleted"
+    print_table(
+        f"tags {verb}",
+        ("repository", "tag", "digest", "last update"),
+        [(t["repository"], t["tag"], t["digest"], when(t["last_update"])) for t in answer["tags"]],
+    )
+    print_table(
+        f"manifests {verb}",
+        ("repository", "digest", "media type", "pushed"),
+        [
+            (m["repository"], m["digest"], m["media_type"], when(m["created"]))
+            for m in answer["manifests"]
+        ],
+    )
+    if answer["skipped"]:
+        print_table(
+            "kept",
+            ("repository", "tag or digest", "why"),
+            [(s["repository"], s["reference"] or "*", s["reason"]) for s in answer["skipped"]],
+        )
+    prefix = "DRY RUN: would delete" if answer["dry_run"] else "deleted"
+    out.print(
+        f"{prefix} {len(answer['tags'])} tags and {len(answer['manifests'])} manifests "
+        f"in {len(answer['repositories'])} matching repositories",
+        highlight=False,
+    )
+
+
+def _purge_each(
+    api: ManagementClient, body: dict[str, Any], filters: list[PurgeFilter], plan: dict[str, Any]
+) -> dict[str, Any]:
+    done: dict[str, Any] = {
+        "dry_run": False,
+        "repositories": plan["repositories"],
+        "tags": [],
+        "manifests": [],
+        "skipped": [],
+    }
+    affected = _affected(plan)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_interactive) as bar:
+        task = bar.add_task("purging", total=len(affected))
+        for repository in affected:
+            bar.update(task, description=f"purging {repository}")
+            part = api.post(
+                "/purge", {**body, "dry_run": False, "filters": _narrowed(filters, repository)}
+            )
+            for key in ("tags", "manifests", "skipped"):
+                done[key] += part[key]
+            bar.advance(task)
+    # What stays in the repositories with nothing to delete is only in the plan.
+    done["skipped"] += [s for s in plan["skipped"] if s["repository"] not in affected]
+    return done
+
+
+@reports_errors
+def purge(
+    filters: Annotated[
+        list[str],
+        typer.Option(
+            "--filter",
+            "-f",
+            help="<repository-regex>:<tag-regex>, e.g. 'hello-world:^v1\\.' (repeatable)",
+            show_default=False,
+        ),
+    ],
+    ago: Annotated[
+        str,
+        typer.Option(
+            "--ago", help="Delete what was last updated longer ago than this: 2d3h6m, 7d, 30m"
+        ),
+    ],
+    untagged: Annotated[
+        bool, typer.Option("--untagged", help="Also delete manifests left without tags")
+    ] = False,
+    keep: Annotated[
+        int, typer.Option("--keep", min=0, help="Keep the newest N matching tags per repository")
+    ] = 0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would be deleted")
+    ] = False,
+    include_locked: Annotated[
+        bool,
+        typer.Option("--include-locked", help="Unlock locked tags and manifests, then delete"),
+    ] = False,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Delete old tags, and untagged manifests, with the rules of `acr purge`.
+
+    Tags that match a filter and were last updated before --ago go (but the newest --keep);
+    with --untagged also the manifests left without tags, never one that an index lists or a
+    referrer whose subject stays. Locked items stay unless --include-locked."""
+    parsed = _parse(filters, ago)
+    body: dict[str, Any] = {
+        "filters": filters,
+        "ago": ago,
+        "keep": keep,
+        "untagged": untagged,
+        "include_locked": include_locked,
+        "dry_run": True,
+    }
+    with Login(registry, username, password).connect() as api:
+        with err.status("finding what to purge"):
+            plan = api.post("/purge", body)
+        answer = plan if dry_run else _purge_each(api, body, parsed, plan)
+    if output == Output.json:
+        print_json(answer)
+    else:
+        _show(answer)

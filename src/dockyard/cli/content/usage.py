@@ -1,0 +1,84 @@
+"""`dockyard show-usage`: storage used by the registry and each repository, and the tier's
+limited quantities."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.access.common import (
+    Login,
+    Output,
+    OutputOption,
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    print_answer,
+    print_table,
+    reports_errors,
+)
+from dockyard.registry.usage import human_bytes
+
+
+def _show(answer: dict[str, Any]) -> None:
+    storage = answer["storage"]
+    print_table(
+        f"registry usage ({answer['sku']})",
+        ("quantity", "used", "limit"),
+        [
+            (
+                "storage",
+                human_bytes(storage["used_bytes"]),
+                f"{human_bytes(storage['included_bytes'])} included, "
+                f"{human_bytes(storage['limit_bytes'])} hard limit",
+            ),
+            ("  overage", human_bytes(storage["overage_bytes"]), ""),
+            ("  blobs (each once)", human_bytes(storage["blob_bytes"]), ""),
+            ("  manifests", human_bytes(storage["manifest_bytes"]), ""),
+            ("  sum of repositories", human_bytes(storage["repositories_bytes"]), ""),
+            ("repositories", answer["repository_count"], ""),
+            ("manifests", answer["manifest_count"], ""),
+            ("tags", answer["tag_count"], ""),
+            ("blobs", answer["blob_count"], ""),
+            *(
+                (item["name"], item["current_value"], item["limit"])
+                for item in answer["value"]
+                if item["unit"] == "Count"
+            ),
+        ],
+    )
+    print_table(
+        "repositories",
+        ("repository", "size", "manifests", "tags", "blobs"),
+        [
+            (
+                r["name"],
+                human_bytes(r["size_bytes"]),
+                r["manifest_count"],
+                r["tag_count"],
+                r["blob_count"],
+            )
+            for r in answer["repositories"]
+        ],
+    )
+
+
+@reports_errors
+def show_usage(
+    repository: Annotated[
+        str | None, typer.Option("--repository", help="Only this repository's row")
+    ] = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show the storage used and the counts of repositories, manifests, tags and blobs.
+
+    Storage is counted with each blob once, and as the sum of the repositories; the tier's
+    included storage and limits are shown next to it."""
+    params = {"repository": repository} if repository else None
+    with Login(registry, username, password).connect() as api:
+        answer = api.get("/usage", params)
+    print_answer(answer, output, _show)
