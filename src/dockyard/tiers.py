@@ -39,6 +39,15 @@ class TierLimits:
     rates_per_minute: dict[RateClass, int]  # per registry, and again per identity
 
 
+# ACR gives Basic and Standard the same request rates.
+_BASIC_AND_STANDARD_RATES = {
+    RateClass.READS: 10_000,
+    RateClass.WRITES: 2_000,
+    RateClass.DELETES: 1_000,
+    RateClass.REFERRERS: 500,
+    RateClass.TOKENS: 10_000,
+}
+
 TIERS: dict[Sku, TierLimits] = {
     Sku.BASIC: TierLimits(
         included_storage_bytes=10 * GIB,
@@ -49,13 +58,7 @@ TIERS: dict[Sku, TierLimits] = {
         geo_replication=False,
         retention_policy=False,
         customer_managed_keys=False,
-        rates_per_minute={
-            RateClass.READS: 10_000,
-            RateClass.WRITES: 2_000,
-            RateClass.DELETES: 1_000,
-            RateClass.REFERRERS: 500,
-            RateClass.TOKENS: 10_000,
-        },
+        rates_per_minute=_BASIC_AND_STANDARD_RATES,
     ),
     Sku.STANDARD: TierLimits(
         included_storage_bytes=100 * GIB,
@@ -66,13 +69,7 @@ TIERS: dict[Sku, TierLimits] = {
         geo_replication=False,
         retention_policy=False,
         customer_managed_keys=False,
-        rates_per_minute={
-            RateClass.READS: 10_000,
-            RateClass.WRITES: 2_000,
-            RateClass.DELETES: 1_000,
-            RateClass.REFERRERS: 500,
-            RateClass.TOKENS: 10_000,
-        },
+        rates_per_minute=_BASIC_AND_STANDARD_RATES,
     ),
     Sku.PREMIUM: TierLimits(
         included_storage_bytes=500 * GIB,
