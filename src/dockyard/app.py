@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -34,11 +35,13 @@ from dockyard.api.ratelimit import RateLimitMiddleware
 from dockyard.api.uploads import upload_routes
 from dockyard.config import Settings, load_settings
 from dockyard.errors import DockyardError
+from dockyard.jobs.task_worker import build_task_worker
 from dockyard.jobs.worker import BackgroundWorker
 from dockyard.registry.core import Registry, RegistryOptions
 from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.storage.db.database import Database
 from dockyard.storage.filesystem import FilesystemDriver
+from dockyard.tasks.service import TaskPolicy, TaskService
 from dockyard.webhooks.service import WebhookService, WebhookSettings
 
 
@@ -70,6 +73,15 @@ def build_webhooks(settings: Settings, registry: Registry) -> WebhookService:
             timeout_seconds=settings.webhook_timeout_seconds,
         ),
     )
+
+
+def build_tasks(settings: Settings, registry: Registry) -> TaskService:
+    policy = TaskPolicy(
+        default_engine=settings.task_engines[0] if settings.task_engines else "buildah",
+        min_timeout_seconds=settings.task_min_timeout_seconds,
+        max_source_bytes=settings.task_max_source_bytes,
+    )
+    return TaskService(registry.db, registry.driver, policy)
 
 
 def build_access(settings: Settings, registry: Registry) -> Authenticator:
@@ -136,15 +148,22 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     )
     access = build_access(settings, registry)
     auth = access if settings.auth_enabled else None
+    tasks = build_tasks(settings, registry)
+    # With tasks off, the worker only ends runs whose worker was lost.
+    task_worker = build_task_worker(
+        settings, registry.db, registry.driver, access.access, access.signer
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(worker.run()) if settings.gc_enabled else None
         webhook_task = asyncio.create_task(worker.run_webhooks())
         cleanup_task = asyncio.create_task(worker.run_cleanup())
+        task_worker.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(task_worker.stop)
             for background in (webhook_task, cleanup_task):
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -171,7 +190,11 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         Mount(
             "/api/v1",
             app=management_app(
-                access, webhooks, enforce=settings.auth_enabled, registry_core=registry
+                access,
+                webhooks,
+                enforce=settings.auth_enabled,
+                registry_core=registry,
+                tasks=tasks,
             ),
         ),
     ]

@@ -73,6 +73,41 @@ class Settings(BaseSettings):
     import_allow_private_sources: bool = Field(
         default=False, description="allow imports from loopback, link-local and private addresses"
     )
+    tasks_enabled: bool = Field(
+        default=True, description="run quick builds and runs in the server's own processes"
+    )
+    task_engines: list[Literal["buildah", "docker"]] = Field(
+        default=["buildah"], description="build engines this worker has; new runs use the first"
+    )
+    task_registry_url: str = Field(
+        default="",
+        description="how builds reach this registry; empty: the serve host and port "
+        "(127.0.0.1 when listening on every address)",
+    )
+    task_work_dir: Path | None = Field(default=None, description="empty: <data_dir>/tasks")
+    task_lease_seconds: float = Field(
+        default=30.0, gt=0, description="a run whose worker stops renewing this long ends Error"
+    )
+    task_poll_seconds: float = Field(default=1.0, gt=0)
+    task_max_source_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0, description="largest build context, packed or unpacked"
+    )
+    task_allow_private_sources: bool = Field(
+        default=False,
+        description="allow build contexts from loopback, link-local and private addresses",
+    )
+    task_upstream_registries: list[str] = Field(
+        default_factory=list,
+        description="registries searched, after this one, for unqualified FROM images",
+    )
+    task_min_timeout_seconds: int = Field(
+        default=300, ge=1, description="the shortest run timeout accepted (lower it for tests)"
+    )
+    task_source_ttl_seconds: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="uploaded build contexts no run used this long are removed",
+    )
 
     @field_validator("rate_limits", "rate_limits_per_identity")
     @classmethod

@@ -44,10 +44,21 @@ def test_retired_key_stops_verifying_after_the_longest_token_lifetime(
     signer.rotate()
     real_time = time.time
     monkeypatch.setattr(
-        signing.time, "time", lambda: real_time() + signing.REFRESH_TOKEN_SECONDS + 60
+        signing.time, "time", lambda: real_time() + signing.MAX_REFRESH_TOKEN_SECONDS + 60
     )
     with pytest.raises(Unauthorized):
         signer.verify_refresh(token, "svc")
+
+
+def test_refresh_tokens_live_as_asked_up_to_the_longest_lifetime(database: Database) -> None:
+    signer = TokenSigner(database)
+    now = time.time()
+    default = signer.verify_refresh(signer.issue_refresh("user:a", "svc"), "svc")
+    assert abs(default.expires_at - (now + signing.REFRESH_TOKEN_SECONDS)) < 5
+    run = signer.verify_refresh(signer.issue_refresh("user:a", "svc", seconds=4000), "svc")
+    assert abs(run.expires_at - (now + 4000)) < 5
+    capped = signer.verify_refresh(signer.issue_refresh("user:a", "svc", seconds=10**6), "svc")
+    assert abs(capped.expires_at - (now + signing.MAX_REFRESH_TOKEN_SECONDS)) < 5
 
 
 def test_foreign_tampered_and_misused_tokens_fail(database: Database) -> None:

@@ -27,6 +27,9 @@ ALGORITHM = "ES256"
 ISSUER = "dockyard"
 ACCESS_TOKEN_SECONDS = 300
 REFRESH_TOKEN_SECONDS = 3 * 3600
+# The longest a refresh token may live: a task run's push credential lasts its timeout (at
+# most 8 hours) and a margin. Retired keys verify that long.
+MAX_REFRESH_TOKEN_SECONDS = 9 * 3600
 MAX_TOKEN_BYTES = 8192
 
 
@@ -110,7 +113,7 @@ class TokenSigner:
                 key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("token signed by an unknown key")
-        if key.retired_at is not None and key.retired_at + REFRESH_TOKEN_SECONDS < time.time():
+        if key.retired_at is not None and key.retired_at + MAX_REFRESH_TOKEN_SECONDS < time.time():
             raise Unauthorized("token signed by an expired key")
         return key.private.public_key()
 
@@ -137,7 +140,13 @@ class TokenSigner:
         }
         return self._sign(claims), ACCESS_TOKEN_SECONDS
 
-    def issue_refresh(self, subject: str, service: str, generation: str = "") -> str:
+    def issue_refresh(
+        self,
+        subject: str,
+        service: str,
+        generation: str = "",
+        seconds: int = REFRESH_TOKEN_SECONDS,
+    ) -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -145,7 +154,7 @@ class TokenSigner:
             "aud": service,
             "iat": now,
             "nbf": now - 5,
-            "exp": now + REFRESH_TOKEN_SECONDS,
+            "exp": now + min(seconds, MAX_REFRESH_TOKEN_SECONDS),
             "jti": uuid.uuid4().hex,
             "grant": "refresh",
             "gen": generation,

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,10 @@ def token_expiry(token: str) -> float | None:
         return float(claims["exp"])
     except (IndexError, KeyError, TypeError, ValueError, binascii.Error):
         return None
+
+
+class ConnectionLost(CliError):
+    """A streamed answer broke off (or went quiet too long); asking again may work."""
 
 
 def _connection_error(url: str, exc: httpx.HTTPError) -> CliError:
@@ -347,6 +351,34 @@ class ManagementClient:
             raise _connection_error(self.registry, exc) from exc
         except ValueError as exc:
             raise CliError(f"the registry sent a line that is not JSON: {exc}") from exc
+
+    def upload(self, path: str, chunks: Iterable[bytes], size: int) -> Any:
+        """POST a body of `size` bytes as `chunks` yields it (never all in memory) and answer
+        the JSON reply."""
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, read=STREAM_READ_TIMEOUT_SECONDS)
+        try:
+            resp = self._http.post(path, content=chunks, headers=headers, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise _connection_error(self.registry, exc) from exc
+        if resp.status_code >= 400:
+            raise self._failure(resp)
+        return resp.json()
+
+    def stream_bytes(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
+        """GET and yield the raw body as it arrives (a log that a running job is writing).
+        A connection that breaks or stays silent past the read timeout raises ConnectionLost."""
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, read=STREAM_READ_TIMEOUT_SECONDS)
+        try:
+            with self._http.stream("GET", path, params=params, timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise self._failure(resp)
+                yield from resp.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ConnectionLost(f"the connection to {self.registry} broke off: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise _connection_error(self.registry, exc) from exc
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from dockyard import __version__
-from dockyard.cli import access, content
+from dockyard.cli import access, content, tasks
 from dockyard.cli.output import err as console
 from dockyard.cli.output import out
 from dockyard.config import Settings, load_settings
@@ -223,6 +223,58 @@ def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOpt
 
 
 @app.command()
+def worker(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    db: DbOption = None,
+    registry_url: Annotated[
+        str | None,
+        typer.Option(help="How builds reach the registry [the configured serve address]"),
+    ] = None,
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="A build engine: buildah, docker")
+    ] = None,
+) -> None:
+    """Do task runs (quick builds and commands) from the configured database, without
+    serving: for extra build machines that share the registry's database and storage."""
+    import signal
+    import threading
+
+    from dockyard.app import build_access, build_registry, configure_logging
+    from dockyard.jobs.task_worker import build_task_worker
+    from dockyard.storage.db.migrate import upgrade
+
+    settings = _settings(
+        config,
+        data_dir=data_dir,
+        db=db,
+        task_registry_url=registry_url,
+        task_engines=engine or None,
+        tasks_enabled=True,
+    )
+    configure_logging(settings)
+    upgrade(settings.database_url)
+    registry = build_registry(settings)
+    auth = build_access(settings, registry)
+    task_worker = build_task_worker(
+        settings, registry.db, registry.driver, auth.access, auth.signer
+    )
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    console.print(
+        f"Dockyard {__version__} task worker {task_worker.id} "
+        f"({', '.join(task_worker.settings.engines)}) pushing to "
+        f"{task_worker.settings.registry_url}"
+    )
+    task_worker.start()
+    stopping.wait()
+    console.print("stopping: a run in progress ends Error")
+    task_worker.stop()
+    registry.db.dispose()
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     print(__version__)
@@ -230,6 +282,7 @@ def version() -> None:
 
 access.register(app)
 content.register(app)
+tasks.register(app)
 
 
 def main() -> None:

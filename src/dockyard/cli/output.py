@@ -11,3 +11,8 @@ PIPE_WIDTH = 240
 
 err = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
+
+
+def note(markup: str) -> None:
+    """A status line on stderr, never wrapped, so that digests and paths stay whole."""
+    err.print(markup, highlight=False, soft_wrap=True)

@@ -20,6 +20,7 @@ from dockyard.api.management import (
     quarantine,
     registry,
     roles,
+    runs,
     scope_maps,
     settings,
     tokens,
@@ -32,11 +33,13 @@ from dockyard.api.management.models import ErrorEnvelope
 from dockyard.errors import DockyardError
 from dockyard.registry.core import Registry
 from dockyard.spec.codes import ErrorCode
+from dockyard.tasks.service import TaskService
 from dockyard.webhooks.service import WebhookService
 
 DESCRIPTION = """Manage who may use the registry: users and their roles, scope maps and
 repository-scoped tokens, the admin user, anonymous pull, the audit log and signing keys;
-and webhooks, with their deliveries.
+webhooks, with their deliveries; and runs: quick builds and commands done by the registry's
+workers, with their build sources and logs.
 
 Authenticate with Basic credentials (a user, the admin user or a token with its password, or
 the username `00000000-0000-0000-0000-000000000000` with a refresh token from `/oauth2/token`)
@@ -64,6 +67,7 @@ _ROUTERS = (
     audit.keys_router,
     webhooks.router,
     quarantine.router,
+    runs.router,
 )
 
 
@@ -131,6 +135,7 @@ def management_app(
     webhook_service: WebhookService | None = None,
     enforce: bool = True,
     registry_core: Registry | None = None,
+    tasks: TaskService | None = None,
 ) -> FastAPI:
     """The `/api/v1` application. With `enforce` off (a registry without auth) every caller
     may manage and is recorded as `anonymous`."""
@@ -156,6 +161,7 @@ def management_app(
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     api.state.management = ManagementContext(auth, enforce, webhook_service, registry_core)
+    api.state.tasks = tasks
     api.add_exception_handler(DockyardError, _on_dockyard_error)
     api.add_exception_handler(RequestValidationError, _on_validation_error)
     api.add_exception_handler(HTTPException, handle_http_exception)

@@ -360,3 +360,64 @@ storage_usage = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("bytes", BigInteger, nullable=False),
 )
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+# One row per run of a quick build or command. Workers claim Queued rows (`worker`,
+# `lease_until`) and renew the lease while they work; a run whose lease runs out is ended.
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("run_id", String(16), primary_key=True),  # prefix + `seq`, e.g. ca12
+    Column("seq", BigInteger, nullable=False, unique=True),  # creation order
+    Column("kind", String(8), nullable=False),  # build | cmd
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),  # manual | commit | base_image | timer
+    Column("request", Text, nullable=False),  # JSON: what to build or run
+    Column("requester", String(160), nullable=False),  # principal id; the push credential's
+    Column("engine", String(32), nullable=False),
+    Column("platform", String(64)),
+    Column("worker", String(128)),
+    Column("lease_until", Float),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("timeout", Integer, nullable=False),  # seconds
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("output_images", Text),  # JSON list of {repository, tag, digest}
+    Column("base_images", Text),  # JSON list of {stage, name, image, runtime}
+    Column("error", Text),
+    Column("log_size", BigInteger, nullable=False, server_default="0"),  # bytes of log so far
+    Index("ix_task_runs_status", "status", "seq"),
+)
+
+# The log of a run in chunks; `start` is the chunk's byte offset in the whole log.
+task_run_logs = Table(
+    "task_run_logs",
+    metadata,
+    Column(
+        "run_id", String(16), ForeignKey("task_runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("start", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+# Counters handing out run ids (name "runs").
+task_counters = Table(
+    "task_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# Uploaded build contexts (tar or tar.gz), stored content-addressed by the blob driver.
+task_sources = Table(
+    "task_sources",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=False),  # last upload or run that named it
+)

@@ -1,0 +1,321 @@
+"""`/runs`: quick builds and command runs done by the registry's workers, their build sources
+(uploaded tarballs) and their logs, streamed while they run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from anyio import CancelScope, to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
+
+from dockyard.access.rights import PUSH
+from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
+from dockyard.api.streaming import content_length
+from dockyard.errors import SizeInvalid, Unsupported
+from dockyard.tasks.model import (
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_TIMEOUT_SECONDS,
+    RUN_ID_PREFIX,
+    RUN_ID_TEMPLATE,
+    STATUSES,
+    Run,
+    RunRequest,
+)
+from dockyard.tasks.service import TaskService, image_repository
+
+router = APIRouter(tags=["runs"])
+TEXT = "text/plain; charset=utf-8"
+UPLOAD_BATCH = 1024 * 1024
+DRAIN_BYTES = 8 * 1024 * 1024
+FOLLOW_POLL_SECONDS = 0.25
+_NO_BUFFERING = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunCreate(_Model):
+    kind: Literal["build", "cmd"] = "build"
+    source: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="An uploaded build context (POST /runs/sources)",
+    )
+    context_url: str | None = Field(
+        default=None,
+        description="A tarball URL, or a git URL with an optional #branch:subfolder",
+    )
+    dockerfile: str = Field(default="Dockerfile", description="Its path inside the context")
+    images: list[str] = Field(
+        default_factory=list,
+        description=f"repository[:tag] of this registry; {RUN_ID_TEMPLATE} becomes the run id",
+        examples=[["hello:{{.Run.ID}}", "hello:latest"]],
+    )
+    build_args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = Field(default=None, description="The build stage to build")
+    platform: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", examples=["linux/amd64"]
+    )
+    push: bool = True
+    cmd: str | None = Field(default=None, description="kind=cmd: '<image> <args...>'")
+    timeout: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
+    engine: str | None = Field(
+        default=None, description="buildah or docker; the server's default when empty"
+    )
+
+
+class OutputImageModel(_Model):
+    repository: str
+    tag: str
+    digest: str
+
+
+class BaseImageModel(_Model):
+    stage: int
+    name: str | None = Field(description="The stage's name (AS ...)")
+    image: str = Field(description="As the Dockerfile names it, ARGs resolved; scratch")
+    runtime: bool = Field(description="The stage the image is built from")
+
+
+class RunModel(_Model):
+    run_id: str
+    kind: str
+    status: str = Field(
+        description="Queued, Started, Running, Succeeded, Failed, Canceled, Error or Timeout"
+    )
+    trigger: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    images: list[str]
+    output_images: list[OutputImageModel]
+    base_images: list[BaseImageModel]
+    platform: str | None
+    engine: str
+    worker: str | None
+    timeout: int
+    error: str | None
+
+
+class SourceModel(_Model):
+    source: str = Field(description="sha256:<hex> of the archive, for POST /runs")
+    size: int
+
+
+def _tasks(request: Request) -> TaskService:
+    service = getattr(request.app.state, "tasks", None)
+    if service is None:
+        raise Unsupported("tasks are not available on this server")
+    assert isinstance(service, TaskService)
+    return service
+
+
+Tasks = Annotated[TaskService, Depends(_tasks)]
+
+
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def run_model(run: Run) -> RunModel:
+    return RunModel(
+        run_id=run.run_id,
+        kind=run.kind,
+        status=run.status,
+        trigger=run.trigger,
+        created_at=datetime.fromtimestamp(run.created_at, UTC),
+        started_at=_time(run.started_at),
+        finished_at=_time(run.finished_at),
+        duration_seconds=run.duration_seconds,
+        images=list(run.request.images),
+        output_images=[OutputImageModel(**vars_of(o)) for o in run.output_images],
+        base_images=[BaseImageModel(**vars_of(b)) for b in run.base_images],
+        platform=run.platform,
+        engine=run.engine,
+        worker=run.worker,
+        timeout=run.timeout,
+        error=run.error,
+    )
+
+
+def vars_of(item: Any) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in item.__slots__}
+
+
+@router.post(
+    "/runs/sources",
+    status_code=201,
+    response_model=SourceModel,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The build context: a tar archive, plain or gzip",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+    responses={413: {"description": "The archive is too large, packed or unpacked"}},
+)
+async def upload_source(
+    request: Request, principal: Writer, tasks: Tasks, access: Access
+) -> JSONResponse:
+    """Upload a build context. It is checked (a tar; no absolute paths, `..`, links leading
+    out of it, or device files; within the size limit) and stored under its digest."""
+    limit = tasks.sources.max_bytes
+    length = content_length(request)
+    if length is not None and length > limit + DRAIN_BYTES:
+        # Answered unread: the connection cannot serve another request.
+        raise SizeInvalid(
+            f"the build context is larger than {limit} bytes",
+            status=413,
+            headers={"Connection": "close"},
+        )
+    upload = await to_thread.run_sync(tasks.sources.open_upload)
+    too_large = False
+    try:
+        pending: list[bytes] = []
+        size = total = 0
+        async for data in request.stream():
+            total += len(data)
+            if total > limit:
+                # Read on (a little), so that the client gets the answer rather than a reset.
+                too_large = True
+                if total > limit + DRAIN_BYTES:
+                    break
+                continue
+            pending.append(data)
+            size += len(data)
+            if size >= UPLOAD_BATCH:
+                await to_thread.run_sync(upload.write, b"".join(pending))
+                pending, size = [], 0
+        if too_large:
+            raise SizeInvalid(f"the build context is larger than {limit} bytes", status=413)
+        await to_thread.run_sync(upload.write, b"".join(pending))
+    except ClientDisconnect:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(tasks.sources.discard, upload)
+        raise Unsupported("the client disconnected before the context was complete") from None
+    except BaseException:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(tasks.sources.discard, upload)
+        raise
+    stored = await to_thread.run_sync(tasks.sources.commit, upload)
+    access.audit.record("run.source", principal.id, "ok", source=stored.digest, size=stored.size)
+    return JSONResponse({"source": stored.digest, "size": stored.size}, status_code=201)
+
+
+@router.post("/runs", status_code=201)
+def create_run(
+    body: RunCreate, request: Request, principal: Writer, tasks: Tasks, access: Access
+) -> RunModel:
+    """Queue a build (or a command run); a worker takes it up. `{{.Run.ID}}` in `images`
+    becomes the run id."""
+    run_request = RunRequest(
+        kind=body.kind,
+        source=body.source,
+        context_url=body.context_url,
+        dockerfile=body.dockerfile,
+        images=list(body.images),
+        build_args=dict(body.build_args),
+        target=body.target,
+        platform=body.platform,
+        push=body.push,
+        cmd=body.cmd,
+    )
+    if body.push and body.kind == "build":
+        for image in body.images:
+            repository, _ = image_repository(image.replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
+            require_repository_action(request, principal, repository, PUSH)
+    run = tasks.schedule(run_request, principal.id, body.timeout, body.engine)
+    access.audit.record(
+        "run.create",
+        principal.id,
+        "ok",
+        run_id=run.run_id,
+        kind=run.kind,
+        images=run.request.images,
+    )
+    return run_model(run)
+
+
+@router.get("/runs")
+def list_runs(
+    _: Reader,
+    tasks: Tasks,
+    top: Annotated[int, Query(ge=1, le=1000)] = 50,
+    status: Annotated[str | None, Query(description="Only runs with this status")] = None,
+) -> list[RunModel]:
+    """Runs, newest first."""
+    if status is not None and status not in STATUSES:
+        raise Unsupported(f"unknown status {status!r}; known: {', '.join(STATUSES)}")
+    return [run_model(run) for run in tasks.runs.recent(top, status)]
+
+
+@router.get("/runs/{run_id}", responses={404: {"description": "No such run"}})
+def get_run(run_id: str, _: Reader, tasks: Tasks) -> RunModel:
+    return run_model(tasks.runs.get(run_id))
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    responses={404: {"description": "No such run"}, 409: {"description": "The run has ended"}},
+)
+def cancel_run(run_id: str, principal: Writer, tasks: Tasks, access: Access) -> RunModel:
+    """Cancel a run: a queued one ends Canceled at once, a running one once its worker has
+    ended its processes (within seconds)."""
+    run = tasks.runs.request_cancel(run_id)
+    access.audit.record("run.cancel", principal.id, "ok", run_id=run_id)
+    return run_model(run)
+
+
+@router.get(
+    "/runs/{run_id}/logs",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The log from `offset`", "content": {TEXT: {}}},
+        404: {"description": "No such run"},
+    },
+)
+async def run_logs(
+    run_id: str,
+    request: Request,
+    _: Reader,
+    tasks: Tasks,
+    follow: bool = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> StreamingResponse:
+    """The run's log from byte `offset`. With `follow`, streamed while the run goes on; the
+    stream ends when the run has ended (then GET the run for its status)."""
+    await to_thread.run_sync(tasks.runs.get, run_id)  # 404 before the stream starts
+    return StreamingResponse(
+        _log_stream(tasks, request, run_id, offset, follow),
+        media_type=TEXT,
+        headers=_NO_BUFFERING,
+    )
+
+
+async def _log_stream(
+    tasks: TaskService, request: Request, run_id: str, offset: int, follow: bool
+) -> AsyncIterator[bytes]:
+    position = offset
+    while True:
+        # The status first: the log of a run is complete before its final status is written.
+        run = await to_thread.run_sync(tasks.runs.get, run_id)
+        data = await to_thread.run_sync(tasks.logs.read, run_id, position)
+        if data:
+            position += len(data)
+            yield data
+            continue
+        # A follower that went away stops the polling, even of a run that never ends.
+        if not follow or run.finished or await request.is_disconnected():
+            return
+        await asyncio.sleep(FOLLOW_POLL_SECONDS)

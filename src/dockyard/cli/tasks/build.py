@@ -1,0 +1,212 @@
+"""`dockyard build` and `dockyard run`: quick runs on the registry's build workers, in the
+spirit of `az acr build` and `az acr run --cmd`. No Docker engine is needed here: the
+context goes up to the registry, a worker builds (or runs the command), and the log comes
+back live."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from dockyard.cli.access.common import (
+    Login,
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    reports_errors,
+)
+from dockyard.cli.client import CliError, ManagementClient, registry_host
+from dockyard.cli.output import note
+from dockyard.cli.tasks.follow import follow_to_end
+from dockyard.cli.tasks.sources import dockerfile_in_context, is_remote, resolve_source
+from dockyard.cli.tasks.taskfile import single_command
+
+DEFAULT_TIMEOUT = 3600
+MIN_TIMEOUT = 300
+MAX_TIMEOUT = 28800
+
+ContextArgument = Annotated[
+    str,
+    typer.Argument(
+        help="A local folder (packed honouring .dockerignore), a local .tar/.tar.gz, a tarball "
+        "URL, or a git URL with an optional #branch:subfolder",
+        show_default=False,
+    ),
+]
+PlatformOption = Annotated[
+    str | None, typer.Option("--platform", help="os/arch or os/arch/variant, e.g. linux/amd64")
+]
+NoLogsOption = Annotated[
+    bool,
+    typer.Option("--no-logs", help="Print the run ID and return at once, without the log"),
+]
+TimeoutOption = Annotated[
+    int,
+    typer.Option(
+        "--timeout",
+        help=f"Seconds before the run is stopped, {MIN_TIMEOUT}-{MAX_TIMEOUT}",
+    ),
+]
+
+
+def _image_names(images: list[str], registry: str) -> list[str]:
+    """Repository[:tag] names; a leading `<this registry's host>/` is dropped."""
+    prefix = registry_host(registry) + "/"
+    return [image.removeprefix(prefix) for image in images]
+
+
+def _build_args(pairs: list[str]) -> dict[str, str]:
+    """`K=V`, or `K` alone for the value of the environment variable K (as docker does)."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not key:
+            raise CliError(f"--build-arg takes NAME=value, not {pair!r}")
+        if not equals:
+            if key not in os.environ:
+                raise CliError(f"--build-arg {key}: no value given and ${key} is not set")
+            value = os.environ[key]
+        found[key] = value
+    return found
+
+
+def schedule(api: ManagementClient, body: dict[str, Any], no_logs: bool) -> None:
+    """POST the run; then follow it to its end (exit status by its outcome), or with
+    `no_logs` print its ID and return."""
+    run = api.post("/runs", {key: value for key, value in body.items() if value is not None})
+    run_id = str(run["run_id"])
+    if no_logs:
+        typer.echo(run_id)
+        return
+    note(f"Queued {escape(str(run['kind']))} run {escape(run_id)}")
+    code = follow_to_end(api, run_id)
+    if code:
+        raise typer.Exit(code)
+
+
+@reports_errors
+def build(
+    context: ContextArgument,
+    images: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--image",
+            "-t",
+            help="repository:tag to push, repeatable; {{.Run.ID}} becomes the run ID",
+        ),
+    ] = None,
+    file: Annotated[
+        str, typer.Option("--file", "-f", help="The Dockerfile, relative to the context")
+    ] = "Dockerfile",
+    build_args: Annotated[
+        list[str] | None,
+        typer.Option("--build-arg", help="NAME=value (or NAME, from the environment); repeatable"),
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="The stage to build")] = None,
+    platform: PlatformOption = None,
+    no_push: Annotated[
+        bool, typer.Option("--no-push", help="Build only; push nothing to the registry")
+    ] = False,
+    no_logs: NoLogsOption = False,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Build an image on the registry from a Dockerfile and push it there.
+
+    The log streams live; the exit status is 0 when the run Succeeded, 1 otherwise.
+
+    Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
+    local = Path(context).is_dir() and not is_remote(context)
+    dockerfile = dockerfile_in_context(Path(context), file) if local else file
+    with Login(registry, username, password).connect() as api:
+        body: dict[str, Any] = {
+            "kind": "build",
+            **resolve_source(api, context, dockerfile).fields(),
+            "dockerfile": dockerfile,
+            "images": _image_names(images or [], api.registry),
+            "build_args": _build_args(build_args or []),
+            "target": target,
+            "platform": platform,
+            "push": not no_push,
+            "cmd": None,
+            "timeout": timeout,
+        }
+        schedule(api, body, no_logs)
+
+
+def _task_file_text(file: str, context: str | None) -> str:
+    """A task file from stdin (`-`), from the local context folder, or from here."""
+    if file == "-":
+        return sys.stdin.read()
+    candidates = []
+    if context is not None and not is_remote(context) and Path(context).is_dir():
+        candidates.append(Path(context) / file)
+    candidates.append(Path(file))
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                return candidate.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"cannot read {candidate}: {exc.strerror or exc}") from exc
+    raise CliError(f"no task file {file} in the context or here")
+
+
+@reports_errors
+def run(
+    context: Annotated[
+        str | None,
+        typer.Argument(
+            help="Files for the command: a local folder, archive, tarball URL or git URL "
+            "(none, or /dev/null, for no files)",
+            show_default=False,
+        ),
+    ] = None,
+    cmd: Annotated[
+        str | None,
+        typer.Option("--cmd", help="'<image> <args>': the container to run", show_default=False),
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="A task file (in the context, or here; - for stdin); for now with one `cmd` step",
+        ),
+    ] = None,
+    platform: PlatformOption = None,
+    no_logs: NoLogsOption = False,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Run a command in a container on the registry's workers, with the log streamed live.
+
+    The exit status is 0 when the run Succeeded, 1 otherwise.
+
+    Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
+    if (cmd is None) == (file is None):
+        raise CliError("give either --cmd '<image> <args>' or -f task.yaml")
+    command = (
+        cmd if cmd is not None else single_command(_task_file_text(str(file), context), str(file))
+    )
+    if not command.strip():
+        raise CliError("--cmd is empty", "e.g. --cmd 'hello:v1 echo hi'")
+    with Login(registry, username, password).connect() as api:
+        body: dict[str, Any] = {
+            "kind": "cmd",
+            **resolve_source(api, context, None).fields(),
+            "images": [],
+            "platform": platform,
+            "push": False,
+            "cmd": command.strip(),
+            "timeout": timeout,
+        }
+        schedule(api, body, no_logs)

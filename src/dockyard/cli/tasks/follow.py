@@ -1,0 +1,134 @@
+"""Following a run: its log copied to stdout as the registry streams it, then its outcome.
+
+The log arrives from `GET /runs/{id}/logs?follow=true&offset=N`, which ends when the run
+does. A stream that breaks off early (a restarted server, a proxy's idle timeout) is opened
+again from the byte where it stopped, so nothing is printed twice or lost. Once the run is
+over, its status decides the exit status: 0 for Succeeded, 1 for anything else.
+
+Ctrl-C while following asks, on a terminal, whether to cancel the run; the answer defaults
+to no, which only stops following (the run goes on). Without a terminal to ask on, Ctrl-C
+just stops following. Either way the command exits 130.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, BinaryIO
+
+import typer
+from rich.markup import escape
+
+from dockyard.cli.client import CliError, ConnectionLost, ManagementClient
+from dockyard.cli.output import note
+
+FINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled", "Error", "Timeout"})
+SUCCEEDED = "Succeeded"
+INTERRUPTED_EXIT = 130
+# Reconnections in a row without a byte of log before giving up.
+MAX_RECONNECTS = 8
+RECONNECT_PAUSE_SECONDS = 1.0
+
+
+def run_path(run_id: str) -> str:
+    return f"/runs/{run_id}"
+
+
+def copy_log(api: ManagementClient, run_id: str, sink: BinaryIO, offset: int = 0) -> int:
+    """Copy the log so far (from byte `offset`) to `sink`; the new offset."""
+    for chunk in api.stream_bytes(f"{run_path(run_id)}/logs", {"offset": offset}):
+        sink.write(chunk)
+        offset += len(chunk)
+    sink.flush()
+    return offset
+
+
+def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO) -> dict[str, Any]:
+    """Copy the run's log to `sink` as it is written until the run is over; the final run."""
+    offset = 0
+    fruitless = 0
+    while True:
+        received = offset
+        lost: ConnectionLost | None = None
+        try:
+            for chunk in api.stream_bytes(
+                f"{run_path(run_id)}/logs", {"follow": "true", "offset": offset}
+            ):
+                sink.write(chunk)
+                sink.flush()
+                offset += len(chunk)
+        except ConnectionLost as exc:
+            lost = exc
+        fruitless = 0 if offset > received else fruitless + 1
+        if lost is not None:
+            if fruitless > MAX_RECONNECTS:
+                raise lost
+            time.sleep(RECONNECT_PAUSE_SECONDS * min(fruitless, 5))
+            continue
+        run: dict[str, Any] = api.get(run_path(run_id))
+        if run["status"] in FINAL_STATUSES:
+            # Whatever was written between the stream's end and the status read.
+            copy_log(api, run_id, sink, offset)
+            return run
+        # The stream ended early although the run goes on: open it again.
+        time.sleep(RECONNECT_PAUSE_SECONDS * min(fruitless, 5))
+
+
+def duration(run: dict[str, Any]) -> str:
+    seconds = run.get("duration_seconds")
+    if seconds is None:
+        return ""
+    whole = round(float(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def report_outcome(run: dict[str, Any]) -> int:
+    """Say on stderr how the run ended (and why, when it failed); the exit status for it."""
+    run_id, status = escape(run["run_id"]), run["status"]
+    took = duration(run)
+    after = f" after {took}" if took else ""
+    if status == SUCCEEDED:
+        note(f"Run {run_id}: [green]Succeeded[/green]{after}")
+        return 0
+    note(f"Run {run_id}: [red]{escape(status)}[/red]{after}")
+    if run.get("error"):
+        note(f"[red]error:[/red] {escape(str(run['error']))}")
+    return 1
+
+
+def _ask_to_cancel(run_id: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return typer.confirm(f"\nCancel run {run_id}?", default=False, err=True)
+    except (KeyboardInterrupt, EOFError, typer.Abort):
+        return False
+
+
+def _interrupted(api: ManagementClient, run_id: str) -> int:
+    if _ask_to_cancel(run_id):
+        try:
+            run = api.post(f"{run_path(run_id)}/cancel")
+        except CliError as exc:
+            note(f"[red]error:[/red] {escape(exc.message)}")
+            return 1
+        note(f"Run {escape(run_id)}: cancel requested ({escape(run['status'])})")
+    else:
+        note(
+            f"\nStopped following run {escape(run_id)}; it goes on. Follow it again with "
+            f"`dockyard task logs --run-id {escape(run_id)} --follow`"
+        )
+    return INTERRUPTED_EXIT
+
+
+def follow_to_end(api: ManagementClient, run_id: str) -> int:
+    """Stream the run's log to stdout until it ends, report the outcome; the exit status."""
+    try:
+        run = follow_log(api, run_id, sys.stdout.buffer)
+    except KeyboardInterrupt:
+        return _interrupted(api, run_id)
+    return report_outcome(run)

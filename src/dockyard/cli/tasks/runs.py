@@ -1,0 +1,182 @@
+"""`dockyard task`: the runs of builds and commands, in the spirit of `az acr task list-runs`,
+`show-run`, `logs` and `cancel-run`."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from dockyard.cli.access.common import (
+    Login,
+    Output,
+    OutputOption,
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    print_answer,
+    print_table,
+    reports_errors,
+    when,
+)
+from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end, run_path
+
+task_app = typer.Typer(
+    help="Runs of `dockyard build` and `dockyard run`: list, show, logs, cancel.",
+    no_args_is_help=True,
+)
+
+
+class RunStatus(StrEnum):
+    Queued = "Queued"
+    Started = "Started"
+    Running = "Running"
+    Succeeded = "Succeeded"
+    Failed = "Failed"
+    Canceled = "Canceled"
+    Error = "Error"
+    Timeout = "Timeout"
+
+
+RunIdOption = Annotated[
+    str, typer.Option("--run-id", help="The run's ID, e.g. ca1", show_default=False)
+]
+LIST_COLUMNS = ("run id", "kind", "status", "trigger", "created", "duration", "images")
+
+
+def _images(run: dict[str, Any]) -> str:
+    pushed = run.get("output_images") or []
+    if pushed:
+        return ", ".join(f"{i['repository']}:{i.get('tag') or i.get('digest')}" for i in pushed)
+    return ", ".join(run.get("images") or [])
+
+
+def _list_rows(runs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r["run_id"],
+            r["kind"],
+            r["status"],
+            r["trigger"],
+            when(r["created_at"]),
+            duration(r),
+            _images(r),
+        )
+        for r in runs
+    ]
+
+
+def _show(run: dict[str, Any]) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("run id", run["run_id"]),
+        ("kind", run["kind"]),
+        ("status", run["status"]),
+        ("trigger", run["trigger"]),
+        ("created", when(run["created_at"])),
+        ("started", when(run.get("started_at"))),
+        ("finished", when(run.get("finished_at"))),
+        ("duration", duration(run)),
+        ("platform", run.get("platform") or ""),
+        ("engine", run.get("engine") or ""),
+        ("worker", run.get("worker") or ""),
+        ("timeout", f"{run.get('timeout')} s"),
+        ("images", ", ".join(run.get("images") or [])),
+    ]
+    for image in run.get("output_images") or []:
+        rows.append(("pushed", f"{image['repository']}:{image.get('tag') or ''} {image['digest']}"))
+    for base in run.get("base_images") or []:
+        stage = base.get("name") or base.get("stage")
+        runtime = " (runtime)" if base.get("runtime") else ""
+        rows.append(("base image", f"{base['image']} [stage {stage}]{runtime}"))
+    if run.get("error"):
+        rows.append(("error", run["error"]))
+    print_table(f"run {run['run_id']}", ("", "value"), rows)
+
+
+def _newest_run_id(api: ManagementClient) -> str:
+    runs = api.get("/runs", {"top": 1})
+    if not runs:
+        raise CliError("there are no runs yet")
+    return str(runs[0]["run_id"])
+
+
+@task_app.command("list-runs")
+@reports_errors
+def list_runs(
+    top: Annotated[int, typer.Option("--top", min=1, help="How many of the newest runs")] = 15,
+    status: Annotated[
+        RunStatus | None, typer.Option("--status", help="Only runs with this status")
+    ] = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List runs, newest first."""
+    params: dict[str, Any] = {"top": top}
+    if status is not None:
+        params["status"] = status.value
+    with Login(registry, username, password).connect() as api:
+        runs = api.get("/runs", params)
+    print_answer(runs, output, lambda found: print_table("runs", LIST_COLUMNS, _list_rows(found)))
+
+
+@task_app.command("show-run")
+@reports_errors
+def show_run(
+    run_id: RunIdOption,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show a run: status, times, images pushed with their digests, base images, error."""
+    with Login(registry, username, password).connect() as api:
+        run = api.get(run_path(run_id))
+    print_answer(run, output, _show)
+
+
+@task_app.command("logs")
+@reports_errors
+def logs(
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="The run's ID (default: the newest run)", show_default=False),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", help="Keep printing until the run ends; exit 1 unless it Succeeded"
+        ),
+    ] = False,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Print a run's log (the newest run's without --run-id)."""
+    with Login(registry, username, password).connect() as api:
+        chosen = run_id or _newest_run_id(api)
+        if follow:
+            code = follow_to_end(api, chosen)
+            if code:
+                raise typer.Exit(code)
+            return
+        copy_log(api, chosen, sys.stdout.buffer)
+
+
+@task_app.command("cancel-run")
+@reports_errors
+def cancel_run(
+    run_id: RunIdOption,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Cancel a queued or running run (its build process tree is stopped)."""
+    with Login(registry, username, password).connect() as api:
+        run = api.post(f"{run_path(run_id)}/cancel")
+    print_answer(run, output, lambda found: typer.echo(f"run {found['run_id']}: {found['status']}"))

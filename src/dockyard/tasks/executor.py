@@ -1,0 +1,283 @@
+"""Doing one claimed run: its context, its Dockerfile's base images, then the engine.
+
+Everything of a run lives in `<work dir>/<run id>/` (the unpacked context, the engine's own
+image store, the auth file) and is removed when the run ends. The pids of its engine
+processes are noted there too, so that the leftovers of a worker that died mid-run (its run
+since ended by the reaper) can be ended and removed by the next worker on the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shlex
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.errors import DockyardError
+from dockyard.tasks import archive, fetch
+from dockyard.tasks.dockerfile import DockerfileInvalid, base_images
+from dockyard.tasks.engines.base import (
+    BuildFailed,
+    BuildJob,
+    CommandJob,
+    Engine,
+    EngineMissing,
+    RegistryAccess,
+)
+from dockyard.tasks.logs import LogStore
+from dockyard.tasks.model import (
+    CANCELED,
+    ERROR,
+    FAILED,
+    SUCCEEDED,
+    TIMEOUT,
+    OutputImage,
+    Run,
+)
+from dockyard.tasks.process import (
+    CANCELED as STOP_CANCELED,
+)
+from dockyard.tasks.process import (
+    LOST,
+    TIMED_OUT,
+    LogSink,
+    ProcessTree,
+    RunControl,
+    Stopped,
+)
+from dockyard.tasks.runs import RunStore
+from dockyard.tasks.service import image_repository
+from dockyard.tasks.sources import SourceStore
+
+log = logging.getLogger("dockyard.tasks")
+PROCESSES_FILE = "processes"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    work_dir: Path
+    max_source_bytes: int
+    allow_private_sources: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str | None  # None: the run is no longer this worker's (lease lost)
+    error: str | None = None
+    output_images: tuple[OutputImage, ...] = ()
+
+
+class RunExecutor:
+    def __init__(
+        self,
+        runs: RunStore,
+        logs: LogStore,
+        sources: SourceStore,
+        engines: dict[str, Engine],
+        settings: ExecutorSettings,
+    ) -> None:
+        self._runs = runs
+        self._logs = logs
+        self._sources = sources
+        self._engines = engines
+        self._settings = settings
+
+    def execute(
+        self, run: Run, worker: str, registry: RegistryAccess, control: RunControl
+    ) -> Outcome:
+        """Do the run; its outcome, with the log complete before it is returned."""
+        run_dir = self._settings.work_dir / run.run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        control.on_spawn = lambda pid: _note_process(run_dir, pid)
+        sink = LogSink(lambda text: self._logs.append(run.run_id, text))
+        started = time.monotonic()
+        try:
+            sink.line(f"Run {run.run_id} ({run.kind}) started on {worker} with {run.engine}")
+            outcome = self._execute(run, worker, registry, control, sink, run_dir)
+        except Stopped as stop:
+            outcome = _stopped(stop.reason, run)
+        except BuildFailed as exc:
+            outcome = Outcome(FAILED, str(exc))
+        except DockerfileInvalid as exc:
+            outcome = Outcome(FAILED, exc.message)
+        except DockyardError as exc:
+            outcome = Outcome(ERROR, exc.message)
+        except EngineMissing as exc:
+            outcome = Outcome(ERROR, str(exc))
+        except Exception as exc:
+            log.exception("run %s failed", run.run_id)
+            outcome = Outcome(ERROR, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            control.on_spawn = None
+        took = round(time.monotonic() - started)
+        if outcome.status == SUCCEEDED:
+            sink.line(f"Run {run.run_id} succeeded after {took}s")
+        elif outcome.status is not None:
+            sink.line(f"Run {run.run_id} ended {outcome.status} after {took}s: {outcome.error}")
+        with contextlib.suppress(Exception):
+            sink.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return outcome
+
+    def _execute(
+        self,
+        run: Run,
+        worker: str,
+        registry: RegistryAccess,
+        control: RunControl,
+        sink: LogSink,
+        run_dir: Path,
+    ) -> Outcome:
+        engine = self._engines.get(run.engine)
+        if engine is None:
+            raise EngineMissing(f"this worker has no {run.engine} engine")
+        context = self._context(run, run_dir, sink, control)
+        if run.kind == "cmd":
+            return self._command(run, worker, engine, registry, control, sink, run_dir, context)
+        assert context is not None, "a build has a context"
+        return self._build(run, worker, engine, registry, control, sink, run_dir, context)
+
+    def _context(self, run: Run, run_dir: Path, sink: LogSink, control: RunControl) -> Path | None:
+        request = run.request
+        limit = self._settings.max_source_bytes
+        archive_path = run_dir / "source.tar"
+        if request.source is not None:
+            sink.line(f"Unpacking source {request.source}")
+            self._sources.copy_to(request.source, archive_path)
+        elif request.context_url is not None:
+            where = fetch.parse_context_url(request.context_url)
+            allow = self._settings.allow_private_sources
+            if where.kind == "git":
+                sink.line(f"Cloning {where.url}" + (f" ({where.branch})" if where.branch else ""))
+                return fetch.clone(where, run_dir / "repository", allow, sink, control)
+            sink.line(f"Downloading {where.url}")
+            fetch.download(where.url, archive_path, limit, allow, sink, control)
+        else:
+            return None
+        summary = archive.extract(archive_path, run_dir / "context", limit)
+        archive_path.unlink()
+        sink.line(f"Context: {summary.members} entries, {summary.unpacked_bytes} bytes")
+        return run_dir / "context"
+
+    def _build(
+        self,
+        run: Run,
+        worker: str,
+        engine: Engine,
+        registry: RegistryAccess,
+        control: RunControl,
+        sink: LogSink,
+        run_dir: Path,
+        context: Path,
+    ) -> Outcome:
+        request = run.request
+        dockerfile = (context / request.dockerfile).resolve()
+        if not dockerfile.is_relative_to(context.resolve()) or not dockerfile.is_file():
+            raise DockerfileInvalid(f"{request.dockerfile} is not a file of the build context")
+        bases = base_images(dockerfile.read_bytes(), request.build_args, request.target)
+        for base in bases:
+            role = "runtime" if base.runtime else "build"
+            name = f" ({base.name})" if base.name else ""
+            sink.line(f"Stage {base.stage}{name}: FROM {base.image} [{role}]")
+        if not self._runs.mark_running(run.run_id, worker, bases):
+            raise Stopped(LOST)
+        qualified = {_qualified(registry, image): image for image in request.images}
+        job = BuildJob(
+            run_id=run.run_id,
+            context=context,
+            dockerfile=dockerfile,
+            images=tuple(qualified),
+            work_dir=run_dir / "engine",
+            build_args=dict(request.build_args),
+            target=request.target,
+            platform=request.platform,
+            push=request.push,
+        )
+        digests = engine.build(job, registry, sink, control)
+        outputs = []
+        for full, digest in digests.items():
+            repository, tag = image_repository(qualified[full])
+            outputs.append(OutputImage(repository, tag, digest))
+            sink.line(f"Pushed {qualified[full]}@{digest}")
+        return Outcome(SUCCEEDED, None, tuple(outputs))
+
+    def _command(
+        self,
+        run: Run,
+        worker: str,
+        engine: Engine,
+        registry: RegistryAccess,
+        control: RunControl,
+        sink: LogSink,
+        run_dir: Path,
+        context: Path | None,
+    ) -> Outcome:
+        words = shlex.split(run.request.cmd or "")
+        if not words:
+            raise BuildFailed("the run has no command")
+        if not self._runs.mark_running(run.run_id, worker, []):
+            raise Stopped(LOST)
+        job = CommandJob(
+            run_id=run.run_id,
+            image=words[0],
+            args=tuple(words[1:]),
+            work_dir=run_dir / "engine",
+            context=context,
+            platform=run.request.platform,
+        )
+        status = engine.run_command(job, registry, sink, control)
+        if status != 0:
+            return Outcome(FAILED, f"the command exited with status {status}")
+        return Outcome(SUCCEEDED)
+
+    def sweep(self) -> int:
+        """End and remove what runs that are over left in the work dir (a worker that died
+        mid-run leaves its engine processes and files); answers how many runs' leftovers."""
+        root = self._settings.work_dir
+        if not root.is_dir():
+            return 0
+        names = [p.name for p in root.iterdir() if p.is_dir()]
+        over = self._runs.finished_ids(names)
+        for name in over:
+            for tree in _noted_processes(root / name):
+                tree.kill()
+            shutil.rmtree(root / name, ignore_errors=True)
+        return len(over)
+
+
+def _stopped(reason: str, run: Run) -> Outcome:
+    if reason == STOP_CANCELED:
+        return Outcome(CANCELED, "canceled")
+    if reason == TIMED_OUT:
+        return Outcome(TIMEOUT, f"the run exceeded its timeout of {run.timeout} s")
+    if reason == LOST:
+        return Outcome(None, "the run is no longer this worker's")
+    return Outcome(ERROR, "the worker stopped before the run ended")
+
+
+def _qualified(registry: RegistryAccess, image: str) -> str:
+    repository, tag = image_repository(image)
+    return f"{registry.host}/{repository}:{tag}"
+
+
+def _note_process(run_dir: Path, pid: int) -> None:
+    tree = ProcessTree.of(pid)
+    if tree is not None:
+        with (run_dir / PROCESSES_FILE).open("a") as out:
+            out.write(f"{tree.pid} {tree.start_time}\n")
+
+
+def _noted_processes(run_dir: Path) -> list[ProcessTree]:
+    try:
+        lines = (run_dir / PROCESSES_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    trees = []
+    for line in lines:
+        pid, _, start = line.partition(" ")
+        if pid.isdigit() and start:
+            trees.append(ProcessTree(int(pid), start))
+    return trees
