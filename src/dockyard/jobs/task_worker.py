@@ -25,6 +25,7 @@ from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.config import Settings
 from dockyard.errors import Unauthorized
+from dockyard.jobs.leases import take_lease
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.tasks.engines import RegistryAccess, make_engine
@@ -33,6 +34,7 @@ from dockyard.tasks.logs import LogStore
 from dockyard.tasks.model import ERROR, Run
 from dockyard.tasks.process import CANCELED, LOST, SHUTDOWN, RunControl
 from dockyard.tasks.runs import RunStore
+from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.sources import SourceStore
 
 log = logging.getLogger("dockyard.jobs")
@@ -41,6 +43,7 @@ log = logging.getLogger("dockyard.jobs")
 CREDENTIAL_MARGIN_SECONDS = 600
 CONTROL_TICK_SECONDS = 1.0
 SWEEP_SECONDS = 30.0
+TIMER_LEASE_SECONDS = 30.0
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -110,6 +113,8 @@ class TaskWorker:
         self.id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.runs = RunStore(db)
         self.logs = LogStore(db)
+        self.saved = SavedTasks(db)
+        self._db = db
         self.sources = SourceStore(db, driver, settings.executor.max_source_bytes)
         self.executor = RunExecutor(
             self.runs,
@@ -159,6 +164,10 @@ class TaskWorker:
             self.executor.sweep()
             if self.settings.engines:
                 self.sources.sweep(self.settings.source_ttl_seconds)
+        try:
+            self.fire_timers()
+        except Exception:  # a timer that cannot fire must not stop the runs
+            log.exception("firing task timers failed; retrying")
         if self._stopping.is_set() or not self.runs.has_queued(self.settings.engines):
             return False
         run = self.runs.claim(
@@ -170,6 +179,16 @@ class TaskWorker:
         self.do(run)
         self.executor.sweep()
         return True
+
+    def fire_timers(self) -> None:
+        """Queue a run for each due timer of a saved task (one process at a time)."""
+        now = time.time()
+        if not self.saved.due_timers(now):  # a read, so that idle polls take no write lock
+            return
+        if not take_lease(self._db, "task-timers", self.id, TIMER_LEASE_SECONDS):
+            return
+        for timer, run_id in self.saved.fire_due(now):
+            log.info("timer %s of task %s fired: run %s", timer.name, timer.task, run_id)
 
     # --- one run ---------------------------------------------------------------------------
 

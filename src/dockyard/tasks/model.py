@@ -82,6 +82,8 @@ class Run:
     base_images: list[BaseImage]
     error: str | None
     log_size: int
+    task_name: str | None = None  # the saved task it is a run of
+    trigger_detail: str | None = None  # the timer's name, the commit, the base image
 
     @property
     def finished(self) -> bool:

@@ -51,41 +51,13 @@ class RunStore:
         engine: str,
         timeout: int,
         trigger: str = "manual",
+        task_name: str | None = None,
+        trigger_detail: str | None = None,
     ) -> Run:
         """Queue a run; `{{.Run.ID}}` in its images becomes the new run id."""
-        now = time.time()
         with self._db.write() as conn:
-            if request.source is not None:
-                touched = conn.execute(
-                    update(task_sources)
-                    .where(task_sources.c.digest == request.source)
-                    .values(used_at=now)
-                ).rowcount
-                if not touched:
-                    raise Unsupported(
-                        f"source {request.source} is not uploaded (POST /api/v1/runs/sources)",
-                        status=400,
-                    )
-            seq = _next_value(conn, RUN_COUNTER)
-            run_id = f"{RUN_ID_PREFIX}{seq}"
-            images = [image.replace(RUN_ID_TEMPLATE, run_id) for image in request.images]
-            resolved = RunRequest.from_json({**request.to_json(), "images": images})
-            conn.execute(
-                task_runs.insert().values(
-                    run_id=run_id,
-                    seq=seq,
-                    kind=resolved.kind,
-                    status=QUEUED,
-                    trigger=trigger,
-                    request=json.dumps(resolved.to_json()),
-                    requester=requester,
-                    engine=engine,
-                    platform=resolved.platform,
-                    cancel_requested=False,
-                    timeout=timeout,
-                    created_at=now,
-                    log_size=0,
-                )
+            run_id = insert_run(
+                conn, request, requester, engine, timeout, trigger, task_name, trigger_detail
             )
         return self.get(run_id)
 
@@ -96,11 +68,15 @@ class RunStore:
             raise NameUnknown(f"run {run_id} not found")
         return _run(row)
 
-    def recent(self, top: int = 50, status: str | None = None) -> list[Run]:
+    def recent(
+        self, top: int = 50, status: str | None = None, task_name: str | None = None
+    ) -> list[Run]:
         """Newest first."""
         query = select(task_runs).order_by(task_runs.c.seq.desc()).limit(top)
         if status is not None:
             query = query.where(task_runs.c.status == status)
+        if task_name is not None:
+            query = query.where(task_runs.c.task_name == task_name)
         with self._db.read() as conn:
             return [_run(row) for row in conn.execute(query)]
 
@@ -289,6 +265,53 @@ class RunStore:
             return int(conn.execute(select(func.count()).select_from(task_runs)).scalar_one())
 
 
+def insert_run(
+    conn: Connection,
+    request: RunRequest,
+    requester: str,
+    engine: str,
+    timeout: int,
+    trigger: str = "manual",
+    task_name: str | None = None,
+    trigger_detail: str | None = None,
+) -> str:
+    """Queue a run in the caller's write transaction; answers its id."""
+    now = time.time()
+    if request.source is not None:
+        touched = conn.execute(
+            update(task_sources).where(task_sources.c.digest == request.source).values(used_at=now)
+        ).rowcount
+        if not touched:
+            raise Unsupported(
+                f"source {request.source} is not uploaded (POST /api/v1/runs/sources)",
+                status=400,
+            )
+    seq = _next_value(conn, RUN_COUNTER)
+    run_id = f"{RUN_ID_PREFIX}{seq}"
+    images = [image.replace(RUN_ID_TEMPLATE, run_id) for image in request.images]
+    resolved = RunRequest.from_json({**request.to_json(), "images": images})
+    conn.execute(
+        task_runs.insert().values(
+            run_id=run_id,
+            seq=seq,
+            kind=resolved.kind,
+            status=QUEUED,
+            trigger=trigger,
+            request=json.dumps(resolved.to_json()),
+            requester=requester,
+            engine=engine,
+            platform=resolved.platform,
+            cancel_requested=False,
+            timeout=timeout,
+            created_at=now,
+            log_size=0,
+            task_name=task_name,
+            trigger_detail=trigger_detail,
+        )
+    )
+    return run_id
+
+
 def _next_value(conn: Connection, name: str) -> int:
     """The counter's next value, taken in the caller's write transaction (the row lock
     serializes concurrent creations on PostgreSQL)."""
@@ -343,4 +366,6 @@ def _run(row: Row[Any]) -> Run:
         base_images=[BaseImage(**b) for b in bases],
         error=data["error"],
         log_size=int(data["log_size"]),
+        task_name=data["task_name"],
+        trigger_detail=data["trigger_detail"],
     )

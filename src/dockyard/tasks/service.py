@@ -35,6 +35,7 @@ class TaskPolicy:
 class TaskService:
     def __init__(self, db: Database, driver: BlobDriver, policy: TaskPolicy) -> None:
         self.policy = policy
+        self.db = db
         self.runs = RunStore(db)
         self.logs = LogStore(db)
         self.sources = SourceStore(db, driver, policy.max_source_bytes)
@@ -47,16 +48,26 @@ class TaskService:
         engine: str | None = None,
         trigger: str = "manual",
     ) -> Run:
+        chosen = self.check(request, timeout, engine, trigger)
+        return self.runs.create(request, requester, chosen, timeout, trigger)
+
+    def check(
+        self, request: RunRequest, timeout: int, engine: str | None, trigger: str = "manual"
+    ) -> str:
+        """Refuse (400) what cannot be scheduled; answers the engine that will do it."""
         check_request(request)
-        low, high = self.policy.min_timeout_seconds, MAX_TIMEOUT_SECONDS
-        if not low <= timeout <= high:
-            raise Unsupported(f"timeout must be between {low} and {high} seconds", status=400)
+        self.check_timeout(timeout)
         chosen = engine or self.policy.default_engine
         if chosen not in ENGINES:
             raise Unsupported(f"unknown engine {chosen!r}; known: {', '.join(ENGINES)}")
         if trigger not in TRIGGERS:
             raise Unsupported(f"unknown trigger {trigger!r}")
-        return self.runs.create(request, requester, chosen, timeout, trigger)
+        return chosen
+
+    def check_timeout(self, timeout: int) -> None:
+        low, high = self.policy.min_timeout_seconds, MAX_TIMEOUT_SECONDS
+        if not low <= timeout <= high:
+            raise Unsupported(f"timeout must be between {low} and {high} seconds", status=400)
 
 
 def image_repository(image: str) -> tuple[str, str]:

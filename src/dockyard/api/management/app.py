@@ -23,6 +23,7 @@ from dockyard.api.management import (
     runs,
     scope_maps,
     settings,
+    tasks,
     tokens,
     usage,
     users,
@@ -39,7 +40,7 @@ from dockyard.webhooks.service import WebhookService
 DESCRIPTION = """Manage who may use the registry: users and their roles, scope maps and
 repository-scoped tokens, the admin user, anonymous pull, the audit log and signing keys;
 webhooks, with their deliveries; and runs: quick builds and commands done by the registry's
-workers, with their build sources and logs.
+workers, with their build sources and logs; and saved tasks, with their timers.
 
 Authenticate with Basic credentials (a user, the admin user or a token with its password, or
 the username `00000000-0000-0000-0000-000000000000` with a refresh token from `/oauth2/token`)
@@ -68,6 +69,7 @@ _ROUTERS = (
     webhooks.router,
     quarantine.router,
     runs.router,
+    tasks.router,
 )
 
 

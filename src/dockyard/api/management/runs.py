@@ -91,6 +91,10 @@ class RunModel(_Model):
         description="Queued, Started, Running, Succeeded, Failed, Canceled, Error or Timeout"
     )
     trigger: str
+    trigger_detail: str | None = Field(
+        default=None, description="The timer's name, the commit, or the base image"
+    )
+    task_name: str | None = Field(default=None, description="The saved task it is a run of")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -131,6 +135,8 @@ def run_model(run: Run) -> RunModel:
         kind=run.kind,
         status=run.status,
         trigger=run.trigger,
+        trigger_detail=run.trigger_detail,
+        task_name=run.task_name,
         created_at=datetime.fromtimestamp(run.created_at, UTC),
         started_at=_time(run.started_at),
         finished_at=_time(run.finished_at),

@@ -9,10 +9,12 @@ import typer
 
 from dockyard.cli.tasks.build import build, run
 from dockyard.cli.tasks.runs import task_app
+from dockyard.cli.tasks.saved import register as register_saved
 
 
 def register(app: typer.Typer) -> None:
     """Add `build`, `run` and `task` to the `dockyard` command."""
     app.command()(build)
     app.command()(run)
+    register_saved(task_app)
     app.add_typer(task_app, name="task")

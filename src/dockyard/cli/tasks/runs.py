@@ -25,7 +25,7 @@ from dockyard.cli.client import CliError, ManagementClient
 from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end, run_path
 
 task_app = typer.Typer(
-    help="Runs of `dockyard build` and `dockyard run`: list, show, logs, cancel.",
+    help="Saved tasks (create, run, timers, credentials) and runs: list, show, logs, cancel.",
     no_args_is_help=True,
 )
 
@@ -74,7 +74,8 @@ def _show(run: dict[str, Any]) -> None:
         ("run id", run["run_id"]),
         ("kind", run["kind"]),
         ("status", run["status"]),
-        ("trigger", run["trigger"]),
+        ("trigger", " ".join(filter(None, (run["trigger"], run.get("trigger_detail"))))),
+        ("task", run.get("task_name") or ""),
         ("created", when(run["created_at"])),
         ("started", when(run.get("started_at"))),
         ("finished", when(run.get("finished_at"))),

@@ -389,7 +389,10 @@ task_runs = Table(
     Column("base_images", Text),  # JSON list of {stage, name, image, runtime}
     Column("error", Text),
     Column("log_size", BigInteger, nullable=False, server_default="0"),  # bytes of log so far
+    Column("task_name", String(50)),  # the saved task it is a run of (no key: runs outlive it)
+    Column("trigger_detail", String(300)),  # the timer's name, the commit, the base image
     Index("ix_task_runs_status", "status", "seq"),
+    Index("ix_task_runs_task_name", "task_name", "seq"),
 )
 
 # The log of a run in chunks; `start` is the chunk's byte offset in the whole log.
@@ -420,4 +423,57 @@ task_sources = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("used_at", Float, nullable=False),  # last upload or run that named it
+)
+
+# Saved tasks: what to build or run, and how it is triggered. Secrets (`secret_values`,
+# `git_access_token`) are never answered by the API.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("context", Text, nullable=False),  # a git or tarball URL, or "/" for none
+    Column("file", String(1024)),  # Dockerfile (or task file) in the context
+    Column("cmd", Text),  # '<image> <args...>' of a command task
+    Column("images", Text, nullable=False),  # JSON list of repository[:tag]
+    Column("task_values", Text, nullable=False),  # JSON {name: value}
+    Column("secret_values", Text, nullable=False),  # JSON {name: value}
+    Column("timeout", Integer, nullable=False),  # seconds
+    Column("platform", String(64)),
+    Column("engine", String(32)),  # the server's default when null
+    Column("status", String(16), nullable=False),  # Enabled | Disabled
+    Column("commit_trigger_enabled", Boolean, nullable=False, server_default=false()),
+    Column("base_image_trigger_enabled", Boolean, nullable=False, server_default=false()),
+    Column("base_image_trigger_type", String(16), nullable=False, server_default="Runtime"),
+    Column("git_access_token", Text),
+    Column("owner", String(160), nullable=False),  # principal id; triggered runs run as it
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Named cron timers of a task (5 fields, UTC). `next_due` is the next slot after the last
+# firing (or after creation); a worker fires a timer whose `next_due` has passed once, then
+# moves `next_due` past now, so that slots missed while no worker ran fire once.
+task_timers = Table(
+    "task_timers",
+    metadata,
+    Column("task", String(50), ForeignKey("tasks.name", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(50), primary_key=True),
+    Column("schedule", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("created_at", Float, nullable=False),
+    Column("last_fired_at", Float),
+    Column("last_run_id", String(16)),
+    Column("next_due", Float, nullable=False),
+    Index("ix_task_timers_next_due", "enabled", "next_due"),
+)
+
+# Credentials of other registries a task's runs may log in to (passwords never answered).
+task_credentials = Table(
+    "task_credentials",
+    metadata,
+    Column("task", String(50), ForeignKey("tasks.name", ondelete="CASCADE"), primary_key=True),
+    Column("login_server", String(255), primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("password", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

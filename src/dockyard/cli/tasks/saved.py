@@ -1,0 +1,477 @@
+"""`dockyard task create|update|show|list|delete|run`, `task timer ...` and `task credential
+...`: saved tasks, in the spirit of `az acr task`. They talk to `/api/v1/tasks`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from dockyard.cli.access.common import (
+    Login,
+    Output,
+    OutputOption,
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    YesOption,
+    delete,
+    print_answer,
+    print_table,
+    reports_errors,
+    when,
+)
+from dockyard.cli.client import CliError
+from dockyard.cli.tasks.follow import follow_to_end
+
+timer_app = typer.Typer(help="Cron timers of a saved task (5 fields, UTC).", no_args_is_help=True)
+credential_app = typer.Typer(
+    help="Credentials of other registries for a saved task.", no_args_is_help=True
+)
+
+
+class TriggerType(StrEnum):
+    Runtime = "Runtime"
+    All = "All"
+
+
+class Status(StrEnum):
+    Enabled = "Enabled"
+    Disabled = "Disabled"
+
+
+TaskName = Annotated[str, typer.Option("--name", "-n", help="The task's name", show_default=False)]
+TimerName = Annotated[str, typer.Option("--timer-name", help="The timer's name")]
+LoginServer = Annotated[
+    str, typer.Option("--login-server", help="The other registry, e.g. registry.example.com")
+]
+Context = Annotated[
+    str | None,
+    typer.Option("--context", "-c", help="A git URL (#branch:folder), a tarball URL, or /"),
+]
+File = Annotated[str | None, typer.Option("--file", "-f", help="The Dockerfile in the context")]
+Cmd = Annotated[str | None, typer.Option("--cmd", help="'<image> <args...>' to run")]
+Images = Annotated[
+    list[str] | None, typer.Option("--image", "-t", help="repository[:tag] to push (repeatable)")
+]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="A value k=v (repeatable)")]
+SecretSets = Annotated[
+    list[str] | None, typer.Option("--secret-set", help="A secret value k=v (repeatable)")
+]
+Timeout = Annotated[int | None, typer.Option("--timeout", help="Seconds a run may take")]
+Platform = Annotated[str | None, typer.Option("--platform", help="e.g. linux/amd64")]
+CommitTrigger = Annotated[
+    bool | None,
+    typer.Option("--commit-trigger-enabled/--commit-trigger-disabled", help="Run on commits"),
+]
+BaseTrigger = Annotated[
+    bool | None,
+    typer.Option(
+        "--base-image-trigger-enabled/--base-image-trigger-disabled",
+        help="Run when a base image is updated",
+    ),
+]
+BaseTriggerType = Annotated[
+    TriggerType | None,
+    typer.Option("--base-image-trigger-type", help="Runtime (final stage) or All stages"),
+]
+GitToken = Annotated[
+    str | None, typer.Option("--git-access-token", help="For a private git context")
+]
+Schedule = Annotated[
+    str | None, typer.Option("--schedule", help="A timer t1: 5-field cron, UTC, e.g. '0 3 * * *'")
+]
+
+
+def _pairs(option: str, pairs: list[str] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"{option} {pair!r}: expected key=value")
+        found[key] = value
+    return found
+
+
+def _path(name: str, *rest: str) -> str:
+    return "/".join([f"/tasks/{quote(name, safe='')}", *(quote(p, safe="") for p in rest)])
+
+
+def _fields(**given: Any) -> dict[str, Any]:
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _timers_text(task: dict[str, Any]) -> str:
+    return ", ".join(f"{t['name']}: {t['schedule']}" for t in task.get("timers") or [])
+
+
+def _show(task: dict[str, Any]) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("name", task["name"]),
+        ("status", task["status"]),
+        ("context", task["context"]),
+        ("file" if task.get("file") else "cmd", task.get("file") or task.get("cmd")),
+        ("images", ", ".join(task.get("images") or [])),
+        ("values", ", ".join(f"{k}={v}" for k, v in sorted(task["values"].items()))),
+        ("secret values", ", ".join(task.get("secret_value_names") or [])),
+        ("timeout", f"{task['timeout']} s"),
+        ("platform", task.get("platform") or ""),
+        ("engine", task.get("engine") or ""),
+        ("commit trigger", "enabled" if task["commit_trigger_enabled"] else "disabled"),
+        (
+            "base image trigger",
+            f"enabled ({task['base_image_trigger_type']})"
+            if task["base_image_trigger_enabled"]
+            else "disabled",
+        ),
+        ("git access token", "set" if task["git_access_token_set"] else ""),
+        ("owner", task["owner"]),
+        ("created", when(task["created_at"])),
+        ("updated", when(task["updated_at"])),
+    ]
+    for timer in task.get("timers") or []:
+        rows.append(("timer", _timer_text(timer)))
+    print_table(f"task {task['name']}", ("", "value"), rows)
+
+
+def _timer_text(timer: dict[str, Any]) -> str:
+    state = "" if timer["enabled"] else " (disabled)"
+    upcoming = ", ".join(when(t) for t in timer.get("next_firing_times") or [])
+    return f"{timer['name']}: {timer['schedule']}{state}; next {upcoming or '-'}"
+
+
+def _timers_table(timers: list[dict[str, Any]]) -> None:
+    rows = [
+        (
+            t["name"],
+            t["schedule"],
+            "yes" if t["enabled"] else "no",
+            when(t.get("last_fired_at")),
+            t.get("last_run_id") or "",
+            ", ".join(when(x) for x in t.get("next_firing_times") or []),
+        )
+        for t in timers
+    ]
+    columns = ("name", "schedule", "enabled", "last fired", "last run", "next firing times")
+    print_table("timers", columns, rows)
+
+
+def _run_line(run: dict[str, Any]) -> None:
+    typer.echo(f"run {run['run_id']} of task {run.get('task_name')}: {run['status']}")
+
+
+@reports_errors
+def create(
+    name: TaskName,
+    context: Context = "/",
+    file: File = None,
+    cmd: Cmd = None,
+    image: Images = None,
+    set_values: Sets = None,
+    secret_set: SecretSets = None,
+    timeout: Timeout = None,
+    platform: Platform = None,
+    commit_trigger_enabled: CommitTrigger = None,
+    base_image_trigger_enabled: BaseTrigger = None,
+    base_image_trigger_type: BaseTriggerType = None,
+    git_access_token: GitToken = None,
+    schedule: Schedule = None,
+    status: Annotated[Status, typer.Option("--status", help="Enabled or Disabled")] = (
+        Status.Enabled
+    ),
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Save a task: a Dockerfile build (--file) or a command (--cmd)."""
+    body = _fields(
+        name=name,
+        context=context,
+        file=file,
+        cmd=cmd,
+        images=image or None,
+        values=_pairs("--set", set_values),
+        secret_values=_pairs("--secret-set", secret_set),
+        timeout=timeout,
+        platform=platform,
+        commit_trigger_enabled=commit_trigger_enabled,
+        base_image_trigger_enabled=base_image_trigger_enabled,
+        base_image_trigger_type=base_image_trigger_type and base_image_trigger_type.value,
+        git_access_token=git_access_token,
+        status=status.value,
+    )
+    if schedule is not None:
+        body["timers"] = [{"name": "t1", "schedule": schedule}]
+    with Login(registry, username, password).connect() as api:
+        task = api.post("/tasks", body)
+    print_answer(task, output, _show)
+
+
+@reports_errors
+def update(
+    name: TaskName,
+    context: Context = None,
+    file: File = None,
+    cmd: Cmd = None,
+    image: Images = None,
+    set_values: Sets = None,
+    secret_set: SecretSets = None,
+    timeout: Timeout = None,
+    platform: Platform = None,
+    commit_trigger_enabled: CommitTrigger = None,
+    base_image_trigger_enabled: BaseTrigger = None,
+    base_image_trigger_type: BaseTriggerType = None,
+    git_access_token: GitToken = None,
+    status: Annotated[Status | None, typer.Option("--status", help="Enabled or Disabled")] = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Change a task; --set and --secret-set add to (or replace) its values."""
+    body = _fields(
+        context=context,
+        file=file,
+        cmd=cmd,
+        images=image or None,
+        values=_pairs("--set", set_values) or None,
+        secret_values=_pairs("--secret-set", secret_set) or None,
+        timeout=timeout,
+        platform=platform,
+        commit_trigger_enabled=commit_trigger_enabled,
+        base_image_trigger_enabled=base_image_trigger_enabled,
+        base_image_trigger_type=base_image_trigger_type and base_image_trigger_type.value,
+        git_access_token=git_access_token,
+        status=status and status.value,
+    )
+    with Login(registry, username, password).connect() as api:
+        task = api.call("PATCH", _path(name), body)
+    print_answer(task, output, _show)
+
+
+@reports_errors
+def show(
+    name: TaskName,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show a task, with its timers' next firing times (secrets only by name)."""
+    with Login(registry, username, password).connect() as api:
+        task = api.get(_path(name))
+    print_answer(task, output, _show)
+
+
+@reports_errors
+def list_tasks(
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List the saved tasks."""
+    with Login(registry, username, password).connect() as api:
+        found = api.get("/tasks")
+    columns = ("name", "status", "context", "file / cmd", "images", "timers")
+    rows = [
+        (
+            t["name"],
+            t["status"],
+            t["context"],
+            t.get("file") or t.get("cmd") or "",
+            ", ".join(t.get("images") or []),
+            _timers_text(t),
+        )
+        for t in found
+    ]
+    print_answer(found, output, lambda _: print_table("tasks", columns, rows))
+
+
+@reports_errors
+def delete_task(
+    name: TaskName,
+    yes: YesOption = False,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Delete a task with its timers and credentials (its runs stay)."""
+    login = Login(registry, username, password)
+    delete(login, _path(name), f"task {name}", f"Delete task {name}?", yes)
+
+
+@reports_errors
+def run_task(
+    name: TaskName,
+    set_values: Sets = None,
+    secret_set: SecretSets = None,
+    timeout: Timeout = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Queue the run and return at once")
+    ] = False,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Run a task now; --set and --secret-set override its values for this run."""
+    body = _fields(
+        values=_pairs("--set", set_values),
+        secret_values=_pairs("--secret-set", secret_set),
+        timeout=timeout,
+    )
+    with Login(registry, username, password).connect() as api:
+        run = api.post(_path(name, "runs"), body)
+        if no_wait or output == Output.json:
+            print_answer(run, output, _run_line)
+            return
+        _run_line(run)
+        code = follow_to_end(api, run["run_id"])
+    if code:
+        raise typer.Exit(code)
+
+
+# --- timers -----------------------------------------------------------------------------------
+
+
+@timer_app.command("add")
+@reports_errors
+def timer_add(
+    name: TaskName,
+    schedule: Annotated[str, typer.Option("--schedule", help="5-field cron, UTC")],
+    timer_name: TimerName = "t1",
+    enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Add a timer to a task."""
+    body = {"name": timer_name, "schedule": schedule, "enabled": enabled}
+    with Login(registry, username, password).connect() as api:
+        timer = api.post(_path(name, "timers"), body)
+    print_answer(timer, output, lambda t: _timers_table([t]))
+
+
+@timer_app.command("update")
+@reports_errors
+def timer_update(
+    name: TaskName,
+    timer_name: TimerName = "t1",
+    schedule: Annotated[str | None, typer.Option("--schedule", help="5-field cron")] = None,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Change a timer's schedule, or enable or disable it."""
+    body = _fields(schedule=schedule, enabled=enabled)
+    with Login(registry, username, password).connect() as api:
+        timer = api.call("PATCH", _path(name, "timers", timer_name), body)
+    print_answer(timer, output, lambda t: _timers_table([t]))
+
+
+@timer_app.command("remove")
+@reports_errors
+def timer_remove(
+    name: TaskName,
+    timer_name: TimerName = "t1",
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Remove a timer from a task."""
+    with Login(registry, username, password).connect() as api:
+        api.call("DELETE", _path(name, "timers", timer_name))
+    typer.echo(f"timer {timer_name} of task {name} removed")
+
+
+@timer_app.command("list")
+@reports_errors
+def timer_list(
+    name: TaskName,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List a task's timers with their next firing times."""
+    with Login(registry, username, password).connect() as api:
+        timers = api.get(_path(name, "timers"))
+    print_answer(timers, output, _timers_table)
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+@credential_app.command("add")
+@reports_errors
+def credential_add(
+    name: TaskName,
+    login_server: LoginServer,
+    cred_username: Annotated[str, typer.Option("--cred-username", help="Its username")],
+    cred_password: Annotated[
+        str, typer.Option("--cred-password", help="Its password", prompt=True, hide_input=True)
+    ],
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Add the credential of another registry to a task (the password is never shown)."""
+    body = {"login_server": login_server, "username": cred_username, "password": cred_password}
+    with Login(registry, username, password).connect() as api:
+        found = api.post(_path(name, "credentials"), body)
+    print_answer(found, output, lambda c: typer.echo(f"credential for {c['login_server']} added"))
+
+
+@credential_app.command("list")
+@reports_errors
+def credential_list(
+    name: TaskName,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List a task's credentials (login servers and usernames)."""
+    with Login(registry, username, password).connect() as api:
+        found = api.get(_path(name, "credentials"))
+    rows = [(c["login_server"], c["username"], when(c["created_at"])) for c in found]
+    print_answer(
+        found,
+        output,
+        lambda _: print_table("credentials", ("login server", "username", "added"), rows),
+    )
+
+
+@credential_app.command("remove")
+@reports_errors
+def credential_remove(
+    name: TaskName,
+    login_server: LoginServer,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Remove a task's credential for a registry."""
+    with Login(registry, username, password).connect() as api:
+        api.call("DELETE", _path(name, "credentials", login_server))
+    typer.echo(f"credential for {login_server} of task {name} removed")
+
+
+def register(task_app: typer.Typer) -> None:
+    """Add the saved-task commands to `dockyard task`."""
+    task_app.command("create")(create)
+    task_app.command("update")(update)
+    task_app.command("show")(show)
+    task_app.command("list")(list_tasks)
+    task_app.command("delete")(delete_task)
+    task_app.command("run")(run_task)
+    task_app.add_typer(timer_app, name="timer")
+    task_app.add_typer(credential_app, name="credential")
