@@ -46,7 +46,7 @@ class Receiver:
     """An HTTP receiver in a thread: records every POST, answers 500 to the first
     `fail_first` of them, and can be stopped and started again on the same port."""
 
-    port: int = field(default_factory=free_port)
+    port: int = 0  # 0: the system picks a free port on the first start, kept for restarts
     fail_first: int = 0
     status: int = 200
     requests: list[Received] = field(default_factory=list)
@@ -85,6 +85,7 @@ class Receiver:
 
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
