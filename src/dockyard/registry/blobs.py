@@ -13,7 +13,7 @@ from dockyard.errors import BlobUnknown, NameUnknown
 from dockyard.registry import locks
 from dockyard.registry.names import check_name
 from dockyard.registry.repositories import ensure_repository, repository_id
-from dockyard.registry.usage import StorageLimit, lock_storage
+from dockyard.registry.usage import StorageLimit
 from dockyard.spec.digest import Digest
 from dockyard.storage.db.database import Database, insert_ignore, upsert
 from dockyard.storage.db.schema import (
@@ -180,15 +180,15 @@ class BlobService:
         if moved:
             self._driver.move(upload_key, blob_key(digest))
         with self._db.write() as conn:
-            if conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first() is None:
-                # Checked again under the lock. Refused here (a concurrent push took the room
-                # meanwhile), bytes already moved stay an orphan file that GC removes, as
-                # another upload of the same blob may be about to commit them.
-                self.limit.check(conn, size, lock_storage(conn))
             repo_id = ensure_repository(conn, name)
             created = insert_ignore(
                 conn, blobs, {"digest": digest, "size": size, "created_at": time.time()}
             )
+            if created:
+                # Checked again, counted: refused here (a concurrent push took the room
+                # meanwhile), bytes already moved stay an orphan file that GC removes, as
+                # another upload of the same blob may be about to commit them.
+                self.limit.check_added(conn, size)
             if created and not moved:
                 # GC removed the blob since we looked: these bytes take its place.
                 self._driver.move(upload_key, blob_key(digest))

@@ -53,22 +53,33 @@ class QuarantineService:
             query = query.where(repositories.c.name == check_name(repository))
         if state is not None:
             query = query.where(manifests.c.quarantine_state == state)
+        tagged = (
+            select(tags.c.repository_id, tags.c.manifest_digest, tags.c.name)
+            .select_from(
+                tags.join(
+                    manifests,
+                    (manifests.c.repository_id == tags.c.repository_id)
+                    & (manifests.c.digest == tags.c.manifest_digest),
+                )
+            )
+            .where(manifests.c.quarantine_state.is_not(None))
+        )
         with self._db.read() as conn:
             rows = conn.execute(query).all()
-            held = []
-            for name, repo_id, digest, media_type, current, created_at in rows:
-                tag_names = sorted(
-                    r[0]
-                    for r in conn.execute(
-                        select(tags.c.name).where(
-                            tags.c.repository_id == repo_id, tags.c.manifest_digest == digest
-                        )
-                    )
-                )
-                held.append(
-                    HeldManifest(name, digest, media_type, current, float(created_at), tag_names)
-                )
-        return held
+            tag_names: dict[tuple[int, str], list[str]] = {}
+            for repo_id, digest, tag in conn.execute(tagged):
+                tag_names.setdefault((int(repo_id), str(digest)), []).append(str(tag))
+        return [
+            HeldManifest(
+                name,
+                digest,
+                media_type,
+                current,
+                float(created_at),
+                sorted(tag_names.get((int(repo_id), str(digest)), [])),
+            )
+            for name, repo_id, digest, media_type, current, created_at in rows
+        ]
 
     def set_state(self, repository: str, digest: str, state: str) -> HeldManifest:
         """Mark a manifest passed (pullable) or quarantined (held) again."""

@@ -91,6 +91,14 @@ class StorageLimit:
                 detail={"limitBytes": self.limit_bytes, "usedBytes": used, "neededBytes": adding},
             )
 
+    def check_added(self, conn: Connection, added: int) -> None:
+        """Raise DENIED when the `added` bytes, already counted by this transaction's insert,
+        took the registry over the limit. The insert's trigger holds the counter row, so
+        concurrent pushes are checked one after the other."""
+        used = stored_bytes(conn)
+        if used > self.limit_bytes:
+            self.check(conn, added, used - added)
+
 
 class UsageService:
     def __init__(self, db: Database, limit: StorageLimit) -> None:

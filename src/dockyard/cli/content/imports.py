@@ -29,15 +29,7 @@ from dockyard.cli.access.common import (
 )
 from dockyard.cli.client import CliError
 from dockyard.cli.output import err
-
-
-def human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+from dockyard.registry.usage import human_bytes
 
 
 def _short(digest: str) -> str:

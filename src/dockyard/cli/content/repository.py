@@ -34,6 +34,7 @@ from dockyard.cli.content.acr import (
     one_target,
 )
 from dockyard.cli.content.apps import repository_app
+from dockyard.registry.usage import human_bytes
 
 RepositoryOption = Annotated[
     str | None, typer.Option("--repository", help="The repository", show_default=False)
@@ -46,14 +47,7 @@ DetailOption = Annotated[bool, typer.Option("--detail", help="Every attribute, n
 
 
 def _size(count: int | None) -> str:
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    return "-" if count is None else human_bytes(count)
 
 
 def _platform(manifest: dict[str, Any]) -> str:

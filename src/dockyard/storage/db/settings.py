@@ -70,12 +70,13 @@ def load_policies(conn: Connection) -> Policies:
 _COUNTED = {"webhooks": webhooks, "scope_maps": scope_maps, "tokens": tokens}
 
 
+def _count(conn: Connection, item: str) -> int:
+    return int(conn.execute(select(func.count()).select_from(_COUNTED[item])).scalar_one())
+
+
 def tier_counts(conn: Connection) -> dict[str, int]:
     """How many of each tier-limited item exist (the system scope maps are not rows)."""
-    return {
-        name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-        for name, table in _COUNTED.items()
-    }
+    return {item: _count(conn, item) for item in _COUNTED}
 
 
 def check_tier_room(conn: Connection, item: str) -> None:
@@ -83,8 +84,7 @@ def check_tier_room(conn: Connection, item: str) -> None:
     call it in the transaction that creates the item."""
     policies = load_policies(conn)
     allowed: int = getattr(policies.limits, item)
-    table = _COUNTED[item]
-    used = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    used = _count(conn, item)
     if used >= allowed:
         label = item.replace("_", " ")
         raise Denied(
