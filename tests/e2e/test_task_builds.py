@@ -31,6 +31,7 @@ from tests.integration.task_helpers import (
     processes_matching,
     upload_source,
     wait_for_log,
+    wait_for_processes,
     wait_for_run,
 )
 
@@ -183,12 +184,18 @@ def test_failing_run_step_ends_failed_with_the_log(http: httpx.Client) -> None:
 def test_cancel_and_timeout_end_the_process_tree(http: httpx.Client, srv: AuthServer) -> None:
     cases = (("cancel", "sleep 4321", 600), ("timeout", "sleep 5432", 8))
     for how, marker, timeout in cases:
-        dockerfile = f"FROM base/busybox:1\nRUN echo sleeping-now; {marker}\n"
+        # The echoed word is computed by the shell so that buildah's own "STEP 2/2: RUN ..."
+        # line, printed before the step starts, cannot satisfy the wait below.
+        dockerfile = f"FROM base/busybox:1\nRUN echo sleeping-$((6*7)); {marker}\n"
         source = upload_source(http, context_tar({"Dockerfile": dockerfile}))
         run = create_run(http, source=source, images=[f"e2e/{how}:1"], timeout=timeout)
         run_id = run["run_id"]
-        wait_for_log(http, run_id, "sleeping-now", timeout=120)
-        assert processes_matching(marker), f"{how}: the RUN step is not running"
+        try:
+            wait_for_log(http, run_id, "sleeping-42", timeout=120)
+            assert wait_for_processes(marker), f"{how}: the RUN step is not running"
+        except BaseException:
+            http.post(f"/api/v1/runs/{run_id}/cancel")
+            raise
         assert processes_matching("buildah", f"{srv.proc.data_dir}/tasks/{run_id}/"), how
         if how == "cancel":
             resp = http.post(f"/api/v1/runs/{run_id}/cancel")

@@ -116,3 +116,13 @@ def wait_until_gone(*needles: str, timeout: float = 30) -> None:
         time.sleep(0.3)
         left = processes_matching(*needles)
     assert not left, f"processes still running: {left}"
+
+
+def wait_for_processes(*needles: str, timeout: float = 30) -> list[str]:
+    """processes_matching, retried until something matches or the time is up."""
+    deadline = time.monotonic() + timeout
+    found = processes_matching(*needles)
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = processes_matching(*needles)
+    return found

@@ -30,9 +30,9 @@ from tests.integration.task_helpers import (
     create_run,
     get_run,
     log_text,
-    processes_matching,
     upload_source,
     wait_for_log,
+    wait_for_processes,
     wait_for_run,
     wait_until_gone,
 )
@@ -353,13 +353,13 @@ def test_worker_killed_mid_run_ends_error(tmp_path: Path) -> None:
             source = upload_source(
                 http,
                 context_tar(
-                    {"Dockerfile": f"FROM base/busybox:1\nRUN echo long-step-started; {marker}\n"}
+                    {"Dockerfile": f"FROM base/busybox:1\nRUN echo long-step-$((6*7)); {marker}\n"}
                 ),
             )
             run_id = create_run(http, source=source, images=["crash/app:1"])["run_id"]
-            wait_for_log(http, run_id, "long-step-started", timeout=120)
+            wait_for_log(http, run_id, "long-step-42", timeout=120)
             assert get_run(http, run_id)["status"] == "Running"
-            assert processes_matching(marker), "the build's RUN step is not running"
+            assert wait_for_processes(marker), "the build's RUN step is not running"
 
             server.kill9()
             killed_at = time.monotonic()
