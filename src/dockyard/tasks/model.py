@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("build", "cmd")
+KINDS = ("build", "cmd", "task")  # task: a multi-step task file
 TRIGGERS = ("manual", "commit", "base_image", "timer")
 ENGINES = ("buildah", "docker")
 
@@ -35,6 +35,14 @@ class RunRequest:
     platform: str | None = None
     push: bool = True
     cmd: str | None = None
+    task_file: str | None = None  # a multi-step task's YAML file, in the context
+    values: dict[str, str] = field(default_factory=dict)  # {{.Values.x}} of a task file
+    # Secret values a manual run of a saved task gave (--secret-set); never answered.
+    secret_values: dict[str, str] = field(default_factory=dict)
+    commit: str | None = None  # the commit a commit trigger saw: the one built
+    branch: str | None = None
+    # Saved tasks whose base-image-triggered runs led to this one (cycle protection).
+    trigger_chain: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +66,22 @@ class BaseImage:
     name: str | None  # the stage's alias
     image: str  # as the Dockerfile names it, ARGs resolved; "scratch" for none
     runtime: bool  # the stage the image is built from (the final one, or --target)
+    digest: str | None = None  # what the reference named when the run began, when known
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step of a multi-step run, as it went."""
+
+    id: str
+    kind: str  # build | push | cmd
+    status: str  # Queued | Running | Succeeded | Failed | Skipped | Canceled
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    detached: bool = False
+    images: list[str] = field(default_factory=list)  # built or pushed
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +108,7 @@ class Run:
     log_size: int
     task_name: str | None = None  # the saved task it is a run of
     trigger_detail: str | None = None  # the timer's name, the commit, the base image
+    steps: list[StepResult] = field(default_factory=list)  # of a multi-step run
 
     @property
     def finished(self) -> bool:

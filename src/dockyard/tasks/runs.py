@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -33,6 +34,7 @@ from dockyard.tasks.model import (
     OutputImage,
     Run,
     RunRequest,
+    StepResult,
 )
 
 RUN_COUNTER = "runs"
@@ -199,6 +201,12 @@ class RunStore:
             output_images=json.dumps([_output_json(o) for o in output_images]),
         )
 
+    def set_steps(self, run_id: str, worker: str, steps: Sequence[StepResult]) -> bool:
+        """Record how the steps of a multi-step run stand; False when the run is no longer
+        this worker's."""
+        payload = json.dumps([asdict(step) for step in steps])
+        return self._update_held(run_id, worker, steps=payload)
+
     def _update_held(self, run_id: str, worker: str, **values: Any) -> bool:
         with self._db.write() as conn:
             changed = conn.execute(
@@ -334,6 +342,7 @@ def _base_json(image: BaseImage) -> dict[str, Any]:
         "name": image.name,
         "image": image.image,
         "runtime": image.runtime,
+        "digest": image.digest,
     }
 
 
@@ -368,4 +377,5 @@ def _run(row: Row[Any]) -> Run:
         log_size=int(data["log_size"]),
         task_name=data["task_name"],
         trigger_detail=data["trigger_detail"],
+        steps=[StepResult(**s) for s in json.loads(data["steps"] or "[]")],
     )

@@ -386,11 +386,12 @@ task_runs = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     Column("output_images", Text),  # JSON list of {repository, tag, digest}
-    Column("base_images", Text),  # JSON list of {stage, name, image, runtime}
+    Column("base_images", Text),  # JSON list of {stage, name, image, runtime, digest}
     Column("error", Text),
     Column("log_size", BigInteger, nullable=False, server_default="0"),  # bytes of log so far
     Column("task_name", String(50)),  # the saved task it is a run of (no key: runs outlive it)
     Column("trigger_detail", String(300)),  # the timer's name, the commit, the base image
+    Column("steps", Text),  # JSON list of the steps of a multi-step run, as they went
     Index("ix_task_runs_status", "status", "seq"),
     Index("ix_task_runs_task_name", "task_name", "seq"),
 )
