@@ -80,6 +80,7 @@ def build_tasks(settings: Settings, registry: Registry) -> TaskService:
         default_engine=settings.task_engines[0] if settings.task_engines else "buildah",
         min_timeout_seconds=settings.task_min_timeout_seconds,
         max_source_bytes=settings.task_max_source_bytes,
+        allow_private_sources=settings.task_allow_private_sources,
     )
     return TaskService(registry.db, registry.driver, policy)
 

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="a run whose worker stops renewing this long ends Error"
     )
     task_poll_seconds: float = Field(default=1.0, gt=0)
+    task_commit_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often the git remotes of tasks with the commit trigger on are read",
+    )
     task_max_source_bytes: int = Field(
         default=512 * 1024 * 1024, gt=0, description="largest build context, packed or unpacked"
     )
@@ -96,9 +101,14 @@ class Settings(BaseSettings):
         default=False,
         description="allow build contexts from loopback, link-local and private addresses",
     )
+    task_allow_privileged_steps: bool = Field(
+        default=False,
+        description="let `privileged: true` steps of task files run privileged containers",
+    )
     task_upstream_registries: list[str] = Field(
         default_factory=list,
-        description="registries searched, after this one, for unqualified FROM images",
+        description="registries searched, after this one, for unqualified FROM images "
+        "(http://host:port for one spoken to over plain HTTP)",
     )
     task_min_timeout_seconds: int = Field(
         default=300, ge=1, description="the shortest run timeout accepted (lower it for tests)"
@@ -107,6 +117,12 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600.0,
         gt=0,
         description="uploaded build contexts no run used this long are removed",
+    )
+    task_base_image_poll_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often base images in other registries are checked for base-image "
+        "triggers (pushes to this registry trigger at once)",
     )
 
     @field_validator("rate_limits", "rate_limits_per_identity")

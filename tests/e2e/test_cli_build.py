@@ -170,7 +170,9 @@ class Streamed:
 
 @pytest.fixture
 def registry_server(server_factory: type[ServerProcess], busybox_rootfs: Path) -> ServerProcess:
-    server = server_factory()
+    server = server_factory(
+        env={"DOCKYARD_TASK_ENGINES": '["buildah", "docker"]', "DOCKER_BUILDKIT": "0"}
+    )
     push_base(server.url, busybox_rootfs)
     return server
 
@@ -318,7 +320,7 @@ def test_a_failing_run_step_exits_1_with_the_log(cli: Cli, tmp_path: Path) -> No
     assert run[0]["output_images"] == []
 
 
-def test_run_cmd_and_a_one_step_task_file(cli: Cli, tmp_path: Path) -> None:
+def test_run_cmd_and_task_files(cli: Cli, tmp_path: Path) -> None:
     done = cli("run", "--cmd", f"{BASE} echo hello-from-a-command")
     assert done.returncode == 0, shown(done)
     assert "hello-from-a-command" in done.stdout
@@ -336,21 +338,40 @@ def test_run_cmd_and_a_one_step_task_file(cli: Cli, tmp_path: Path) -> None:
     followed = cli("task", "logs", "--run-id", run_id, "--follow")
     assert followed.returncode == 0, shown(followed)
     assert "data-from-the-context" in followed.stdout
-    assert cli.json("task", "show-run", "--run-id", run_id)["kind"] == "cmd"
+    assert cli.json("task", "show-run", "--run-id", run_id)["kind"] == "task"
 
     failing = cli("run", "--cmd", f"{BASE} sh -c 'echo cmd-output; exit 3'")
     assert failing.returncode == 1, shown(failing)
     assert "cmd-output" in failing.stdout
     assert "Failed" in failing.stderr
 
-    multi = write(
-        tmp_path / "multi",
-        {"task.yaml": f"steps:\n  - cmd: {BASE} true\n  - cmd: {BASE} false\n"},
+    # A multi-step file on its own (no context), values from a file and --set, a secret.
+    here = write(
+        tmp_path / "here",
+        {
+            "steps.yaml": (
+                "steps:\n"
+                f"  - cmd: {BASE} echo greeting={{{{.Values.greeting}}}} "
+                "who={{.Values.who.name}} secret={{.Secrets.pw}}\n"
+                f"  - cmd: {BASE} sh -c 'echo second-step; exit 5'\n"
+                f"  - cmd: {BASE} echo never-runs\n"
+            ),
+            "values.yaml": "greeting: hello\nwho:\n  name: file\n",
+        },
     )
-    refused = cli("run", "-f", "task.yaml", str(multi))
-    assert refused.returncode == 1, shown(refused)
-    assert "multi-step task files are not supported yet" in refused.stderr
-    assert len(cli.json("task", "list-runs")) == 3, "the refused file scheduled nothing"
+    steps = cli(
+        "run", "-f", "steps.yaml", "--values", "values.yaml", "--set", "who.name=cli",
+        "--secret-set", "pw=hunter2-secret", cwd=here,
+    )  # fmt: skip
+    assert steps.returncode == 1, shown(steps)
+    assert "greeting=hello who=cli secret=***" in steps.stdout
+    assert "hunter2-secret" not in steps.stdout + steps.stderr
+    assert "second-step" in steps.stdout
+    assert "never-runs" not in steps.stdout
+    last = cli.json("task", "list-runs")[0]
+    assert last["kind"] == "task"
+    assert [s["status"] for s in last["steps"]] == ["Succeeded", "Failed", "Skipped"]
+    assert last["error"] == "step 'acb_step_1' failed: the container exited with status 5"
 
 
 def test_ctrl_c_stops_following_and_cancel_run_stops_the_build(cli: Cli, tmp_path: Path) -> None:

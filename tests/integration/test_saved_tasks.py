@@ -367,14 +367,41 @@ def test_build_task_run_passes_values_as_build_args(
     assert request["build_args"] == {"channel": "beta", "npm_token": SECRET}
 
 
-def test_multi_step_tasks_are_refused_to_run(http: httpx.Client) -> None:
-    create_task(
-        http, name="yaml-task", context="https://example.com/repo.git", file="acr-task.yaml"
+def test_multi_step_tasks_run_on_docker_with_their_values(
+    task_server: ServerProcess, http: httpx.Client
+) -> None:
+    refused = http.post(
+        "/tasks",
+        json={
+            "name": "yaml-on-buildah",
+            "context": "https://example.com/repo.git",
+            "file": "acr-task.yaml",
+            "engine": "buildah",
+        },
     )
-    resp = http.post("/tasks/yaml-task/runs", json={})
-    errors = assert_error(resp, 400)
-    assert "multi-step tasks" in errors[0]["message"]
-    assert runs_of(http, "yaml-task") == []
+    assert "runs on the docker engine" in assert_error(refused, 400)[0]["message"]
+    task = create_task(
+        http,
+        name="yaml-task",
+        context="https://example.com/repo.git#main",
+        file="acr-task.yaml",
+        values={"target": "saved", "keep": "k"},
+        secret_values={"pw": "stored-secret"},
+    )
+    assert task["engine"] == "docker"
+    resp = http.post(
+        "/tasks/yaml-task/runs",
+        json={"values": {"target": "override"}, "secret_values": {"pw": "run-secret"}},
+    )
+    assert resp.status_code == 201, describe(resp)
+    run = resp.json()
+    assert (run["kind"], run["engine"], run["task_name"]) == ("task", "docker", "yaml-task")
+    request = stored_request(task_server, run["run_id"])
+    assert request["task_file"] == "acr-task.yaml"
+    assert request["values"] == {"target": "override", "keep": "k"}
+    # The task's stored secrets are read by the worker, never copied into the run.
+    assert "stored-secret" not in json.dumps(request)
+    assert "run-secret" not in resp.text
 
 
 # --- credentials --------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.config import Settings
 from dockyard.errors import Unauthorized
+from dockyard.jobs.base_image_triggers import BaseImageJob, remote_digests
+from dockyard.jobs.commit_poller import CommitPoller
 from dockyard.jobs.leases import take_lease
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
+from dockyard.tasks.base_images import BaseImageDigests
 from dockyard.tasks.engines import RegistryAccess, make_engine
 from dockyard.tasks.executor import ExecutorSettings, RunExecutor
 from dockyard.tasks.logs import LogStore
@@ -78,6 +81,8 @@ class TaskWorkerSettings:
     upstream_registries: tuple[str, ...]
     source_ttl_seconds: float
     executor: ExecutorSettings
+    commit_poll_seconds: float = 60.0
+    base_image_poll_seconds: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: Settings, claim: bool = True) -> TaskWorkerSettings:
@@ -92,11 +97,14 @@ class TaskWorkerSettings:
             poll_seconds=settings.task_poll_seconds,
             upstream_registries=tuple(settings.task_upstream_registries),
             source_ttl_seconds=settings.task_source_ttl_seconds,
+            base_image_poll_seconds=settings.task_base_image_poll_seconds,
             executor=ExecutorSettings(
                 work_dir=Path(work_dir).resolve(),
                 max_source_bytes=settings.task_max_source_bytes,
                 allow_private_sources=settings.task_allow_private_sources,
+                allow_privileged_steps=settings.task_allow_privileged_steps,
             ),
+            commit_poll_seconds=settings.task_commit_poll_seconds,
         )
 
 
@@ -116,12 +124,24 @@ class TaskWorker:
         self.saved = SavedTasks(db)
         self._db = db
         self.sources = SourceStore(db, driver, settings.executor.max_source_bytes)
+        digests = BaseImageDigests(db, remote_digests(settings.executor.allow_private_sources))
+        self.base_images = BaseImageJob(
+            db,
+            self.saved,
+            digests,
+            RegistryAccess(settings.registry_url).host,
+            settings.upstream_registries,
+            settings.base_image_poll_seconds,
+            self.id,
+        )
         self.executor = RunExecutor(
             self.runs,
             self.logs,
             self.sources,
             {name: make_engine(name) for name in settings.engines},
             settings.executor,
+            saved=self.saved,
+            base_images=digests,
         )
         self._access = access
         self._signer = signer
@@ -129,16 +149,26 @@ class TaskWorker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
+        # Its own thread, so that slow remotes never hold up runs (nor runs the polling).
+        self.commits = CommitPoller(
+            db,
+            self.saved,
+            self.id,
+            settings.commit_poll_seconds,
+            settings.executor.allow_private_sources,
+        )
 
     # --- the loop --------------------------------------------------------------------------
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="task-worker", daemon=True)
         self._thread.start()
+        self.commits.start()
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop claiming; a run in progress ends Error (its processes ended)."""
         self._stopping.set()
+        self.commits.stop()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -168,6 +198,10 @@ class TaskWorker:
             self.fire_timers()
         except Exception:  # a timer that cannot fire must not stop the runs
             log.exception("firing task timers failed; retrying")
+        try:
+            self.base_images.run_once()
+        except Exception:  # nor may a base image trigger
+            log.exception("base image triggers failed; retrying")
         if self._stopping.is_set() or not self.runs.has_queued(self.settings.engines):
             return False
         run = self.runs.claim(

@@ -284,6 +284,28 @@ class RemoteRegistry:
             media_type = ""  # such as application/json: the body's mediaType says it
         return RemoteManifest(_check_manifest_digest(reference, body, resp), media_type, body)
 
+    def manifest_digest(self, reference: str, max_bytes: int = 4 * 1024 * 1024) -> str | None:
+        """The digest `reference` names (a HEAD; a GET when the source announces no digest),
+        None when the source has no such manifest."""
+        url = f"/v2/{self.source.repository}/manifests/{reference}"
+        resp = self._send("HEAD", url, {"Accept": _MANIFEST_ACCEPT})
+        resp.close()
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise SourceUnavailable(
+                f"the source answered {resp.status_code} for manifest {reference}"
+            )
+        announced = resp.headers.get("docker-content-digest")
+        if announced:
+            try:
+                return str(Digest.parse(announced))
+            except InvalidDigest:
+                raise SourceUnavailable(
+                    f"the source announced an invalid digest {announced!r} for {reference}"
+                ) from None
+        return self.manifest(reference, max_bytes).digest
+
     @staticmethod
     def _read_limited(resp: httpx.Response, limit: int, what: str) -> bytes:
         parts: list[bytes] = []

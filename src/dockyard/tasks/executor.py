@@ -9,6 +9,7 @@ since ended by the reaper) can be ended and removed by the next worker on the ma
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import shlex
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 from dockyard.tasks import archive, fetch
+from dockyard.tasks.base_images import BaseImageDigests
 from dockyard.tasks.dockerfile import DockerfileInvalid, base_images
 from dockyard.tasks.engines.base import (
     BuildFailed,
@@ -37,6 +39,7 @@ from dockyard.tasks.model import (
     OutputImage,
     Run,
 )
+from dockyard.tasks.outcome import Outcome
 from dockyard.tasks.process import (
     CANCELED as STOP_CANCELED,
 )
@@ -49,11 +52,15 @@ from dockyard.tasks.process import (
     Stopped,
 )
 from dockyard.tasks.runs import RunStore
+from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.service import image_repository
 from dockyard.tasks.sources import SourceStore
+from dockyard.tasks.steps.docker import Login, docker_config, sweep_run
+from dockyard.tasks.steps.runner import MultiStepRun, StepsInput
 
 log = logging.getLogger("dockyard.tasks")
 PROCESSES_FILE = "processes"
+DOCKER_MARKER = "uses-docker"  # the run made containers: the sweep removes what is left
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +68,7 @@ class ExecutorSettings:
     work_dir: Path
     max_source_bytes: int
     allow_private_sources: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status: str | None  # None: the run is no longer this worker's (lease lost)
-    error: str | None = None
-    output_images: tuple[OutputImage, ...] = ()
+    allow_privileged_steps: bool = False
 
 
 class RunExecutor:
@@ -78,7 +79,11 @@ class RunExecutor:
         sources: SourceStore,
         engines: dict[str, Engine],
         settings: ExecutorSettings,
+        saved: SavedTasks | None = None,
+        base_images: BaseImageDigests | None = None,
     ) -> None:
+        self._base_images = base_images
+        self._saved = saved  # a saved task's secret values and credentials, for its runs
         self._runs = runs
         self._logs = logs
         self._sources = sources
@@ -135,6 +140,10 @@ class RunExecutor:
         if engine is None:
             raise EngineMissing(f"this worker has no {run.engine} engine")
         context = self._context(run, run_dir, sink, control)
+        if run.kind == "task":
+            if context is None:
+                raise BuildFailed("a multi-step run needs a context holding its task file")
+            return self._steps(run, worker, registry, control, sink, run_dir, context)
         if run.kind == "cmd":
             return self._command(run, worker, engine, registry, control, sink, run_dir, context)
         assert context is not None, "a build has a context"
@@ -152,7 +161,15 @@ class RunExecutor:
             allow = self._settings.allow_private_sources
             if where.kind == "git":
                 sink.line(f"Cloning {where.url}" + (f" ({where.branch})" if where.branch else ""))
-                return fetch.clone(where, run_dir / "repository", allow, sink, control)
+                return fetch.clone(
+                    where,
+                    run_dir / "repository",
+                    allow,
+                    sink,
+                    control,
+                    commit=request.commit,
+                    token=self._git_token(run),
+                )
             sink.line(f"Downloading {where.url}")
             fetch.download(where.url, archive_path, limit, allow, sink, control)
         else:
@@ -178,10 +195,13 @@ class RunExecutor:
         if not dockerfile.is_relative_to(context.resolve()) or not dockerfile.is_file():
             raise DockerfileInvalid(f"{request.dockerfile} is not a file of the build context")
         bases = base_images(dockerfile.read_bytes(), request.build_args, request.target)
+        if self._base_images is not None:  # the digests, for the base-image triggers
+            bases = self._base_images.resolve(run, registry, bases)
         for base in bases:
             role = "runtime" if base.runtime else "build"
             name = f" ({base.name})" if base.name else ""
-            sink.line(f"Stage {base.stage}{name}: FROM {base.image} [{role}]")
+            at = f"@{base.digest}" if base.digest and "@" not in base.image else ""
+            sink.line(f"Stage {base.stage}{name}: FROM {base.image}{at} [{role}]")
         if not self._runs.mark_running(run.run_id, worker, bases):
             raise Stopped(LOST)
         qualified = {_qualified(registry, image): image for image in request.images}
@@ -233,6 +253,45 @@ class RunExecutor:
             return Outcome(FAILED, f"the command exited with status {status}")
         return Outcome(SUCCEEDED)
 
+    def _steps(
+        self,
+        run: Run,
+        worker: str,
+        registry: RegistryAccess,
+        control: RunControl,
+        sink: LogSink,
+        run_dir: Path,
+        context: Path,
+    ) -> Outcome:
+        secrets: dict[str, str] = {}
+        logins: list[Login] = []
+        if run.task_name is not None and self._saved is not None:
+            stored, credentials = self._saved.run_secrets(run.task_name)
+            secrets.update(stored)
+            logins = [Login(server, user, password) for server, user, password in credentials]
+        secrets.update(run.request.secret_values)
+        (run_dir / DOCKER_MARKER).touch()
+        given = StepsInput(
+            secrets=secrets,
+            docker_config=docker_config(registry, logins),
+            allow_privileged=self._settings.allow_privileged_steps,
+            resolve_bases=None
+            if self._base_images is None
+            else functools.partial(self._base_images.resolve, run, registry),
+        )
+        steps = MultiStepRun(
+            run, worker, self._runs, registry.host, control, sink, run_dir, context, given
+        )
+        return steps.execute()
+
+    def _git_token(self, run: Run) -> str | None:
+        """The access token of the run's git context: its saved task's, looked up as the run
+        is done, so that it is never part of the run's request."""
+        context_url = run.request.context_url
+        if run.task_name is None or self._saved is None or context_url is None:
+            return None
+        return self._saved.git_access_token(run.task_name, context_url)
+
     def sweep(self) -> int:
         """End and remove what runs that are over left in the work dir (a worker that died
         mid-run leaves its engine processes and files); answers how many runs' leftovers."""
@@ -244,6 +303,8 @@ class RunExecutor:
         for name in over:
             for tree in _noted_processes(root / name):
                 tree.kill()
+            if (root / name / DOCKER_MARKER).exists():
+                sweep_run(name)
             shutil.rmtree(root / name, ignore_errors=True)
         return len(over)
 

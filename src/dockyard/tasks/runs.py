@@ -181,6 +181,24 @@ class RunStore:
             base_images=json.dumps([_base_json(b) for b in base_images]),
         )
 
+    def add_base_images(self, run_id: str, worker: str, base_images: Sequence[BaseImage]) -> bool:
+        """Add base images to those the run recorded (each build step of a multi-step run);
+        False when the run is no longer this worker's."""
+        held = (
+            task_runs.c.run_id == run_id,
+            task_runs.c.worker == worker,
+            task_runs.c.status.in_(ACTIVE),
+        )
+        with self._db.write() as conn:
+            row = conn.execute(select(task_runs.c.base_images).where(*held).with_for_update())
+            found = row.first()
+            if found is None:
+                return False
+            recorded = json.loads(found[0] or "[]")
+            recorded += [_base_json(b) for b in base_images]
+            conn.execute(update(task_runs).where(*held).values(base_images=json.dumps(recorded)))
+        return True
+
     def finish(
         self,
         run_id: str,

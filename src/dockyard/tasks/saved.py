@@ -4,7 +4,8 @@ A task is a row of `tasks`; its named cron timers (5 fields, UTC) and the creden
 other registries are rows of `task_timers` and `task_credentials`. Running a task makes a
 run as a quick build or command makes one, in the same transaction that reads the task, with
 the task's name and what triggered it recorded on the run. Secret values and the git access
-token are stored but never answered.
+token are stored but never answered. A commit on the task's branch, seen by the push webhook
+or the poller, is built once (`commit_seen`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from secrets import token_urlsafe
 from typing import Any
+from urllib.parse import urlsplit
 
 from croniter import croniter
 from sqlalchemy import Connection, delete, select, update
@@ -24,11 +27,11 @@ from sqlalchemy.engine import Row
 
 from dockyard.errors import DockyardError, NameUnknown, Unsupported
 from dockyard.storage.db.database import Database, insert_ignore
-from dockyard.storage.db.schema import task_credentials, task_timers, tasks
-from dockyard.tasks.fetch import parse_context_url
+from dockyard.storage.db.schema import task_credentials, task_runs, task_timers, tasks
+from dockyard.tasks.fetch import ContextUrl, branch_head, parse_context_url
 from dockyard.tasks.model import ENGINES, MAX_TIMEOUT_SECONDS, Run, RunRequest
 from dockyard.tasks.runs import RunStore, insert_run
-from dockyard.tasks.service import TaskPolicy, check_request
+from dockyard.tasks.service import MULTI_STEP_ENGINE, TaskPolicy, check_request
 
 log = logging.getLogger("dockyard.tasks")
 
@@ -36,14 +39,11 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9-]{5,50}$")
 TIMER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 VALUE_TEMPLATE = re.compile(r"\{\{\s*\.Values\.([A-Za-z0-9_.-]+)\s*\}\}")
 ENABLED, DISABLED = "Enabled", "Disabled"
+WEBHOOK_SECRET_BYTES = 32
 TASK_STATUSES = (ENABLED, DISABLED)
 BASE_IMAGE_TRIGGER_TYPES = ("Runtime", "All")
 NO_CONTEXT = "/"
 MULTI_STEP_SUFFIXES = (".yaml", ".yml")
-MULTI_STEP_UNSUPPORTED = (
-    "multi-step tasks (a task YAML file) are not supported yet; "
-    "save a task with a Dockerfile (--file) or a command (--cmd)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,7 @@ class TaskSpec:
     base_image_trigger_enabled: bool = False
     base_image_trigger_type: str = "Runtime"
     git_access_token: str | None = None
+    webhook_secret: str | None = None  # of the push webhook (the commit trigger)
 
     @property
     def kind(self) -> str:
@@ -81,6 +82,7 @@ class SavedTask:
     owner: str  # principal id; runs started by a trigger run as it
     created_at: float
     updated_at: float
+    last_commit: str | None = None  # the branch head the commit trigger saw last
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,16 @@ class Credential:
     login_server: str
     username: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutcome:
+    """What a commit seen by the push webhook or the poller did: a run, or why none."""
+
+    commit: str
+    branch: str
+    run_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,29 +197,41 @@ def check_spec(spec: TaskSpec, policy: TaskPolicy) -> TaskSpec:
         raise Unsupported(
             f"base image trigger type {spec.base_image_trigger_type!r}: Runtime or All"
         )
-    engine = spec.engine or policy.default_engine
+    engine = spec.engine or (MULTI_STEP_ENGINE if spec.multi_step else policy.default_engine)
+    if spec.multi_step and engine != MULTI_STEP_ENGINE:
+        raise Unsupported(f"a multi-step task runs on the {MULTI_STEP_ENGINE} engine")
     if engine not in ENGINES:
         raise Unsupported(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     check_timeout(spec.timeout, policy)
     if spec.context != NO_CONTEXT:
         parse_context_url(spec.context)
     elif spec.kind == "build":
-        raise Unsupported("a Dockerfile task needs a context: a git or tarball URL")
+        raise Unsupported("a Dockerfile or task file needs a context: a git or tarball URL")
+    if spec.commit_trigger_enabled and _git_context(spec) is None:
+        raise Unsupported("the commit trigger needs a git context (https://host/repo.git#branch)")
     for key in (*spec.values, *spec.secret_values):
         if not key or "=" in key or not VALUE_TEMPLATE.fullmatch(f"{{{{.Values.{key}}}}}"):
             raise Unsupported(f"value name {key!r}: letters, digits, '_', '-' or '.'")
     checked = replace(spec, engine=engine)
-    if not checked.multi_step:
-        check_request(run_request(checked, RunOverrides()))
+    check_request(run_request(checked, RunOverrides()))
     return checked
 
 
 def run_request(spec: TaskSpec, overrides: RunOverrides) -> RunRequest:
     """The run a task makes (templates of values resolved)."""
-    if spec.multi_step:
-        raise Unsupported(MULTI_STEP_UNSUPPORTED)
     values = {**spec.values, **overrides.values}
     context_url = None if overrides.source or spec.context == NO_CONTEXT else spec.context
+    if spec.multi_step:
+        return RunRequest(
+            kind="task",
+            source=overrides.source,
+            context_url=context_url,
+            task_file=spec.file,
+            images=[render(image, values) for image in spec.images],
+            values=values,
+            secret_values=dict(overrides.secret_values),
+            platform=spec.platform,
+        )
     if spec.kind == "cmd":
         return RunRequest(
             kind="cmd",
@@ -243,7 +267,7 @@ class SavedTasks:
     ) -> SavedTask:
         """Save a task (409 when the name is taken), with its first timers."""
         check_task_name(name)
-        checked = check_spec(spec, self._policy)
+        checked = _with_webhook_secret(check_spec(spec, self._policy))
         timers = {timer: check_schedule(cron) for timer, cron in (schedules or {}).items()}
         for timer in timers:
             check_timer_name(timer)
@@ -253,6 +277,8 @@ class SavedTasks:
                 raise Unsupported(f"task {name} already exists", status=409)
             for timer, cron in timers.items():
                 conn.execute(task_timers.insert().values(_timer_row(name, timer, cron, now)))
+        if checked.commit_trigger_enabled:
+            self.take_baseline(name)
         return self.get(name)
 
     def get(self, name: str) -> SavedTask:
@@ -281,13 +307,18 @@ class SavedTasks:
             unknown = set(fields) - set(TaskSpec.__dataclass_fields__)
             if unknown:
                 raise Unsupported(f"unknown task fields: {', '.join(sorted(unknown))}")
-            spec = check_spec(replace(current.spec, **fields), self._policy)
+            spec = _with_webhook_secret(check_spec(replace(current.spec, **fields), self._policy))
             now = time.time()
             values = _task_row(name, spec, current.owner, now)
             del values["created_at"], values["name"], values["owner"]
+            rebase = spec.commit_trigger_enabled and _watches_otherwise(current.spec, spec)
+            if rebase:
+                values["last_commit"] = None  # the next head seen is the baseline
             conn.execute(update(tasks).where(tasks.c.name == name).values(**values))
             if current.spec.status == DISABLED and spec.status == ENABLED:
                 _reschedule(conn, name, now)  # slots passed while disabled do not fire
+        if rebase:
+            self.take_baseline(name)
         return self.get(name)
 
     def delete(self, name: str) -> None:
@@ -328,13 +359,47 @@ class SavedTasks:
             conn, request, requester, engine, timeout, trigger, task.name, trigger_detail
         )
 
-    def _prepare(self, task: SavedTask, overrides: RunOverrides) -> tuple[RunRequest, int]:
-        """The run's request and timeout; refused (400) when the task cannot make one."""
+    def _prepare(
+        self,
+        task: SavedTask,
+        overrides: RunOverrides,
+        commit: str | None = None,
+        branch: str | None = None,
+    ) -> tuple[RunRequest, int]:
+        """The run's request and timeout; refused (400) when the task cannot make one. A git
+        context's run names its branch, and the commit a commit trigger saw."""
         request = run_request(task.spec, overrides)
+        request = _with_git_revision(request, commit, branch)
         check_request(request)
         timeout = overrides.timeout or task.spec.timeout
         check_timeout(timeout, self._policy)
         return request, timeout
+
+    def queue_triggered(
+        self,
+        conn: Connection,
+        name: str,
+        trigger: str,
+        trigger_detail: str,
+        chain: Sequence[str] = (),
+    ) -> str | None:
+        """Queue a run of an enabled task as its owner, in the trigger's write transaction,
+        with the trigger chain that led to it; None when the task is gone, disabled or
+        cannot make a run (logged)."""
+        row = conn.execute(select(tasks).where(tasks.c.name == name).with_for_update()).first()
+        if row is None or _task(row).spec.status != ENABLED:
+            return None
+        task = _task(row)
+        try:
+            request, timeout = self._prepare(task, RunOverrides())
+        except DockyardError as exc:
+            log.warning("%s trigger of task %s: no run: %s", trigger, name, exc)
+            return None
+        request = replace(request, trigger_chain=list(chain))
+        engine = task.spec.engine or self._policy.default_engine
+        return insert_run(
+            conn, request, task.owner, engine, timeout, trigger, task.name, trigger_detail
+        )
 
     # --- timers ----------------------------------------------------------------------------
 
@@ -453,6 +518,124 @@ class SavedTasks:
             fired.append((timer, run_id))
         return fired
 
+    # --- the commit trigger ----------------------------------------------------------------
+
+    def take_baseline(self, name: str) -> str | None:
+        """Record the head of the task's branch as the commit already seen, so that switching
+        the trigger on builds nothing at once. When the remote cannot be read now, the poller
+        records the head it first sees instead. Answers the head, or None."""
+        task = self.get(name)
+        try:
+            head = branch_head(
+                task.spec.context, task.spec.git_access_token, self._policy.allow_private_sources
+            )
+        except DockyardError as exc:
+            log.warning("task %s: no commit baseline yet: %s", name, exc.message)
+            return None
+        with self._db.write() as conn:
+            conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.name == name,
+                    tasks.c.context == task.spec.context,
+                    tasks.c.last_commit.is_(None),
+                )
+                .values(last_commit=head.commit)
+            )
+        return head.commit
+
+    def commit_watched(self) -> list[SavedTask]:
+        """Enabled tasks with the commit trigger on (the poller reads their remotes)."""
+        query = select(tasks).where(
+            tasks.c.status == ENABLED, tasks.c.commit_trigger_enabled.is_(True)
+        )
+        with self._db.read() as conn:
+            return [_task(row) for row in conn.execute(query.order_by(tasks.c.name))]
+
+    def commit_seen(
+        self,
+        name: str,
+        commit: str,
+        branch: str,
+        *,
+        polled_context: str | None = None,
+        default_branch: str | None = None,
+        repositories: Sequence[str] = (),
+    ) -> CommitOutcome:
+        """A commit at the head of `branch` of the task's repository, seen by the push webhook
+        or (`polled_context`: the context it read) the poller. Queues one run of it (trigger
+        `commit`), as the task's owner, unless the task does not build that branch or already
+        built or queued that commit; the commit is recorded as seen in the same transaction, so
+        a webhook and a poll seeing one commit make one run."""
+
+        def skip(reason: str) -> CommitOutcome:
+            return CommitOutcome(commit, branch, None, reason)
+
+        with self._db.write() as conn:
+            task = _locked_task(conn, name)
+            spec = task.spec
+            if spec.status != ENABLED:
+                return skip(f"task {name} is disabled")
+            if not spec.commit_trigger_enabled:
+                return skip(f"the commit trigger of task {name} is disabled")
+            if polled_context is not None and polled_context != spec.context:
+                return skip(f"task {name} changed its context meanwhile")
+            source = _git_context(spec)
+            if source is None:
+                return skip(f"task {name} has no git context")
+            if repositories and not any(_same_repository(r, source.url) for r in repositories):
+                return skip(f"the push is to {repositories[0]}, not to {source.url}")
+            wanted = source.branch or default_branch
+            if wanted is None:
+                return skip(f"the context of task {name} names no branch")
+            if branch != wanted:
+                return skip(f"the push is to branch {branch}; task {name} builds {wanted}")
+            seen = conn.execute(
+                select(task_runs.c.run_id)
+                .where(
+                    task_runs.c.task_name == name,
+                    task_runs.c.trigger == "commit",
+                    task_runs.c.trigger_detail == commit,
+                )
+                .limit(1)
+            ).first()
+            mark = update(tasks).where(tasks.c.name == name).values(last_commit=commit)
+            if task.last_commit == commit or seen is not None:
+                conn.execute(mark)
+                return skip(f"commit {commit} was already built or queued for task {name}")
+            if polled_context is not None and task.last_commit is None:
+                conn.execute(mark)  # the first head the poller sees is the baseline
+                return skip(f"commit {commit} is the baseline of task {name}")
+            try:
+                request, timeout = self._prepare(task, RunOverrides(), commit, branch)
+            except DockyardError as exc:
+                conn.execute(mark)
+                return skip(f"task {name} cannot make a run: {exc.message}")
+            engine = spec.engine or self._policy.default_engine
+            run_id = insert_run(conn, request, task.owner, engine, timeout, "commit", name, commit)
+            conn.execute(mark)
+        return CommitOutcome(commit, branch, run_id)
+
+    def renew_webhook_secret(self, name: str) -> str:
+        """A new random secret for the task's push webhook; answers it."""
+        secret = token_urlsafe(WEBHOOK_SECRET_BYTES)
+        with self._db.write() as conn:
+            _locked_task(conn, name)
+            conn.execute(update(tasks).where(tasks.c.name == name).values(webhook_secret=secret))
+        return secret
+
+    def git_access_token(self, name: str, context_url: str) -> str | None:
+        """For a worker cloning a run's git context: the task's access token, only while the
+        task's context is still that repository."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(tasks.c.context, tasks.c.git_access_token).where(tasks.c.name == name)
+            ).first()
+        if row is None or row[1] is None or row[0] == NO_CONTEXT:
+            return None
+        ours, theirs = parse_context_url(str(row[0])), parse_context_url(context_url)
+        return str(row[1]) if _same_repository(ours.url, theirs.url) else None
+
     # --- credentials -----------------------------------------------------------------------
 
     def credentials(self, task: str) -> list[Credential]:
@@ -492,6 +675,21 @@ class SavedTasks:
                 raise Unsupported(f"task {task} already has a credential for {server}", status=409)
         return Credential(task, server, username, now)
 
+    def run_secrets(self, task: str) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+        """For a worker doing a run of the task: its secret values and its credentials
+        (login server, username, password); none when the task is gone."""
+        with self._db.read() as conn:
+            row = conn.execute(select(tasks.c.secret_values).where(tasks.c.name == task)).first()
+            logins = conn.execute(
+                select(
+                    task_credentials.c.login_server,
+                    task_credentials.c.username,
+                    task_credentials.c.password,
+                ).where(task_credentials.c.task == task)
+            ).all()
+        secrets = json.loads(row[0]) if row is not None else {}
+        return dict(secrets), [(str(r[0]), str(r[1]), str(r[2])) for r in logins]
+
     def remove_credential(self, task: str, login_server: str) -> None:
         with self._db.write() as conn:
             gone = conn.execute(
@@ -524,10 +722,56 @@ def _task_row(name: str, spec: TaskSpec, owner: str, now: float) -> dict[str, An
         "base_image_trigger_enabled": spec.base_image_trigger_enabled,
         "base_image_trigger_type": spec.base_image_trigger_type,
         "git_access_token": spec.git_access_token,
+        "webhook_secret": spec.webhook_secret,
         "owner": owner,
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _with_webhook_secret(spec: TaskSpec) -> TaskSpec:
+    """A task with the commit trigger on has a push webhook secret (made when none is set)."""
+    if spec.commit_trigger_enabled and not spec.webhook_secret:
+        return replace(spec, webhook_secret=token_urlsafe(WEBHOOK_SECRET_BYTES))
+    return spec
+
+
+def _watches_otherwise(before: TaskSpec, after: TaskSpec) -> bool:
+    """Whether the commit trigger now watches another branch head than before."""
+    return (
+        not before.commit_trigger_enabled
+        or before.context != after.context
+        or before.git_access_token != after.git_access_token
+    )
+
+
+def _git_context(spec: TaskSpec) -> ContextUrl | None:
+    if spec.context == NO_CONTEXT:
+        return None
+    source = parse_context_url(spec.context)
+    return source if source.kind == "git" else None
+
+
+def _same_repository(pushed: str, ours: str) -> bool:
+    """Two URLs of one repository: host and path alike, whatever the scheme, credentials,
+    letter case (as GitHub and GitLab treat it) or `.git` suffix."""
+
+    def key(url: str) -> tuple[str, str]:
+        parts = urlsplit(url.strip())
+        path = parts.path.rstrip("/").removesuffix(".git").rstrip("/")
+        return (parts.hostname or "").lower(), path.lower()
+
+    return key(pushed) == key(ours)
+
+
+def _with_git_revision(request: RunRequest, commit: str | None, branch: str | None) -> RunRequest:
+    """A run of a git context names its branch (and the commit a trigger saw)."""
+    if request.context_url is None:
+        return request
+    source = parse_context_url(request.context_url)
+    if source.kind != "git":
+        return request
+    return replace(request, commit=commit, branch=branch or source.branch)
 
 
 def _timer_row(task: str, name: str, schedule: str, now: float) -> dict[str, Any]:
@@ -593,6 +837,7 @@ def _task(row: Row[Any]) -> SavedTask:
         base_image_trigger_enabled=bool(data["base_image_trigger_enabled"]),
         base_image_trigger_type=data["base_image_trigger_type"],
         git_access_token=data["git_access_token"],
+        webhook_secret=data["webhook_secret"],
     )
     return SavedTask(
         name=data["name"],
@@ -600,6 +845,7 @@ def _task(row: Row[Any]) -> SavedTask:
         owner=data["owner"],
         created_at=float(data["created_at"]),
         updated_at=float(data["updated_at"]),
+        last_commit=data["last_commit"],
     )
 
 

@@ -24,12 +24,15 @@ from dockyard.tasks.model import (
 from dockyard.tasks.runs import RunStore
 from dockyard.tasks.sources import SourceStore
 
+MULTI_STEP_ENGINE = "docker"  # steps run as containers of a Docker daemon, on its networks
+
 
 @dataclass(frozen=True, slots=True)
 class TaskPolicy:
     default_engine: str = "buildah"
     min_timeout_seconds: int = 300
     max_source_bytes: int = 512 * 1024 * 1024
+    allow_private_sources: bool = False  # git remotes read to see commits
 
 
 class TaskService:
@@ -57,7 +60,10 @@ class TaskService:
         """Refuse (400) what cannot be scheduled; answers the engine that will do it."""
         check_request(request)
         self.check_timeout(timeout)
-        chosen = engine or self.policy.default_engine
+        default = MULTI_STEP_ENGINE if request.kind == "task" else self.policy.default_engine
+        chosen = engine or default
+        if request.kind == "task" and chosen != MULTI_STEP_ENGINE:
+            raise Unsupported(f"a multi-step run runs on the {MULTI_STEP_ENGINE} engine")
         if chosen not in ENGINES:
             raise Unsupported(f"unknown engine {chosen!r}; known: {', '.join(ENGINES)}")
         if trigger not in TRIGGERS:
@@ -98,8 +104,14 @@ def check_request(request: RunRequest) -> None:
             raise Unsupported(f"cmd {request.cmd!r}: {exc}") from None
         if not words:
             raise Unsupported("a cmd run needs cmd: '<image> <args...>'")
+    elif request.kind == "task":
+        if (request.source is None) == (request.context_url is None):
+            raise Unsupported("a multi-step run needs exactly one of source and context_url")
+        name = request.task_file or ""
+        if not name or name.startswith("/") or ".." in name.split("/"):
+            raise Unsupported(f"task file {name!r} must be a path in the context")
     else:
-        raise Unsupported(f"unknown kind {request.kind!r}: build or cmd")
+        raise Unsupported(f"unknown kind {request.kind!r}: build, cmd or task")
     if request.context_url is not None:
         parse_context_url(request.context_url)
         if urlsplit(request.context_url).username:

@@ -23,6 +23,7 @@ from dockyard.api.management import (
     runs,
     scope_maps,
     settings,
+    task_hooks,
     tasks,
     tokens,
     usage,
@@ -70,6 +71,7 @@ _ROUTERS = (
     quarantine.router,
     runs.router,
     tasks.router,
+    task_hooks.router,
 )
 
 

@@ -42,7 +42,9 @@ class _Model(BaseModel):
 
 
 class RunCreate(_Model):
-    kind: Literal["build", "cmd"] = "build"
+    kind: Literal["build", "cmd", "task"] = Field(
+        default="build", description="build, cmd, or task: a multi-step task file"
+    )
     source: str | None = Field(
         default=None,
         pattern=r"^sha256:[0-9a-f]{64}$",
@@ -65,6 +67,15 @@ class RunCreate(_Model):
     )
     push: bool = True
     cmd: str | None = Field(default=None, description="kind=cmd: '<image> <args...>'")
+    task_file: str | None = Field(
+        default=None, description="kind=task: the task file's path in the context"
+    )
+    values: dict[str, str] = Field(
+        default_factory=dict, description="kind=task: {{.Values.x}} of the task file"
+    )
+    secret_values: dict[str, str] = Field(
+        default_factory=dict, description="kind=task: {{.Secrets.x}}; never answered"
+    )
     timeout: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
     engine: str | None = Field(
         default=None, description="buildah or docker; the server's default when empty"
@@ -82,6 +93,24 @@ class BaseImageModel(_Model):
     name: str | None = Field(description="The stage's name (AS ...)")
     image: str = Field(description="As the Dockerfile names it, ARGs resolved; scratch")
     runtime: bool = Field(description="The stage the image is built from")
+    digest: str | None = Field(
+        default=None, description="What the reference named when the run began, when known"
+    )
+
+
+class StepModel(_Model):
+    id: str
+    kind: str = Field(description="build, push or cmd")
+    status: str = Field(
+        description="Queued, Running, Succeeded, Failed, Skipped (a step it waits for "
+        "failed) or Canceled"
+    )
+    started_at: datetime | None
+    finished_at: datetime | None
+    exit_code: int | None
+    error: str | None
+    detached: bool
+    images: list[str] = Field(description="Built or pushed by the step")
 
 
 class RunModel(_Model):
@@ -93,6 +122,10 @@ class RunModel(_Model):
     trigger: str
     trigger_detail: str | None = Field(
         default=None, description="The timer's name, the commit, or the base image"
+    )
+    trigger_chain: list[str] = Field(
+        default_factory=list,
+        description="The saved tasks whose base-image-triggered runs led to this one",
     )
     task_name: str | None = Field(default=None, description="The saved task it is a run of")
     created_at: datetime
@@ -107,6 +140,9 @@ class RunModel(_Model):
     worker: str | None
     timeout: int
     error: str | None
+    steps: list[StepModel] = Field(
+        default_factory=list, description="The steps of a multi-step run, as they went"
+    )
 
 
 class SourceModel(_Model):
@@ -136,6 +172,7 @@ def run_model(run: Run) -> RunModel:
         status=run.status,
         trigger=run.trigger,
         trigger_detail=run.trigger_detail,
+        trigger_chain=list(run.request.trigger_chain),
         task_name=run.task_name,
         created_at=datetime.fromtimestamp(run.created_at, UTC),
         started_at=_time(run.started_at),
@@ -149,6 +186,16 @@ def run_model(run: Run) -> RunModel:
         worker=run.worker,
         timeout=run.timeout,
         error=run.error,
+        steps=[
+            StepModel(
+                **{
+                    **vars_of(step),
+                    "started_at": _time(step.started_at),
+                    "finished_at": _time(step.finished_at),
+                }
+            )
+            for step in run.steps
+        ],
     )
 
 
@@ -236,6 +283,9 @@ def create_run(
         platform=body.platform,
         push=body.push,
         cmd=body.cmd,
+        task_file=body.task_file if body.kind == "task" else None,
+        values=dict(body.values),
+        secret_values=dict(body.secret_values),
     )
     if body.push and body.kind == "build":
         for image in body.images:

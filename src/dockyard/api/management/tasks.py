@@ -1,6 +1,7 @@
 """`/tasks`: saved tasks (a build or a command kept under a name), their manual runs, their
 cron timers and the credentials of other registries. Secret values, the git access token and
-credential passwords are write-only: no answer carries them."""
+credential passwords are write-only: no answer carries them (the push webhook's secret only
+`/tasks/{name}/webhook-secret`, task_hooks.py)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,16 @@ class _TaskFields(_Model):
     commit_trigger_enabled: bool | None = None
     base_image_trigger_enabled: bool | None = None
     base_image_trigger_type: Literal["Runtime", "All"] | None = None
-    git_access_token: str | None = Field(default=None, description="Stored; never answered")
+    git_access_token: str | None = Field(
+        default=None, description="For a private git context; stored, never answered"
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="Of the push webhook (made when the commit trigger is switched on); "
+        "shown only by GET /tasks/{name}/webhook-secret",
+    )
 
 
 class TaskCreate(_TaskFields):
@@ -136,6 +146,8 @@ class TaskModel(_Model):
     base_image_trigger_enabled: bool
     base_image_trigger_type: str
     git_access_token_set: bool
+    webhook_secret_set: bool
+    last_commit: str | None = Field(description="The branch head the commit trigger saw last")
     owner: str
     created_at: datetime
     updated_at: datetime
@@ -193,6 +205,8 @@ def task_model(task: SavedTask, timers: list[Timer]) -> TaskModel:
         base_image_trigger_enabled=spec.base_image_trigger_enabled,
         base_image_trigger_type=spec.base_image_trigger_type,
         git_access_token_set=bool(spec.git_access_token),
+        webhook_secret_set=bool(spec.webhook_secret),
+        last_commit=task.last_commit,
         owner=task.owner,
         created_at=_time(task.created_at),
         updated_at=_time(task.updated_at),

@@ -5,6 +5,7 @@ back live."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -23,8 +24,18 @@ from dockyard.cli.access.common import (
 from dockyard.cli.client import CliError, ManagementClient, registry_host
 from dockyard.cli.output import note
 from dockyard.cli.tasks.follow import follow_to_end
-from dockyard.cli.tasks.sources import dockerfile_in_context, is_remote, resolve_source
-from dockyard.cli.tasks.taskfile import single_command
+from dockyard.cli.tasks.sources import (
+    dockerfile_in_context,
+    is_remote,
+    resolve_source,
+    upload_archive,
+)
+from dockyard.cli.tasks.taskfile import (
+    SINGLE_FILE_NAME,
+    merged_values,
+    parse_pairs,
+    single_file_context,
+)
 
 DEFAULT_TIMEOUT = 3600
 MIN_TIMEOUT = 300
@@ -163,7 +174,7 @@ def run(
     context: Annotated[
         str | None,
         typer.Argument(
-            help="Files for the command: a local folder, archive, tarball URL or git URL "
+            help="Files for the run: a local folder, archive, tarball URL or git URL "
             "(none, or /dev/null, for no files)",
             show_default=False,
         ),
@@ -177,8 +188,19 @@ def run(
         typer.Option(
             "--file",
             "-f",
-            help="A task file (in the context, or here; - for stdin); for now with one `cmd` step",
+            help="A multi-step task file (in the context; or here, or - for stdin, "
+            "when there is no context)",
         ),
+    ] = None,
+    set_values: Annotated[
+        list[str] | None, typer.Option("--set", help="A value k=v for {{.Values.k}}")
+    ] = None,
+    secret_set: Annotated[
+        list[str] | None,
+        typer.Option("--secret-set", help="A secret k=v for {{.Secrets.k}}, masked in logs"),
+    ] = None,
+    values: Annotated[
+        str | None, typer.Option("--values", help="A YAML file of values (--set goes over it)")
     ] = None,
     platform: PlatformOption = None,
     no_logs: NoLogsOption = False,
@@ -187,26 +209,48 @@ def run(
     username: UsernameOption = None,
     password: PasswordOption = None,
 ) -> None:
-    """Run a command in a container on the registry's workers, with the log streamed live.
+    """Run a command, or a multi-step task file, on the registry's workers, with the log
+    streamed live.
 
     The exit status is 0 when the run Succeeded, 1 otherwise.
 
     Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
     if (cmd is None) == (file is None):
         raise CliError("give either --cmd '<image> <args>' or -f task.yaml")
-    command = (
-        cmd if cmd is not None else single_command(_task_file_text(str(file), context), str(file))
-    )
-    if not command.strip():
+    if cmd is not None and not cmd.strip():
         raise CliError("--cmd is empty", "e.g. --cmd 'hello:v1 echo hi'")
     with Login(registry, username, password).connect() as api:
-        body: dict[str, Any] = {
-            "kind": "cmd",
-            **resolve_source(api, context, None).fields(),
-            "images": [],
-            "platform": platform,
-            "push": False,
-            "cmd": command.strip(),
-            "timeout": timeout,
-        }
+        if cmd is not None:
+            body: dict[str, Any] = {
+                "kind": "cmd",
+                **resolve_source(api, context, None).fields(),
+                "images": [],
+                "platform": platform,
+                "push": False,
+                "cmd": cmd.strip(),
+                "timeout": timeout,
+            }
+        else:
+            body = {
+                "kind": "task",
+                **_task_source(api, str(file), context),
+                "values": merged_values(values, parse_pairs("--set", set_values)),
+                "secret_values": parse_pairs("--secret-set", secret_set),
+                "platform": platform,
+                "timeout": timeout,
+            }
         schedule(api, body, no_logs)
+
+
+def _task_source(api: ManagementClient, file: str, context: str | None) -> dict[str, Any]:
+    """Where the task file is: in the context sent (or named), or alone."""
+    if context is None or context == "/dev/null":
+        text = _task_file_text(file, None)
+        archive = io.BytesIO(single_file_context(text))
+        source = upload_archive(api, archive, len(archive.getvalue()))
+        return {"source": source, "task_file": SINGLE_FILE_NAME}
+    if not is_remote(context) and Path(context).is_dir():
+        inside = (Path(context) / file).resolve()
+        if not inside.is_relative_to(Path(context).resolve()) or not inside.is_file():
+            raise CliError(f"no task file {file} in {context}", "give its path in the context")
+    return {**resolve_source(api, context, None).fields(), "task_file": file}

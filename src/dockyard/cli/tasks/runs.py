@@ -76,6 +76,7 @@ def _show(run: dict[str, Any]) -> None:
         ("status", run["status"]),
         ("trigger", " ".join(filter(None, (run["trigger"], run.get("trigger_detail"))))),
         ("task", run.get("task_name") or ""),
+        ("trigger chain", " -> ".join(run.get("trigger_chain") or [])),
         ("created", when(run["created_at"])),
         ("started", when(run.get("started_at"))),
         ("finished", when(run.get("finished_at"))),
@@ -91,7 +92,8 @@ def _show(run: dict[str, Any]) -> None:
     for base in run.get("base_images") or []:
         stage = base.get("name") or base.get("stage")
         runtime = " (runtime)" if base.get("runtime") else ""
-        rows.append(("base image", f"{base['image']} [stage {stage}]{runtime}"))
+        digest = f" {base['digest']}" if base.get("digest") else ""
+        rows.append(("base image", f"{base['image']}{digest} [stage {stage}]{runtime}"))
     if run.get("error"):
         rows.append(("error", run["error"]))
     print_table(f"run {run['run_id']}", ("", "value"), rows)

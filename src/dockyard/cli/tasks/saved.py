@@ -19,12 +19,14 @@ from dockyard.cli.access.common import (
     YesOption,
     delete,
     print_answer,
+    print_secret,
     print_table,
     reports_errors,
     when,
 )
-from dockyard.cli.client import CliError
+from dockyard.cli.client import API_PREFIX
 from dockyard.cli.tasks.follow import follow_to_end
+from dockyard.cli.tasks.taskfile import merged_values, parse_pairs
 
 timer_app = typer.Typer(help="Cron timers of a saved task (5 fields, UTC).", no_args_is_help=True)
 credential_app = typer.Typer(
@@ -57,6 +59,9 @@ Images = Annotated[
     list[str] | None, typer.Option("--image", "-t", help="repository[:tag] to push (repeatable)")
 ]
 Sets = Annotated[list[str] | None, typer.Option("--set", help="A value k=v (repeatable)")]
+ValuesFile = Annotated[
+    str | None, typer.Option("--values", help="A YAML file of values; --set goes over it")
+]
 SecretSets = Annotated[
     list[str] | None, typer.Option("--secret-set", help="A secret value k=v (repeatable)")
 ]
@@ -80,19 +85,16 @@ BaseTriggerType = Annotated[
 GitToken = Annotated[
     str | None, typer.Option("--git-access-token", help="For a private git context")
 ]
+WebhookSecret = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook-secret",
+        help="The push webhook's secret (made when the commit trigger is switched on)",
+    ),
+]
 Schedule = Annotated[
     str | None, typer.Option("--schedule", help="A timer t1: 5-field cron, UTC, e.g. '0 3 * * *'")
 ]
-
-
-def _pairs(option: str, pairs: list[str] | None) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CliError(f"{option} {pair!r}: expected key=value")
-        found[key] = value
-    return found
 
 
 def _path(name: str, *rest: str) -> str:
@@ -107,7 +109,11 @@ def _timers_text(task: dict[str, Any]) -> str:
     return ", ".join(f"{t['name']}: {t['schedule']}" for t in task.get("timers") or [])
 
 
-def _show(task: dict[str, Any]) -> None:
+def _hook_url(registry: str, name: str) -> str:
+    return f"{registry}{API_PREFIX}{_path(name, 'hooks', 'git')}"
+
+
+def _show(task: dict[str, Any], registry: str | None = None) -> None:
     rows: list[tuple[str, Any]] = [
         ("name", task["name"]),
         ("status", task["status"]),
@@ -127,6 +133,7 @@ def _show(task: dict[str, Any]) -> None:
             else "disabled",
         ),
         ("git access token", "set" if task["git_access_token_set"] else ""),
+        ("last commit", task.get("last_commit") or ""),
         ("owner", task["owner"]),
         ("created", when(task["created_at"])),
         ("updated", when(task["updated_at"])),
@@ -134,6 +141,10 @@ def _show(task: dict[str, Any]) -> None:
     for timer in task.get("timers") or []:
         rows.append(("timer", _timer_text(timer)))
     print_table(f"task {task['name']}", ("", "value"), rows)
+    if registry is not None and task.get("webhook_secret_set"):
+        # A plain line, never wrapped, so that it copies cleanly into the git host's settings.
+        typer.echo(f"push webhook: {_hook_url(registry, task['name'])}")
+        typer.echo(f"(its secret: dockyard task webhook-secret -n {task['name']})")
 
 
 def _timer_text(timer: dict[str, Any]) -> str:
@@ -170,6 +181,7 @@ def create(
     cmd: Cmd = None,
     image: Images = None,
     set_values: Sets = None,
+    values_file: ValuesFile = None,
     secret_set: SecretSets = None,
     timeout: Timeout = None,
     platform: Platform = None,
@@ -177,6 +189,7 @@ def create(
     base_image_trigger_enabled: BaseTrigger = None,
     base_image_trigger_type: BaseTriggerType = None,
     git_access_token: GitToken = None,
+    webhook_secret: WebhookSecret = None,
     schedule: Schedule = None,
     status: Annotated[Status, typer.Option("--status", help="Enabled or Disabled")] = (
         Status.Enabled
@@ -186,28 +199,30 @@ def create(
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Save a task: a Dockerfile build (--file) or a command (--cmd)."""
+    """Save a task: a Dockerfile build or a multi-step task file (--file .yaml), or a
+    command (--cmd)."""
     body = _fields(
         name=name,
         context=context,
         file=file,
         cmd=cmd,
         images=image or None,
-        values=_pairs("--set", set_values),
-        secret_values=_pairs("--secret-set", secret_set),
+        values=merged_values(values_file, parse_pairs("--set", set_values)),
+        secret_values=parse_pairs("--secret-set", secret_set),
         timeout=timeout,
         platform=platform,
         commit_trigger_enabled=commit_trigger_enabled,
         base_image_trigger_enabled=base_image_trigger_enabled,
         base_image_trigger_type=base_image_trigger_type and base_image_trigger_type.value,
         git_access_token=git_access_token,
+        webhook_secret=webhook_secret,
         status=status.value,
     )
     if schedule is not None:
         body["timers"] = [{"name": "t1", "schedule": schedule}]
     with Login(registry, username, password).connect() as api:
         task = api.post("/tasks", body)
-    print_answer(task, output, _show)
+    print_answer(task, output, lambda t: _show(t, api.registry))
 
 
 @reports_errors
@@ -218,6 +233,7 @@ def update(
     cmd: Cmd = None,
     image: Images = None,
     set_values: Sets = None,
+    values_file: ValuesFile = None,
     secret_set: SecretSets = None,
     timeout: Timeout = None,
     platform: Platform = None,
@@ -225,6 +241,7 @@ def update(
     base_image_trigger_enabled: BaseTrigger = None,
     base_image_trigger_type: BaseTriggerType = None,
     git_access_token: GitToken = None,
+    webhook_secret: WebhookSecret = None,
     status: Annotated[Status | None, typer.Option("--status", help="Enabled or Disabled")] = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
@@ -237,19 +254,20 @@ def update(
         file=file,
         cmd=cmd,
         images=image or None,
-        values=_pairs("--set", set_values) or None,
-        secret_values=_pairs("--secret-set", secret_set) or None,
+        values=merged_values(values_file, parse_pairs("--set", set_values)) or None,
+        secret_values=parse_pairs("--secret-set", secret_set) or None,
         timeout=timeout,
         platform=platform,
         commit_trigger_enabled=commit_trigger_enabled,
         base_image_trigger_enabled=base_image_trigger_enabled,
         base_image_trigger_type=base_image_trigger_type and base_image_trigger_type.value,
         git_access_token=git_access_token,
+        webhook_secret=webhook_secret,
         status=status and status.value,
     )
     with Login(registry, username, password).connect() as api:
         task = api.call("PATCH", _path(name), body)
-    print_answer(task, output, _show)
+    print_answer(task, output, lambda t: _show(t, api.registry))
 
 
 @reports_errors
@@ -263,7 +281,7 @@ def show(
     """Show a task, with its timers' next firing times (secrets only by name)."""
     with Login(registry, username, password).connect() as api:
         task = api.get(_path(name))
-    print_answer(task, output, _show)
+    print_answer(task, output, lambda t: _show(t, api.registry))
 
 
 @reports_errors
@@ -308,6 +326,7 @@ def delete_task(
 def run_task(
     name: TaskName,
     set_values: Sets = None,
+    values_file: ValuesFile = None,
     secret_set: SecretSets = None,
     timeout: Timeout = None,
     no_wait: Annotated[
@@ -320,8 +339,8 @@ def run_task(
 ) -> None:
     """Run a task now; --set and --secret-set override its values for this run."""
     body = _fields(
-        values=_pairs("--set", set_values),
-        secret_values=_pairs("--secret-set", secret_set),
+        values=merged_values(values_file, parse_pairs("--set", set_values)),
+        secret_values=parse_pairs("--secret-set", secret_set),
         timeout=timeout,
     )
     with Login(registry, username, password).connect() as api:
@@ -333,6 +352,31 @@ def run_task(
         code = follow_to_end(api, run["run_id"])
     if code:
         raise typer.Exit(code)
+
+
+@reports_errors
+def webhook_secret(
+    name: TaskName,
+    renew: Annotated[
+        bool, typer.Option("--renew", help="Replace the secret with a new random one")
+    ] = False,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show the push webhook of a task (URL and secret) to set up at the git host: GitHub's
+    webhook secret, or GitLab's secret token; content type application/json."""
+    with Login(registry, username, password).connect() as api:
+        path = _path(name, "webhook-secret")
+        hook = api.post(path) if renew else api.get(path)
+
+    def show_hook(found: dict[str, Any]) -> None:
+        print_secret("url", found["url"])
+        print_secret("secret", found["secret"])
+        typer.echo("events: push; content type: application/json")
+
+    print_answer(hook, output, show_hook)
 
 
 # --- timers -----------------------------------------------------------------------------------
@@ -473,5 +517,6 @@ def register(task_app: typer.Typer) -> None:
     task_app.command("list")(list_tasks)
     task_app.command("delete")(delete_task)
     task_app.command("run")(run_task)
+    task_app.command("webhook-secret")(webhook_secret)
     task_app.add_typer(timer_app, name="timer")
     task_app.add_typer(credential_app, name="credential")

@@ -427,7 +427,8 @@ task_sources = Table(
 )
 
 # Saved tasks: what to build or run, and how it is triggered. Secrets (`secret_values`,
-# `git_access_token`) are never answered by the API.
+# `git_access_token`, `webhook_secret`) are never answered by the API; the webhook secret only
+# by its own route, to those who may change the task.
 tasks = Table(
     "tasks",
     metadata,
@@ -446,6 +447,10 @@ tasks = Table(
     Column("base_image_trigger_enabled", Boolean, nullable=False, server_default=false()),
     Column("base_image_trigger_type", String(16), nullable=False, server_default="Runtime"),
     Column("git_access_token", Text),
+    # The commit trigger: the branch head last seen (by the push webhook or the poller; the
+    # head when the trigger was switched on is the baseline) and the push webhook's secret.
+    Column("last_commit", String(64)),
+    Column("webhook_secret", Text),
     Column("owner", String(160), nullable=False),  # principal id; triggered runs run as it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

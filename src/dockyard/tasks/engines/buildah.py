@@ -27,8 +27,10 @@ COMMAND_CONTAINER = "dockyard-run"
 
 
 def registries_conf(registry: RegistryAccess) -> str:
-    """Unqualified names: this registry first, then the configured upstream ones."""
-    search = [registry.host, *registry.upstream]
+    """Unqualified names: this registry first, then the configured upstream ones (an
+    upstream entry `http://host[:port]` is spoken to over plain HTTP)."""
+    upstream = [entry.split("://", 1)[-1].rstrip("/") for entry in registry.upstream]
+    search = [registry.host, *upstream]
     lines = [
         "unqualified-search-registries = [" + ", ".join(_toml(s) for s in search) + "]",
         'short-name-mode = "permissive"',
@@ -37,6 +39,9 @@ def registries_conf(registry: RegistryAccess) -> str:
         f"location = {_toml(registry.host)}",
         f"insecure = {'true' if registry.insecure else 'false'}",
     ]
+    for entry, host in zip(registry.upstream, upstream, strict=True):
+        if entry.startswith("http://") and host != registry.host:
+            lines += ["", "[[registry]]", f"location = {_toml(host)}", "insecure = true"]
     return "\n".join(lines) + "\n"
 
 

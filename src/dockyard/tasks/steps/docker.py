@@ -1,0 +1,227 @@
+"""The Docker daemon commands of one multi-step run. Everything the run creates carries the
+label dockyard.run=<run id>, so that it can be found and removed at the end of the run, and
+by the next worker when the one doing the run died."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.tasks.engines.base import EngineMissing, RegistryAccess
+from dockyard.tasks.process import Output, RunControl, Stopped, run_process
+
+RUN_LABEL = "dockyard.run"
+CONFIG_IN_CONTAINER = "/root/.docker/config.json"
+_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A credential for a registry other than this one (a task's credentials)."""
+
+    server: str
+    username: str
+    password: str
+
+
+def docker_config(registry: RegistryAccess, logins: Sequence[Login] = ()) -> str:
+    """A config.json naming this registry's run credential and the task's other logins."""
+    auths: dict[str, dict[str, str]] = {}
+    for login in logins:
+        token = base64.b64encode(f"{login.username}:{login.password}".encode()).decode()
+        auths[login.server] = {"auth": token}
+    if registry.username is not None and registry.password is not None:
+        token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+        auths[registry.host] = {"auth": token}
+    return json.dumps({"auths": auths})
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """What `docker run` is given for one execution of a cmd step."""
+
+    name: str
+    image: str
+    args: tuple[str, ...]
+    network: str
+    alias: str | None
+    workspace: Path
+    working_directory: str | None
+    env: tuple[str, ...] = ()
+    entry_point: str | None = None
+    user: str | None = None
+    privileged: bool = False
+    ports: tuple[str, ...] = ()
+    expose: tuple[str, ...] = ()
+    mounts: tuple[tuple[Path, str], ...] = ()  # read-only: host folder, path in container
+    remove: bool = True
+
+
+class DockerSteps:
+    def __init__(self, run_id: str, work_dir: Path, config_json: str) -> None:
+        program = shutil.which("docker")
+        if program is None:
+            raise EngineMissing("multi-step runs need docker, which this worker does not have")
+        self.program = program
+        self.run_id = run_id
+        self.label = f"{RUN_LABEL}={run_id}"
+        config_dir = work_dir / "docker"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file = config_dir / "config.json"
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(config_json)
+        self.env = {**os.environ, "DOCKER_CONFIG": str(config_dir)}
+        self.built: set[str] = set()  # tags the run's build steps made
+
+    def _docker(self, args: Sequence[str], out: Output, control: RunControl) -> int:
+        return run_process([self.program, *args], out, control, env=self.env)
+
+    def quiet(self, args: Sequence[str]) -> str:
+        """A housekeeping command; its output (empty when it failed)."""
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            done = subprocess.run(
+                [self.program, *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
+            if done.returncode == 0:
+                return done.stdout.decode(errors="replace")
+        return ""
+
+    def create_network(self, name: str) -> bool:
+        return bool(self.quiet(["network", "create", "--label", self.label, name]).strip())
+
+    def build(
+        self, argv: Sequence[str], tags: Sequence[str], out: Output, control: RunControl, cwd: Path
+    ) -> int:
+        self.built.update(tags)
+        return run_process([self.program, "build", *argv], out, control, env=self.env, cwd=cwd)
+
+    def pull(self, image: str, out: Output, control: RunControl) -> int:
+        return self._docker(["pull", image], out, control)
+
+    def push(self, image: str, out: Output, control: RunControl) -> str | None:
+        """The pushed digest, or None when the push failed."""
+        captured = _Capture(out)
+        status = self._docker(["push", image], captured, control)
+        found = _PUSHED_DIGEST.findall(captured.text)
+        return found[-1] if status == 0 and found else None
+
+    def run(self, container: Container, out: Output, control: RunControl) -> int:
+        """Run to the end; the container's exit status. A stopped step removes it."""
+        try:
+            return self._docker(self._run_args(container, detach=False), out, control)
+        except Stopped:
+            self.quiet(["rm", "-f", container.name])
+            raise
+        finally:
+            if container.remove:
+                self.quiet(["rm", "-f", container.name])
+
+    def start(self, container: Container, out: Output, control: RunControl) -> int:
+        """Start a detached container; the status of `docker run -d`."""
+        return self._docker(self._run_args(container, detach=True), _Quiet(out), control)
+
+    def follow(self, name: str, out: Output, control: RunControl) -> None:
+        """Copy a detached container's output to the step's log until it ends or is removed."""
+        with contextlib.suppress(Stopped):
+            self._docker(["logs", "--follow", name], out, control)
+
+    def _run_args(self, c: Container, detach: bool) -> list[str]:
+        args = ["run", "--name", c.name, "--label", self.label, "--network", c.network]
+        if detach:
+            args.append("--detach")
+        if c.alias is not None and c.network not in ("host", "none"):
+            args += ["--network-alias", c.alias]
+        args += ["-v", f"{c.workspace}:/workspace"]
+        args += ["-v", f"{self.config_file}:{CONFIG_IN_CONTAINER}:ro"]
+        for source, target in c.mounts:
+            args += ["-v", f"{source}:{target}:ro"]
+        if c.working_directory is not None:
+            args += ["--workdir", c.working_directory]
+        for pair in c.env:
+            args += ["--env", pair]
+        if c.entry_point is not None:
+            args += ["--entrypoint", c.entry_point]
+        if c.user is not None:
+            args += ["--user", c.user]
+        if c.privileged:
+            args.append("--privileged")
+        for port in c.ports:
+            args += ["--publish", port]
+        for port in c.expose:
+            args += ["--expose", port]
+        return [*args, c.image, *c.args]
+
+    def remove_everything(self) -> None:
+        """Containers, networks and built tags of the run, whatever state they are in."""
+        remove_run_resources(self.program, self.env, self.run_id)
+        if self.built:
+            self.quiet(["rmi", *sorted(self.built)])
+
+
+def remove_run_resources(program: str, env: dict[str, str], run_id: str) -> None:
+    label = f"label={RUN_LABEL}={run_id}"
+
+    def listed(args: list[str]) -> list[str]:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            done = subprocess.run(
+                [program, *args, "--filter", label],
+                env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+            return done.stdout.decode().split()
+        return []
+
+    for kind, args in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"])):
+        found = listed(args)
+        if found:
+            command = ["rm", "-f", *found] if kind == "container" else ["network", "rm", *found]
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run(
+                    [program, *command],
+                    env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                    check=False,
+                )  # fmt: skip
+
+
+def sweep_run(run_id: str) -> None:
+    """Remove what a run that is over left in the daemon (its worker died mid-run)."""
+    program = shutil.which("docker")
+    if program is not None:
+        remove_run_resources(program, dict(os.environ), run_id)
+
+
+class _Capture:
+    """Passes output on and keeps it (to read the pushed digest)."""
+
+    def __init__(self, out: Output) -> None:
+        self._out = out
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+        self._out.write(text)
+
+
+class _Quiet:
+    """Drops the container id `docker run -d` prints; keeps errors."""
+
+    def __init__(self, out: Output) -> None:
+        self._out = out
+
+    def write(self, text: str) -> None:
+        kept = [ln for ln in text.splitlines() if not re.fullmatch(r"[0-9a-f]{64}", ln.strip())]
+        if kept:
+            self._out.write("\n".join(kept) + "\n")

@@ -1,0 +1,357 @@
+"""The seed scenario: a saved multi-step task (tests/e2e/seed/acr-task.yaml) started by a
+commit to a git repository served on loopback. It builds the web app image on a Debian base
+made with debootstrap, runs the app detached, builds and runs the test image against it, and
+only when the tests pass pushes the app, packages and pushes its Helm chart as an OCI
+artifact, and upgrades the release on a deployment target the test runs. A commit that
+breaks the app stops the run before the chart step.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import shutil
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.debian import DebianLayer, debian_layer, push_debian_base
+from tests.e2e.helpers import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, RegistryHTTP, sha256_digest
+from tests.integration.auth_helpers import AuthServer, start_auth_server
+from tests.integration.helpers import describe
+from tests.integration.task_helpers import log_text, wait_for_run
+
+pytestmark = pytest.mark.e2e
+__all__ = ["debian_layer"]  # fixture
+
+SEED = Path(__file__).parent / "seed"
+TASK_FILE = "acr-task.yaml"
+CHART_REPOSITORY, CHART_TAG = "seed/charts/web", "0.1.0"
+RELEASE = "seed-web"
+STEPS = ("build-app", "app", "build-tests", "tests", "push-app", "tools", "chart", "upgrade")
+ZERO = "0" * 40
+
+
+# --- the git repository, served over plain HTTP (git's dumb protocol) ---------------------------
+
+
+def _git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=seed", "-c", "user.email=seed@example.test", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class SeedRepository:
+    """A working copy of seed/ whose commits are pushed to a bare repository that a plain file
+    server publishes at `url`."""
+
+    url: str
+    bare: Path
+    work: Path
+
+    def commit(self, message: str, changes: dict[str, str]) -> str:
+        """Write the files, commit, push to `main`; the commit's id."""
+        for name, text in changes.items():
+            (self.work / name).write_text(text)
+        _git("add", "-A", cwd=self.work)
+        _git("commit", "-q", "-m", message, cwd=self.work)
+        _git("push", "-q", "origin", "main", cwd=self.work)
+        _git("update-server-info", cwd=self.bare)
+        return _git("rev-parse", "HEAD", cwd=self.work)
+
+
+@pytest.fixture
+def seed_repository(tmp_path: Path) -> Iterator[SeedRepository]:
+    """seed/ as the first commit of `main` in `<url>/seed.git`."""
+    if shutil.which("git") is None:
+        pytest.fail("git is not installed (scripts/test.sh installs it)", pytrace=False)
+    served = tmp_path / "served"
+    bare = served / "seed.git"
+    served.mkdir()
+    _git("init", "-q", "--bare", "-b", "main", str(bare), cwd=served)
+    work = tmp_path / "seed"
+    shutil.copytree(SEED, work, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _git("init", "-q", "-b", "main", cwd=work)
+    _git("remote", "add", "origin", str(bare), cwd=work)
+    handler = functools.partial(_QuietFiles, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    repo = SeedRepository(f"http://127.0.0.1:{server.server_address[1]}/seed.git", bare, work)
+    repo.commit("the seed app, its tests, chart and tools", {})
+    yield repo
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+# --- the deployment target ----------------------------------------------------------------------
+
+
+@dataclass
+class Upgrade:
+    release: str
+    headers: dict[str, str]
+    chart: bytes
+
+
+@dataclass
+class DeployTarget:
+    """Takes `POST /releases/<release>` with a chart archive as the body and remembers it."""
+
+    url: str = ""
+    upgrades: list[Upgrade] = field(default_factory=list)
+
+
+@pytest.fixture
+def deploy_target() -> Iterator[DeployTarget]:
+    target = DeployTarget()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            prefix = "/releases/"
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self.path.startswith(prefix) or not body:
+                self._answer(400, {"error": "POST /releases/<release> with a chart"})
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            target.upgrades.append(Upgrade(self.path[len(prefix) :], headers, body))
+            self._answer(200, {"release": self.path[len(prefix) :], "revision": 1})
+
+        def _answer(self, status: int, doc: dict[str, Any]) -> None:
+            raw = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    target.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield target
+    server.shutdown()
+    server.server_close()
+
+
+# --- the server, with the Debian base pushed into it --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def srv(
+    tmp_path_factory: pytest.TempPathFactory, debian_layer: DebianLayer
+) -> Iterator[AuthServer]:
+    """An auth-enabled server whose workers run multi-step tasks on the Docker daemon, with
+    loopback contexts allowed, the commit poller practically off (the test delivers the push
+    webhook) and `base/debian:bookworm` in it."""
+    if shutil.which("docker") is None:
+        pytest.fail("docker is not installed (scripts/test.sh installs it)", pytrace=False)
+    server = start_auth_server(
+        tmp_path_factory.mktemp("seed-scenario"),
+        DOCKYARD_TASK_ALLOW_PRIVATE_SOURCES="true",
+        DOCKYARD_TASK_ENGINES='["buildah", "docker"]',
+        DOCKYARD_TASK_COMMIT_POLL_SECONDS="3600",
+        # The test daemon has no network for BuildKit; the classic builder is enough.
+        DOCKER_BUILDKIT="0",
+    )
+    with httpx.Client(base_url=server.url, timeout=300, headers=server.owner()) as http:
+        push_debian_base(http, debian_layer)
+    yield server
+    server.close()
+    # The daemon pulled the base under this server's address; each session's rootfs differs.
+    subprocess.run(
+        ["docker", "rmi", "-f", f"{server.host}/base/debian:bookworm"],
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def http(srv: AuthServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=srv.url, timeout=120, headers=srv.owner()) as client:
+        yield client
+
+
+def create_seed_task(http: httpx.Client, repo: SeedRepository, target: DeployTarget) -> str:
+    name = f"seed-{uuid.uuid4().hex[:8]}"
+    body = {
+        "name": name,
+        "context": f"{repo.url}#main",
+        "file": TASK_FILE,
+        "values": {"target": target.url},
+        "commit_trigger_enabled": True,
+        "timeout": 1800,
+    }
+    resp = http.post("/api/v1/tasks", json=body)
+    assert resp.status_code == 201, describe(resp)
+    task = resp.json()
+    assert task["engine"] == "docker", task
+    return name
+
+
+def push_commit(http: httpx.Client, name: str, repo: SeedRepository, commit: str) -> str:
+    """Deliver GitHub's push webhook for `commit` on main; the id of the run it queued."""
+    resp = http.get(f"/api/v1/tasks/{name}/webhook-secret")
+    assert resp.status_code == 200, describe(resp)
+    secret = resp.json()["secret"]
+    payload = {
+        "ref": "refs/heads/main",
+        "before": ZERO,
+        "after": commit,
+        "deleted": False,
+        "repository": {"clone_url": repo.url, "html_url": repo.url.removesuffix(".git")},
+    }
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": signature,
+    }
+    with httpx.Client(base_url=str(http.base_url), timeout=60) as git_host:  # no credentials
+        resp = git_host.post(f"/api/v1/tasks/{name}/hooks/git", content=body, headers=headers)
+    assert resp.status_code == 202, describe(resp)
+    assert (resp.json()["status"], resp.json()["commit"]) == ("queued", commit)
+    run_id = resp.json()["run_id"]
+    assert isinstance(run_id, str)
+    return run_id
+
+
+def step_statuses(run: dict[str, Any]) -> dict[str, str]:
+    return {step["id"]: step["status"] for step in run["steps"]}
+
+
+def chart_app_version(registry: RegistryHTTP) -> str | None:
+    """appVersion of the chart tagged 0.1.0, or None when there is none."""
+    resp = registry.http.get(
+        f"/v2/{CHART_REPOSITORY}/manifests/{CHART_TAG}", headers={"Accept": OCI_MANIFEST}
+    )
+    if resp.status_code == 404:
+        return None
+    assert resp.status_code == 200, describe(resp)
+    config = json.loads(registry.get_blob(CHART_REPOSITORY, resp.json()["config"]["digest"]))
+    version = config.get("appVersion")
+    assert isinstance(version, str)
+    return version
+
+
+# --- the scenario -------------------------------------------------------------------------------
+
+
+def test_a_commit_takes_the_app_from_build_to_the_upgraded_release(
+    http: httpx.Client,
+    srv: AuthServer,
+    seed_repository: SeedRepository,
+    deploy_target: DeployTarget,
+    debian_layer: DebianLayer,
+) -> None:
+    name = create_seed_task(http, seed_repository, deploy_target)
+    commit = seed_repository.commit(
+        "notes for the first release", {"CHANGES.md": "0.1.0: the first release\n"}
+    )
+    run_id = push_commit(http, name, seed_repository, commit)
+
+    run = wait_for_run(http, run_id, timeout=1200)
+    log = log_text(http, run_id)
+    assert run["status"] == "Succeeded", f"{run}\n{log}"
+    assert (run["trigger"], run["trigger_detail"], run["task_name"]) == ("commit", commit, name)
+    assert step_statuses(run) == dict.fromkeys(STEPS, "Succeeded"), log
+    assert [s["id"] for s in run["steps"] if s["detached"]] == ["app"]
+    # The tests reached the detached app by its step id and passed.
+    assert f"PASS / greets: Hello from the Dockyard seed app (version {run_id})" in log, log
+    assert "[tests] all checks passed" in log, log
+
+    # The app image is in Dockyard under the run's id, built on the Debian base.
+    registry = RegistryHTTP(http)
+    app_manifest = registry.get_manifest("seed/web", run_id)
+    assert {(o["repository"], o["tag"]) for o in run["output_images"]} >= {("seed/web", run_id)}
+    app_config = registry.get_blob("seed/web", app_manifest.json()["config"]["digest"])
+    assert json.loads(app_config)["rootfs"]["diff_ids"][0] == debian_layer.diff_id
+    assert any(b["image"] == f"{srv.host}/base/debian:bookworm" for b in run["base_images"])
+
+    # The chart is a Helm OCI artifact in seed/charts/web, its appVersion the run's id.
+    chart = registry.get_manifest(CHART_REPOSITORY, CHART_TAG, accept=OCI_MANIFEST)
+    chart_digest = chart.headers["Docker-Content-Digest"]
+    manifest = chart.json()
+    assert manifest["mediaType"] == OCI_MANIFEST
+    assert manifest["config"]["mediaType"] == HELM_CONFIG
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [HELM_CHART]
+    assert chart_app_version(registry) == run_id
+    assert f"[chart] Digest: {chart_digest}" in log, log
+    listed = http.get(f"/acr/v1/{CHART_REPOSITORY}/_manifests")
+    assert listed.status_code == 200, describe(listed)
+    [entry] = [m for m in listed.json()["manifests"] if m["digest"] == chart_digest]
+    assert (entry["mediaType"], entry["configMediaType"]) == (OCI_MANIFEST, HELM_CONFIG)
+    assert CHART_TAG in entry["tags"]
+
+    # The upgrade step gave the target exactly the chart that Dockyard holds.
+    [upgrade] = deploy_target.upgrades
+    assert upgrade.release == RELEASE
+    chart_layer = manifest["layers"][0]
+    assert sha256_digest(upgrade.chart) == chart_layer["digest"]
+    assert upgrade.headers["x-chart-name"] == "web"
+    assert upgrade.headers["x-chart-version"] == CHART_TAG
+    assert upgrade.headers["x-chart-app-version"] == run_id
+    assert upgrade.headers["x-chart-digest"] == chart_digest
+    assert f'[upgrade] Release "{RELEASE}" has been upgraded' in log, log
+
+
+def test_a_commit_that_breaks_the_app_stops_before_the_chart(
+    http: httpx.Client,
+    seed_repository: SeedRepository,
+    deploy_target: DeployTarget,
+) -> None:
+    name = create_seed_task(http, seed_repository, deploy_target)
+    registry = RegistryHTTP(http)
+    chart_before = chart_app_version(registry)  # the other test may have pushed one
+    commit = seed_repository.commit(
+        "a friendlier greeting", {"app/greeting.txt": "Goodbye from the Dockyard seed app\n"}
+    )
+    run_id = push_commit(http, name, seed_repository, commit)
+
+    run = wait_for_run(http, run_id, timeout=1200)
+    log = log_text(http, run_id)
+    assert run["status"] == "Failed", f"{run}\n{log}"
+    assert (run["trigger"], run["trigger_detail"]) == ("commit", commit)
+    assert run["error"] == "step 'tests' failed: the container exited with status 1", run
+    assert step_statuses(run) == {
+        "build-app": "Succeeded",
+        "app": "Succeeded",
+        "build-tests": "Succeeded",
+        "tests": "Failed",
+        "push-app": "Skipped",
+        "tools": "Succeeded",
+        "chart": "Skipped",
+        "upgrade": "Skipped",
+    }, log
+    assert "FAIL / answered 200 'Goodbye from the Dockyard seed app" in log, log
+    # Nothing was published or deployed.
+    assert http.get(f"/v2/seed/web/manifests/{run_id}").status_code == 404
+    assert chart_app_version(registry) == chart_before != run_id
+    assert deploy_target.upgrades == []
+    assert "[chart]" not in log
+    assert "[upgrade]" not in log
