@@ -154,17 +154,16 @@ def push_debian_base(
     layer: DebianLayer,
     repository: str = BASE_REPOSITORY,
     tag: str = BASE_TAG,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Push the layer as an OCI image `repository:tag` with a client that may push there
-    (credentials in its headers); returns the manifest digest."""
+    (credentials in its headers); returns the manifest digest. Other labels make another
+    image (digest) of the same root filesystem."""
+    settings: dict[str, object] = {"Cmd": ["bash"], "Env": [PATH_ENV]}
+    if labels:
+        settings["Labels"] = dict(labels)
     config = Blob(
-        canonical_json(
-            image_config(
-                [layer.diff_id],
-                cmd=("bash",),
-                extra={"config": {"Cmd": ["bash"], "Env": [PATH_ENV]}},
-            )
-        ),
+        canonical_json(image_config([layer.diff_id], cmd=("bash",), extra={"config": settings})),
         OCI_CONFIG,
     )
     registry = RegistryHTTP(http)

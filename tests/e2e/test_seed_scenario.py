@@ -12,12 +12,16 @@ import functools
 import hashlib
 import hmac
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,7 @@ CHART_REPOSITORY, CHART_TAG = "seed/charts/web", "0.1.0"
 RELEASE = "seed-web"
 STEPS = ("build-app", "app", "build-tests", "tests", "push-app", "tools", "chart", "upgrade")
 ZERO = "0" * 40
+CLOCK_FILE = Path(tempfile.gettempdir()) / f"dockyard-seed-clock-{os.getpid()}"
 
 
 # --- the git repository, served over plain HTTP (git's dumb protocol) ---------------------------
@@ -169,8 +174,12 @@ def srv(
     webhook) and `base/debian:bookworm` in it."""
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed (scripts/test.sh installs it)", pytrace=False)
+    CLOCK_FILE.write_text("0\n")
     server = start_auth_server(
         tmp_path_factory.mktemp("seed-scenario"),
+        # The server's wall clock is the test's: time.time() adds the offset in CLOCK_FILE.
+        PYTHONPATH=str(Path(__file__).parent / "clock"),
+        DOCKYARD_TEST_CLOCK_FILE=str(CLOCK_FILE),
         DOCKYARD_TASK_ALLOW_PRIVATE_SOURCES="true",
         DOCKYARD_TASK_ENGINES='["buildah", "docker"]',
         DOCKYARD_TASK_COMMIT_POLL_SECONDS="3600",
@@ -181,6 +190,7 @@ def srv(
         push_debian_base(http, debian_layer)
     yield server
     server.close()
+    CLOCK_FILE.unlink(missing_ok=True)
     # The daemon pulled the base under this server's address; each session's rootfs differs.
     subprocess.run(
         ["docker", "rmi", "-f", f"{server.host}/base/debian:bookworm"],
@@ -189,13 +199,20 @@ def srv(
     )
 
 
+def set_clock(at: datetime) -> None:
+    """Move the server's clock so that it reads `at` now (and runs on from there)."""
+    CLOCK_FILE.write_text(f"{at.timestamp() - time.time():.3f}\n")
+
+
 @pytest.fixture
 def http(srv: AuthServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=srv.url, timeout=120, headers=srv.owner()) as client:
         yield client
 
 
-def create_seed_task(http: httpx.Client, repo: SeedRepository, target: DeployTarget) -> str:
+def create_seed_task(
+    http: httpx.Client, repo: SeedRepository, target: DeployTarget, **extra: Any
+) -> str:
     name = f"seed-{uuid.uuid4().hex[:8]}"
     body = {
         "name": name,
@@ -204,6 +221,7 @@ def create_seed_task(http: httpx.Client, repo: SeedRepository, target: DeployTar
         "values": {"target": target.url},
         "commit_trigger_enabled": True,
         "timeout": 1800,
+        **extra,
     }
     resp = http.post("/api/v1/tasks", json=body)
     assert resp.status_code == 201, describe(resp)
@@ -355,3 +373,89 @@ def test_a_commit_that_breaks_the_app_stops_before_the_chart(
     assert deploy_target.upgrades == []
     assert "[chart]" not in log
     assert "[upgrade]" not in log
+
+
+def runs_of(http: httpx.Client, name: str) -> list[dict[str, Any]]:
+    resp = http.get(f"/api/v1/tasks/{name}/runs")
+    assert resp.status_code == 200, describe(resp)
+    runs: list[dict[str, Any]] = resp.json()
+    return runs
+
+
+def wait_for_new_run(
+    http: httpx.Client, name: str, known: set[str], timeout: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        fresh = [r for r in runs_of(http, name) if r["run_id"] not in known]
+        if fresh:
+            assert len(fresh) == 1, fresh
+            return fresh[0]
+        assert time.monotonic() < deadline, f"no new run of {name} after {timeout}s"
+        time.sleep(0.5)
+
+
+def _time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+# Last in the file: it moves the module server's clock.
+def test_a_base_image_push_rebuilds_and_a_timer_fires_on_schedule(
+    http: httpx.Client,
+    srv: AuthServer,
+    seed_repository: SeedRepository,
+    deploy_target: DeployTarget,
+    debian_layer: DebianLayer,
+) -> None:
+    name = create_seed_task(
+        http,
+        seed_repository,
+        deploy_target,
+        base_image_trigger_enabled=True,
+        timers=[{"name": "noon", "schedule": "0 12 * * *"}],
+    )
+    first = http.post(f"/api/v1/tasks/{name}/runs", json={})
+    assert first.status_code == 201, describe(first)
+    first_run = wait_for_run(http, first.json()["run_id"], timeout=1200)
+    assert first_run["status"] == "Succeeded", log_text(http, first_run["run_id"])
+    [base] = [b for b in first_run["base_images"] if b["runtime"]]
+    assert base["image"] == f"{srv.host}/base/debian:bookworm"
+    assert base["digest"], base
+
+    # A new image under the base tag starts the task, which builds on it.
+    pushed = push_debian_base(http, debian_layer, labels={"seed.base.revision": "2"})
+    assert pushed != base["digest"]
+    rebuilt = wait_for_new_run(http, name, {first_run["run_id"]}, timeout=60)
+    assert (rebuilt["trigger"], rebuilt["trigger_detail"]) == (
+        "base_image",
+        f"base/debian:bookworm@{pushed}",
+    )
+    rebuilt = wait_for_run(http, rebuilt["run_id"], timeout=1200)
+    assert rebuilt["status"] == "Succeeded", log_text(http, rebuilt["run_id"])
+    registry = RegistryHTTP(http)
+    app = registry.get_manifest("seed/web", rebuilt["run_id"]).json()
+    config = json.loads(registry.get_blob("seed/web", app["config"]["digest"]))
+    assert config["config"]["Labels"]["seed.base.revision"] == "2"
+    assert [b["digest"] for b in rebuilt["base_images"] if b["runtime"]] == [pushed]
+
+    # The timer fires at its slot of the server's clock, once.
+    known = {r["run_id"] for r in runs_of(http, name)}
+    (timer,) = http.get(f"/api/v1/tasks/{name}/timers").json()
+    slot = _time(timer["next_firing_times"][0])
+    assert (slot.hour, slot.minute) == (12, 0)
+    set_clock(slot - timedelta(seconds=8))
+    time.sleep(4)
+    assert runs_of(http, name)[0]["run_id"] in known, "the timer fired before its time"
+    fired = wait_for_new_run(http, name, known, timeout=30)
+    assert (fired["trigger"], fired["trigger_detail"]) == ("timer", "noon")
+    assert slot <= _time(fired["created_at"]) < slot + timedelta(seconds=30)
+    resp = http.post(f"/api/v1/runs/{fired['run_id']}/cancel")
+    assert resp.status_code == 200, describe(resp)
+    time.sleep(2)
+    assert len(runs_of(http, name)) == len(known) + 1
+    (timer,) = http.get(f"/api/v1/tasks/{name}/timers").json()
+    assert _time(timer["next_firing_times"][0]) == slot + timedelta(days=1)
+    # Asked to stop at once; the registry's tokens, checked against the real clock, may have
+    # failed one of its pulls first.
+    ended = wait_for_run(http, fired["run_id"], timeout=120)
+    assert ended["status"] in ("Canceled", "Failed"), log_text(http, fired["run_id"])

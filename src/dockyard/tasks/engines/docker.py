@@ -46,7 +46,9 @@ class DockerEngine:
         self, job: BuildJob, registry: RegistryAccess, log: LogSink, control: RunControl
     ) -> dict[str, str]:
         docker, env = self._prepare(job.work_dir, registry)
-        build = [docker, "build", "-f", str(job.dockerfile)]
+        # --pull: the daemon would otherwise build on the base it holds, stale or pulled by
+        # someone else, without asking the registry.
+        build = [docker, "build", "--pull", "-f", str(job.dockerfile)]
         if job.platform:
             build += ["--platform", job.platform]
         if job.target:

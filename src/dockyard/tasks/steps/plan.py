@@ -4,10 +4,10 @@ and image of each step; and the base images the run builds from."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dockyard.tasks.dockerfile import DockerfileInvalid, base_images
+from dockyard.tasks.dockerfile import SCRATCH, DockerfileInvalid, base_images
 from dockyard.tasks.model import BaseImage
 from dockyard.tasks.steps.build_command import BuildCommand, BuildStepInvalid, parse_build
 from dockyard.tasks.taskfile.model import BUILD, CMD, Step, TaskFile
@@ -22,6 +22,7 @@ class Prepared:
     networks: dict[str, str] = field(default_factory=dict)  # step id -> docker network
     created_networks: tuple[str, ...] = ()  # docker networks the run makes
     commands: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> image, args
+    build_bases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> FROMs
     bases: tuple[BaseImage, ...] = ()
 
 
@@ -51,6 +52,9 @@ def prepare(task: TaskFile, run_id: str, workspace: Path, allow_privileged: bool
             except DockerfileInvalid as exc:
                 problems.append(Problem(step.line, 0, f"step '{step.id}': {exc.message}"))
                 continue
+            prepared.build_bases[step.id] = tuple(
+                dict.fromkeys(b.image for b in found if b.image != SCRATCH)
+            )
             known = {(b.image, b.runtime) for b in bases}
             for base in found:
                 # Several build steps on one base record it once (a builder stage of one
@@ -60,10 +64,7 @@ def prepare(task: TaskFile, run_id: str, workspace: Path, allow_privileged: bool
                     bases.append(BaseImage(len(bases), base.name, base.image, base.runtime))
     if problems:
         raise TaskFileInvalid(problems)
-    return Prepared(
-        prepared.builds, prepared.networks, prepared.created_networks, prepared.commands,
-        tuple(bases),
-    )  # fmt: skip
+    return replace(prepared, bases=tuple(bases))
 
 
 def _prepare_step(

@@ -307,6 +307,13 @@ class MultiStepRun:
         control: RunControl,
     ) -> None:
         command = prepared.builds[step.id]
+        for base in prepared.build_bases[step.id]:
+            # The daemon builds on what it holds; a pull first makes the build use what the
+            # reference names now, and only what the run's credential may read.
+            if base not in docker.built:
+                out.line(f"Pulling {base}")
+                if docker.pull(base, _Kept(), control) != 0:
+                    raise StepFailed(f"could not pull the base image {base}")
         status = docker.build(command.argv(), command.tags, out, control, self._workspace)
         if status != 0:
             raise StepFailed(f"docker build exited with status {status}")
