@@ -302,6 +302,7 @@ def test_a_commit_takes_the_app_from_build_to_the_upgraded_release(
     # The tests reached the detached app by its step id and passed.
     assert f"PASS / greets: Hello from the Dockyard seed app (version {run_id})" in log, log
     assert "[tests] all checks passed" in log, log
+    assert f"[tests] testing commit {commit} of main" in log, log
 
     # The app image is in Dockyard under the run's id, built on the Debian base.
     registry = RegistryHTTP(http)

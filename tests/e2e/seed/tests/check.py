@@ -6,6 +6,7 @@ expected.txt and names a version. Exits 1 on the first failed check.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import urllib.error
@@ -39,6 +40,8 @@ def main() -> None:
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: check.py <app url> [seconds to wait]")
     base = sys.argv[1].rstrip("/")
+    if os.environ.get("SEED_COMMIT"):
+        print(f"testing commit {os.environ['SEED_COMMIT']} of {os.environ.get('SEED_BRANCH')}")
     wait_until_up(base, float(sys.argv[2]) if len(sys.argv) == 3 else 30.0)
     failures = 0
     status, body = fetch(f"{base}/health")
