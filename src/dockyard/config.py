@@ -77,7 +77,9 @@ class Settings(BaseSettings):
         default=True, description="run quick builds and runs in the server's own processes"
     )
     task_engines: list[Literal["buildah", "docker"]] = Field(
-        default=["buildah"], description="build engines this worker has; new runs use the first"
+        default=["buildah", "docker"],
+        description="build engines this worker has; new builds use the first, multi-step "
+        "runs docker (a run whose engine's program is missing ends Error, saying so)",
     )
     task_registry_url: str = Field(
         default="",

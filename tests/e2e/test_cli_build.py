@@ -372,6 +372,9 @@ def test_run_cmd_and_task_files(cli: Cli, tmp_path: Path) -> None:
     assert last["kind"] == "task"
     assert [s["status"] for s in last["steps"]] == ["Succeeded", "Failed", "Skipped"]
     assert last["error"] == "step 'acb_step_1' failed: the container exited with status 5"
+    shown_run = cli.ok("task", "show-run", "--run-id", last["run_id"]).stdout
+    assert "steps" in shown_run
+    assert re.search(r"acb_step_2\s+│?\s*cmd\s+│?\s*Skipped", shown_run), shown_run
 
 
 def test_ctrl_c_stops_following_and_cancel_run_stops_the_build(cli: Cli, tmp_path: Path) -> None:

@@ -297,6 +297,7 @@ def test_a_commit_takes_the_app_from_build_to_the_upgraded_release(
     log = log_text(http, run_id)
     assert run["status"] == "Succeeded", f"{run}\n{log}"
     assert (run["trigger"], run["trigger_detail"], run["task_name"]) == ("commit", commit, name)
+    assert (run["commit"], run["branch"]) == (commit, "main")
     assert step_statuses(run) == dict.fromkeys(STEPS, "Succeeded"), log
     assert [s["id"] for s in run["steps"] if s["detached"]] == ["app"]
     # The tests reached the detached app by its step id and passed.

@@ -92,6 +92,10 @@ def _follow(http: httpx.Client, run_id: str, until: str) -> tuple[str, str | Non
     return text, status_then
 
 
+def _digest(http: httpx.Client, repository: str, tag: str) -> str:
+    return str(RegistryHTTP(http).get_manifest(repository, tag).headers["Docker-Content-Digest"])
+
+
 def _top_layer_files(http: httpx.Client, repository: str, reference: str) -> dict[str, Any]:
     registry = RegistryHTTP(http)
     manifest = registry.get_manifest(repository, reference).json()
@@ -128,9 +132,22 @@ def test_multi_stage_build_streams_its_log_pushes_and_runs(
     assert run["duration_seconds"] > 4
     assert run["started_at"] <= run["finished_at"]
 
+    # Each base as it was when the build began: the digests the base-image trigger compares.
     assert run["base_images"] == [
-        {"stage": 0, "name": "builder", "image": "base/busybox:2", "runtime": False},
-        {"stage": 1, "name": None, "image": "base/busybox:1", "runtime": True},
+        {
+            "stage": 0,
+            "name": "builder",
+            "image": "base/busybox:2",
+            "runtime": False,
+            "digest": _digest(http, "base/busybox", "2"),
+        },
+        {
+            "stage": 1,
+            "name": None,
+            "image": "base/busybox:1",
+            "runtime": True,
+            "digest": _digest(http, "base/busybox", "1"),
+        },
     ]
     outputs = {o["tag"]: o for o in run["output_images"]}
     assert set(outputs) == {run_id, "latest"}
@@ -314,7 +331,13 @@ def test_docker_engine_builds_and_pushes_with_the_run_credential(
     files = _top_layer_files(http, "e2e/by-docker", run["run_id"])
     assert files.get("engine.txt") == b"docker-engine ok 2\n"
     assert run["base_images"] == [
-        {"stage": 0, "name": None, "image": f"{srv.host}/base/busybox:2", "runtime": True}
+        {
+            "stage": 0,
+            "name": None,
+            "image": f"{srv.host}/base/busybox:2",
+            "runtime": True,
+            "digest": _digest(http, "base/busybox", "2"),
+        }
     ]
     # No tag of the run is left in the daemon's shared store.
     left = docker_cli.run(

@@ -12,10 +12,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import ServerProcess
 from tests.e2e.helpers import RegistryHTTP, busybox_rootfs_tar, make_image
 from tests.integration.auth_helpers import AuthServer, start_auth_server
 from tests.integration.helpers import describe
@@ -340,3 +342,38 @@ steps:
 
 def _seconds(stamp: object) -> float:
     return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+
+
+def test_a_worker_killed_mid_run_leaves_no_containers(tmp_path: Path) -> None:
+    """kill -9 of the server during a run with a detached and a running container: after the
+    restart the run ends Error once its lease ran out, and the next worker removes the
+    containers and the network the dead one left in the daemon."""
+    server = ServerProcess(
+        tmp_path / "steps-crash",
+        env={"DOCKYARD_TASK_LEASE_SECONDS": "3", "DOCKER_BUILDKIT": "0"},
+    )
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            RegistryHTTP(http).push_image("base/busybox", "1", make_image([busybox_rootfs_tar()]))
+            task = """\
+steps:
+  - id: server
+    cmd: base/busybox:1 sleep 600
+    detach: true
+  - id: long
+    cmd: base/busybox:1 sh -c 'echo crash-$((6*7)); sleep 600'
+"""
+            run_id = str(task_run(http, {"acb.yaml": task})["run_id"])
+            wait_for_log(http, run_id, "crash-42", timeout=180)
+            assert len(docker_left(run_id)) == 3
+            server.kill9()
+            server.start()
+            run = wait_for_run(http, run_id, timeout=60)
+            assert run["status"] == "Error", run
+            deadline = time.monotonic() + 60
+            while docker_left(run_id) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert docker_left(run_id) == []
+    finally:
+        server.stop()

@@ -128,6 +128,8 @@ class RunModel(_Model):
         description="The saved tasks whose base-image-triggered runs led to this one",
     )
     task_name: str | None = Field(default=None, description="The saved task it is a run of")
+    commit: str | None = Field(default=None, description="The commit built ({{.Run.Commit}})")
+    branch: str | None = Field(default=None, description="The git branch ({{.Run.Branch}})")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -174,6 +176,8 @@ def run_model(run: Run) -> RunModel:
         trigger_detail=run.trigger_detail,
         trigger_chain=list(run.request.trigger_chain),
         task_name=run.task_name,
+        commit=run.request.commit,
+        branch=run.request.branch,
         created_at=datetime.fromtimestamp(run.created_at, UTC),
         started_at=_time(run.started_at),
         finished_at=_time(run.finished_at),

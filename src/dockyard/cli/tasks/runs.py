@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -77,6 +78,7 @@ def _show(run: dict[str, Any]) -> None:
         ("trigger", " ".join(filter(None, (run["trigger"], run.get("trigger_detail"))))),
         ("task", run.get("task_name") or ""),
         ("trigger chain", " -> ".join(run.get("trigger_chain") or [])),
+        ("git", " ".join(filter(None, (run.get("branch"), run.get("commit"))))),
         ("created", when(run["created_at"])),
         ("started", when(run.get("started_at"))),
         ("finished", when(run.get("finished_at"))),
@@ -97,6 +99,24 @@ def _show(run: dict[str, Any]) -> None:
     if run.get("error"):
         rows.append(("error", run["error"]))
     print_table(f"run {run['run_id']}", ("", "value"), rows)
+    if run.get("steps"):
+        print_table(
+            "steps",
+            ("step", "kind", "status", "duration", "detail"),
+            [_step_row(step) for step in run["steps"]],
+        )
+
+
+def _step_row(step: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    took = ""
+    if step.get("started_at") and step.get("finished_at"):
+        started = datetime.fromisoformat(str(step["started_at"]).replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(str(step["finished_at"]).replace("Z", "+00:00"))
+        took = duration({"duration_seconds": (finished - started).total_seconds()})
+    detail = step.get("error") or ", ".join(step.get("images") or [])
+    if step.get("detached"):
+        detail = "detached" + (f"; {detail}" if detail else "")
+    return (step["id"], step["kind"], step["status"], took, detail)
 
 
 def _newest_run_id(api: ManagementClient) -> str:

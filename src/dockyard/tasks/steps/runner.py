@@ -93,13 +93,14 @@ class MultiStepRun:
     def execute(self) -> Outcome:
         try:
             rendered = self._load()
+        except (TaskFileInvalid, BuildStepInvalid) as exc:  # the loader masks its problems
+            return self._invalid(exc.message)
+        try:
             prepared = prepare(
                 rendered.task, self._run.run_id, self._workspace, self._given.allow_privileged
             )
         except (TaskFileInvalid, BuildStepInvalid) as exc:
-            for line in exc.message.split("; "):
-                self._sink.line(line)
-            return Outcome(FAILED, exc.message)
+            return self._invalid(rendered.mask(exc.message))
         self._task = rendered.task
         bases = list(prepared.bases)
         if self._given.resolve_bases is not None:
@@ -119,7 +120,10 @@ class MultiStepRun:
             for network in prepared.created_networks:
                 if not docker.create_network(network):
                     return Outcome(FAILED, f"could not create the network {network}")
-            mounts = self._volumes(rendered)
+            try:
+                mounts = self._volumes(rendered)
+            except StepFailed as exc:
+                return Outcome(FAILED, str(exc))
             failed = self._schedule(rendered, prepared, docker, mounts)
         finally:
             docker.remove_everything()
@@ -131,6 +135,11 @@ class MultiStepRun:
             error = self._results[first].error or "failed"
             return Outcome(FAILED, f"step '{first}' failed: {error}", tuple(self._outputs))
         return Outcome(SUCCEEDED, None, tuple(self._outputs))
+
+    def _invalid(self, message: str) -> Outcome:
+        for line in message.split("; "):
+            self._sink.line(line)
+        return Outcome(FAILED, message)
 
     def _load(self) -> RenderedTaskFile:
         request = self._run.request
