@@ -8,7 +8,7 @@ any stage for All) with a digest other than the new one.
 - This registry: pushes are read from the events outbox past this consumer's own cursor (a
   `webhook_cursor` row), in `seq` order, in one write transaction that queues the runs and
   moves the cursor, so that a push is acted on once, even across crashes. As the webhook
-  fan-out does, a `seq` gap younger than GAP_WAIT_SECONDS stops the batch.
+  fan-out does, a young `seq` gap stops the batch (storage/db/outbox.py).
 - Other registries: `poll_external` asks each recorded external base image's registry again.
 - Chains: a run queued by a push made by a run of saved task T (found from the run's output
   images, or the images of a run still going) carries that run's chain plus T. A task already
@@ -27,11 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, or_, select
 
 from dockyard.errors import DockyardError
-from dockyard.storage.db.database import Database, insert_ignore
-from dockyard.storage.db.schema import events, task_runs, tasks, webhook_cursor
+from dockyard.storage.db.database import Database
+from dockyard.storage.db.outbox import has_unread, take_events
+from dockyard.storage.db.schema import task_runs, tasks
 from dockyard.tasks.base_images import BaseImageDigests, image_sources, local_source
 from dockyard.tasks.model import ACTIVE, SUCCEEDED, BaseImage
 from dockyard.tasks.saved import ENABLED, SavedTasks
@@ -44,7 +45,6 @@ TRIGGER = "base_image"
 PUSH_ACTION = "push"  # registry/events.py: a tag (or a digest) pushed
 MAX_CHAIN = 10
 MAX_DETAIL = 300  # task_runs.trigger_detail
-GAP_WAIT_SECONDS = 10.0  # as the webhook fan-out waits for a transaction to commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,42 +86,17 @@ class BaseImageTriggers:
 
     def pending(self) -> bool:
         """Whether events wait past the cursor (a read, so idle polls take no write lock)."""
-        with self._db.read() as conn:
-            newest = conn.execute(select(func.max(events.c.seq))).scalar()
-            seen = conn.execute(
-                select(webhook_cursor.c.seq).where(webhook_cursor.c.name == CURSOR)
-            ).scalar()
-        return newest is not None and (seen is None or int(seen) < int(newest))
+        return has_unread(self._db, CURSOR)
 
     def consume(self, limit: int = 200) -> list[Triggered]:
         """Queue the runs that the pushes past the cursor call for, and move the cursor."""
-        now = time.time()
         done: list[Triggered] = []
         with self._db.write() as conn:
-            position = conn.execute(
-                select(webhook_cursor.c.seq)
-                .where(webhook_cursor.c.name == CURSOR)
-                .with_for_update()
-            ).scalar()
-            if position is None:
-                insert_ignore(conn, webhook_cursor, {"name": CURSOR, "seq": 0})
-                position = 0
-            rows = conn.execute(
-                select(events).where(events.c.seq > position).order_by(events.c.seq).limit(limit)
-            ).all()
-            if not rows:
-                return []
-            dependents = _dependents(conn)
-            last = int(position)
-            for event in rows:
-                if event.seq != last + 1 and now - float(event.created_at) < GAP_WAIT_SECONDS:
-                    break
-                last = int(event.seq)
+            taken = take_events(conn, CURSOR, limit, time.time())
+            dependents = _dependents(conn) if taken else []
+            for event in taken:
                 if event.action == PUSH_ACTION and event.tag is not None and dependents:
                     done += self._on_push(conn, event, dependents)
-            conn.execute(
-                update(webhook_cursor).where(webhook_cursor.c.name == CURSOR).values(seq=last)
-            )
         return done
 
     def _on_push(

@@ -35,7 +35,8 @@ from dockyard.errors import DockyardError, NameUnknown
 from dockyard.netguard import Resolver, non_public_address, resolve
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore
-from dockyard.storage.db.schema import events, webhook_cursor, webhook_deliveries, webhooks
+from dockyard.storage.db.outbox import has_unread, take_events
+from dockyard.storage.db.schema import webhook_deliveries, webhooks
 from dockyard.storage.db.settings import check_tier_room
 
 ACTIONS = (
@@ -52,9 +53,6 @@ NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 EXCERPT_BYTES = 2048
 CURSOR = "events"
-# A gap in `seq` younger than this may be a transaction that has not committed yet
-# (PostgreSQL hands out sequence values before commit); fan-out waits for it.
-GAP_WAIT_SECONDS = 10.0
 
 
 class WebhookError(DockyardError):
@@ -307,27 +305,11 @@ class WebhookService:
         """Turn outbox events past the cursor into pending deliveries; the count created."""
         created = 0
         now = time.time()
-        # A read first: most polls find nothing new and should not take the write lock.
-        with self.db.read() as conn:
-            newest = conn.execute(select(func.max(events.c.seq))).scalar()
-            seen = conn.execute(
-                select(webhook_cursor.c.seq).where(webhook_cursor.c.name == CURSOR)
-            ).scalar()
-        if newest is None or (seen is not None and int(seen) >= int(newest)):
+        if not has_unread(self.db, CURSOR):  # most polls find nothing new
             return 0
         with self.db.write() as conn:
-            position = conn.execute(
-                select(webhook_cursor.c.seq)
-                .where(webhook_cursor.c.name == CURSOR)
-                .with_for_update()
-            ).scalar()
-            if position is None:
-                insert_ignore(conn, webhook_cursor, {"name": CURSOR, "seq": 0})
-                position = 0
-            rows = conn.execute(
-                select(events).where(events.c.seq > position).order_by(events.c.seq).limit(limit)
-            ).all()
-            if not rows:
+            taken = take_events(conn, CURSOR, limit, now)
+            if not taken:
                 return 0
             hooks = [
                 _webhook(row)
@@ -335,10 +317,7 @@ class WebhookService:
                     select(webhooks).where(webhooks.c.status == "enabled")
                 ).all()
             ]
-            last = int(position)
-            for event in rows:
-                if event.seq != last + 1 and now - float(event.created_at) < GAP_WAIT_SECONDS:
-                    break
+            for event in taken:
                 for hook in hooks:
                     if event.action in hook["actions"] and scope_matches(
                         hook["scope"], event.repository, event.tag
@@ -358,10 +337,6 @@ class WebhookService:
                             )
                         )
                         created += 1
-                last = int(event.seq)
-            conn.execute(
-                update(webhook_cursor).where(webhook_cursor.c.name == CURSOR).values(seq=last)
-            )
         return created
 
     # --- delivery ---------------------------------------------------------------------------
@@ -393,13 +368,9 @@ class WebhookService:
     def has_work(self) -> bool:
         """Whether there are events to fan out or deliveries due: a read, so that idle polls
         take no lease and no write lock."""
+        if has_unread(self.db, CURSOR):
+            return True
         with self.db.read() as conn:
-            newest = conn.execute(select(func.max(events.c.seq))).scalar()
-            seen = conn.execute(
-                select(webhook_cursor.c.seq).where(webhook_cursor.c.name == CURSOR)
-            ).scalar()
-            if newest is not None and (seen is None or int(seen) < int(newest)):
-                return True
             due = conn.execute(
                 select(webhook_deliveries.c.id)
                 .where(

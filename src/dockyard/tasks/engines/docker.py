@@ -23,7 +23,7 @@ from dockyard.tasks.engines.base import (
     EngineMissing,
     RegistryAccess,
 )
-from dockyard.tasks.process import LogSink, RunControl, Stopped, run_process
+from dockyard.tasks.process import LogSink, Output, RunControl, Stopped, run_process
 
 _PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
@@ -67,17 +67,15 @@ class DockerEngine:
             digests: dict[str, str] = {}
             for image in job.images:
                 log.line(f"Pushing {image}")
-                captured = _Capture(log)
-                status = run_process([docker, "push", image], captured, control, env=env)
-                found = _PUSHED_DIGEST.findall(captured.text)
-                if status != 0 or not found:
-                    raise BuildFailed(f"pushing {image} failed: docker push exited with {status}")
-                digests[image] = found[-1]
+                digest = docker_push(docker, image, log, control, env)
+                if digest is None:
+                    raise BuildFailed(f"pushing {image} failed")
+                digests[image] = digest
             return digests
         finally:
             # The daemon's store is shared: leave no tag of this run in it.
             if job.images:
-                _quiet([docker, "rmi", *job.images], env)
+                quiet([docker, "rmi", *job.images], env)
 
     def run_command(
         self, job: CommandJob, registry: RegistryAccess, log: LogSink, control: RunControl
@@ -93,14 +91,24 @@ class DockerEngine:
             return run_process([*run, job.image, *job.args], log, control, env=env)
         except Stopped:
             # Ending the client does not end the container.
-            _quiet([docker, "rm", "-f", name], env)
+            quiet([docker, "rm", "-f", name], env)
             raise
+
+
+def docker_push(
+    docker: str, image: str, log: Output, control: RunControl, env: dict[str, str]
+) -> str | None:
+    """`docker push`; the digest it pushed, or None when it failed."""
+    captured = _Capture(log)
+    status = run_process([docker, "push", image], captured, control, env=env)
+    found = _PUSHED_DIGEST.findall(captured.text)
+    return found[-1] if status == 0 and found else None
 
 
 class _Capture:
     """A log sink that also keeps what passes through it (to read the pushed digest)."""
 
-    def __init__(self, log: LogSink) -> None:
+    def __init__(self, log: Output) -> None:
         self._log = log
         self.text = ""
 
@@ -109,8 +117,13 @@ class _Capture:
         self._log.write(text)
 
 
-def _quiet(argv: list[str], env: dict[str, str]) -> None:
+def quiet(argv: list[str], env: dict[str, str], timeout: float = 120) -> str:
+    """A housekeeping command; its output, empty when it failed."""
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-        subprocess.run(
-            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False
-        )
+        done = subprocess.run(
+            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+        if done.returncode == 0:
+            return done.stdout.decode(errors="replace")
+    return ""

@@ -113,8 +113,13 @@ def _inside(workspace: Path, given: str, what: str) -> Path:
     """`given` (relative to the workspace, as the step sees it) resolved inside it."""
     if "://" in given or given == "-":
         raise BuildStepInvalid(f"build: {what} must be a path in the workspace: {given!r}")
-    root = workspace.resolve()
-    resolved = (root / given).resolve()
-    if not resolved.is_relative_to(root):
+    resolved = path_inside(workspace, given)
+    if resolved is None:
         raise BuildStepInvalid(f"build: {what} {given!r} is outside the workspace")
     return resolved
+
+
+def path_inside(root: Path, given: str) -> Path | None:
+    """`given`, relative to `root`, resolved (links followed); None when it leads out."""
+    resolved = (root.resolve() / given).resolve()
+    return resolved if resolved.is_relative_to(root.resolve()) else None

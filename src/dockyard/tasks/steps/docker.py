@@ -10,17 +10,16 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.tasks.engines.base import EngineMissing, RegistryAccess
+from dockyard.tasks.engines.docker import docker_push, quiet
 from dockyard.tasks.process import Output, RunControl, Stopped, run_process
 
 RUN_LABEL = "dockyard.run"
 CONFIG_IN_CONTAINER = "/root/.docker/config.json"
-_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +85,7 @@ class DockerSteps:
         return run_process([self.program, *args], out, control, env=self.env)
 
     def quiet(self, args: Sequence[str]) -> str:
-        """A housekeeping command; its output (empty when it failed)."""
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            done = subprocess.run(
-                [self.program, *args],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
-            if done.returncode == 0:
-                return done.stdout.decode(errors="replace")
-        return ""
+        return quiet([self.program, *args], self.env)
 
     def create_network(self, name: str) -> bool:
         return bool(self.quiet(["network", "create", "--label", self.label, name]).strip())
@@ -114,10 +101,7 @@ class DockerSteps:
 
     def push(self, image: str, out: Output, control: RunControl) -> str | None:
         """The pushed digest, or None when the push failed."""
-        captured = _Capture(out)
-        status = self._docker(["push", image], captured, control)
-        found = _PUSHED_DIGEST.findall(captured.text)
-        return found[-1] if status == 0 and found else None
+        return docker_push(self.program, image, out, control, self.env)
 
     def run(self, container: Container, out: Output, control: RunControl) -> int:
         """Run to the end; the container's exit status. A stopped step removes it."""
@@ -174,26 +158,12 @@ class DockerSteps:
 
 def remove_run_resources(program: str, env: dict[str, str], run_id: str) -> None:
     label = f"label={RUN_LABEL}={run_id}"
-
-    def listed(args: list[str]) -> list[str]:
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            done = subprocess.run(
-                [program, *args, "--filter", label],
-                env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
-            )  # fmt: skip
-            return done.stdout.decode().split()
-        return []
-
-    for kind, args in (("container", ["ps", "-aq"]), ("network", ["network", "ls", "-q"])):
-        found = listed(args)
-        if found:
-            command = ["rm", "-f", *found] if kind == "container" else ["network", "rm", *found]
-            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                subprocess.run(
-                    [program, *command],
-                    env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
-                    check=False,
-                )  # fmt: skip
+    containers = quiet([program, "ps", "-aq", "--filter", label], env).split()
+    if containers:
+        quiet([program, "rm", "-f", *containers], env)
+    networks = quiet([program, "network", "ls", "-q", "--filter", label], env).split()
+    if networks:
+        quiet([program, "network", "rm", *networks], env)
 
 
 def sweep_run(run_id: str) -> None:
@@ -201,18 +171,6 @@ def sweep_run(run_id: str) -> None:
     program = shutil.which("docker")
     if program is not None:
         remove_run_resources(program, dict(os.environ), run_id)
-
-
-class _Capture:
-    """Passes output on and keeps it (to read the pushed digest)."""
-
-    def __init__(self, out: Output) -> None:
-        self._out = out
-        self.text = ""
-
-    def write(self, text: str) -> None:
-        self.text += text
-        self._out.write(text)
 
 
 class _Quiet:

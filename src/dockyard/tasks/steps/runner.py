@@ -30,13 +30,13 @@ from dockyard.tasks.outcome import Outcome
 from dockyard.tasks.process import LOST, LogSink, RunControl, Stopped
 from dockyard.tasks.runs import RunStore
 from dockyard.tasks.service import image_repository
-from dockyard.tasks.steps.build_command import BuildStepInvalid
+from dockyard.tasks.steps.build_command import BuildStepInvalid, path_inside
 from dockyard.tasks.steps.control import STEP_TIMED_OUT, StepControl
 from dockyard.tasks.steps.docker import Container, DockerSteps
 from dockyard.tasks.steps.output import StepOutput
 from dockyard.tasks.steps.plan import Prepared, prepare
 from dockyard.tasks.taskfile.load import RenderedTaskFile, load_task_file
-from dockyard.tasks.taskfile.model import BUILD, PUSH, Step, TaskFile
+from dockyard.tasks.taskfile.model import BUILD, PUSH, Step
 from dockyard.tasks.taskfile.problems import TaskFileInvalid
 from dockyard.tasks.taskfile.templates import RunContext
 
@@ -54,6 +54,16 @@ class StepsInput:
     allow_privileged: bool = False
     # Fills in the digests base image references name now, for the base-image triggers.
     resolve_bases: Callable[[list[BaseImage]], list[BaseImage]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """What every step of the run works with, once the run is set up."""
+
+    rendered: RenderedTaskFile
+    prepared: Prepared
+    docker: DockerSteps
+    mounts: dict[str, Path]
 
 
 class StepFailed(Exception):
@@ -86,7 +96,6 @@ class MultiStepRun:
         self._results: dict[str, StepResult] = {}
         self._outputs: list[OutputImage] = []
         self._followers: list[threading.Thread] = []
-        self._task = TaskFile()
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -101,7 +110,6 @@ class MultiStepRun:
             )
         except (TaskFileInvalid, BuildStepInvalid) as exc:
             return self._invalid(rendered.mask(exc.message))
-        self._task = rendered.task
         bases = list(prepared.bases)
         if self._given.resolve_bases is not None:
             bases = self._given.resolve_bases(bases)
@@ -124,7 +132,7 @@ class MultiStepRun:
                 mounts = self._volumes(rendered)
             except StepFailed as exc:
                 return Outcome(FAILED, str(exc))
-            failed = self._schedule(rendered, prepared, docker, mounts)
+            failed = self._schedule(_Setup(rendered, prepared, docker, mounts))
         finally:
             docker.remove_everything()
             for follower in self._followers:
@@ -144,13 +152,13 @@ class MultiStepRun:
     def _load(self) -> RenderedTaskFile:
         request = self._run.request
         name = request.task_file or "acb.yaml"
-        path = _inside(self._workspace, name)
+        path = path_inside(self._workspace, name)
         if path is None or not path.is_file():
             raise BuildStepInvalid(f"the task file {name!r} is not a file of the context")
         text = path.read_text(errors="replace")
         sources = {}
         for source in _alias_sources(text):
-            found = _inside(self._workspace, source)
+            found = path_inside(self._workspace, source)
             if found is not None and found.is_file():
                 sources[source] = found.read_text(errors="replace")
         machine = platform.machine().lower()
@@ -175,13 +183,10 @@ class MultiStepRun:
 
     def _schedule(
         self,
-        rendered: RenderedTaskFile,
-        prepared: Prepared,
-        docker: DockerSteps,
-        mounts: dict[str, Path],
+        setup: _Setup,
     ) -> list[str]:
         """Run the steps as the plan allows; the ids of steps that failed the run."""
-        plan = rendered.plan
+        plan = setup.rendered.plan
         succeeded: set[str] = set()
         failed: set[str] = set()
         started: set[str] = set()
@@ -192,10 +197,10 @@ class MultiStepRun:
                 if len(started - succeeded - failed) >= MAX_PARALLEL_STEPS:
                     break
                 started.add(step_id)
-                step = rendered.task.step(step_id)
+                step = setup.rendered.task.step(step_id)
                 thread = threading.Thread(
                     target=self._step_thread,
-                    args=(step, rendered, prepared, docker, mounts, ended),
+                    args=(step, setup, ended),
                     name=f"task-step-{step_id}",
                     daemon=True,
                 )
@@ -223,28 +228,25 @@ class MultiStepRun:
     def _step_thread(
         self,
         step: Step,
-        rendered: RenderedTaskFile,
-        prepared: Prepared,
-        docker: DockerSteps,
-        mounts: dict[str, Path],
+        setup: _Setup,
         ended: queue.Queue[tuple[str, bool]],
     ) -> None:
-        out = StepOutput(self._sink, step.id, rendered.masker)
+        out = StepOutput(self._sink, step.id, setup.rendered.masker)
         began = time.monotonic()
         self._update(step.id, status=STEP_RUNNING, started_at=time.time())
-        out.line(_describe(step, prepared))
+        out.line(_describe(step, setup.prepared))
         ok = False
         try:
             if step.start_delay and self._control.wait(step.start_delay):
                 raise Stopped(self._control.reason or LOST)
-            self._repeat(step, rendered, prepared, docker, mounts, out)
+            self._repeat(step, setup, out)
             ok = True
             took = time.monotonic() - began
             word = "started" if step.detach else "succeeded"
             out.line(f"Step {step.id} {word} after {took:.1f}s")
             self._update(step.id, status=SUCCEEDED, finished_at=time.time())
         except StepFailed as exc:
-            message = rendered.mask(str(exc))
+            message = setup.rendered.mask(str(exc))
             took = time.monotonic() - began
             note = " (errors ignored)" if step.ignore_errors else ""
             out.line(f"Step {step.id} failed after {took:.1f}s{note}: {message}")
@@ -261,10 +263,7 @@ class MultiStepRun:
     def _repeat(
         self,
         step: Step,
-        rendered: RenderedTaskFile,
-        prepared: Prepared,
-        docker: DockerSteps,
-        mounts: dict[str, Path],
+        setup: _Setup,
         out: StepOutput,
     ) -> None:
         """The step once, then `repeat` times more; each execution retried on failure."""
@@ -273,13 +272,13 @@ class MultiStepRun:
                 out.line(f"Repeating ({execution} of {step.repeat})")
             for attempt in range(step.retries + 1):
                 try:
-                    self._once(step, prepared, docker, mounts, out, execution)
+                    self._once(step, setup, out, execution)
                     break
                 except StepFailed as exc:
                     if attempt == step.retries:
                         raise
                     out.line(
-                        f"Attempt {attempt + 1} failed: {rendered.mask(str(exc))}; "
+                        f"Attempt {attempt + 1} failed: {setup.rendered.mask(str(exc))}; "
                         f"retrying in {step.retry_delay}s"
                     )
                     if self._control.wait(step.retry_delay):
@@ -288,20 +287,18 @@ class MultiStepRun:
     def _once(
         self,
         step: Step,
-        prepared: Prepared,
-        docker: DockerSteps,
-        mounts: dict[str, Path],
+        setup: _Setup,
         out: StepOutput,
         execution: int,
     ) -> None:
         control = StepControl(self._control, step.timeout)
         try:
             if step.kind == BUILD:
-                self._build(step, prepared, docker, out, control)
+                self._build(step, setup, out, control)
             elif step.kind == PUSH:
-                self._push(step, docker, out, control)
+                self._push(step, setup.docker, out, control)
             else:
-                self._command(step, prepared, docker, mounts, out, control, execution)
+                self._command(step, setup, out, control, execution)
         except Stopped as stop:
             if stop.reason == STEP_TIMED_OUT:
                 raise StepFailed(f"timed out after {step.timeout}s") from None
@@ -310,13 +307,13 @@ class MultiStepRun:
     def _build(
         self,
         step: Step,
-        prepared: Prepared,
-        docker: DockerSteps,
+        setup: _Setup,
         out: StepOutput,
         control: RunControl,
     ) -> None:
-        command = prepared.builds[step.id]
-        for base in prepared.build_bases[step.id]:
+        docker = setup.docker
+        command = setup.prepared.builds[step.id]
+        for base in setup.prepared.build_bases[step.id]:
             # The daemon builds on what it holds; a pull first makes the build use what the
             # reference names now, and only what the run's credential may read.
             if base not in docker.built:
@@ -348,23 +345,22 @@ class MultiStepRun:
     def _command(
         self,
         step: Step,
-        prepared: Prepared,
-        docker: DockerSteps,
-        mounts: dict[str, Path],
+        setup: _Setup,
         out: StepOutput,
         control: RunControl,
         execution: int,
     ) -> None:
-        image, *args = prepared.commands[step.id]
+        docker = setup.docker
+        image, *args = setup.prepared.commands[step.id]
         image = self._pulled(image, step, docker, out, control)
         suffix = f"-{execution}" if execution else ""
-        task = self._task
+        task = setup.rendered.task
         env = (*task.env, *step.env)
         container = Container(
             name=f"dockyard-{self._run.run_id}-{step.id}{suffix}",
             image=image,
             args=tuple(args),
-            network=prepared.networks[step.id],
+            network=setup.prepared.networks[step.id],
             alias=step.id,
             workspace=self._workspace,
             working_directory=None
@@ -376,7 +372,7 @@ class MultiStepRun:
             privileged=step.privileged,
             ports=step.ports,
             expose=step.expose,
-            mounts=tuple((mounts[m.name], m.mount_path) for m in step.volume_mounts),
+            mounts=tuple((setup.mounts[m.name], m.mount_path) for m in step.volume_mounts),
             remove=not step.keep,
         )
         if step.detach:
@@ -431,7 +427,7 @@ class MultiStepRun:
                     raise StepFailed(
                         f"volume '{volume.name}': the value of '{file_name}' is not base64"
                     ) from None
-                target = _inside(folder, file_name)
+                target = path_inside(folder, file_name)
                 if target is None:
                     raise StepFailed(f"volume '{volume.name}': bad file name {file_name!r}")
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
@@ -467,11 +463,6 @@ def _describe(step: Step, prepared: Prepared) -> str:
         if step.detach:
             parts.append("detached")
     return ", ".join(parts)
-
-
-def _inside(root: Path, given: str) -> Path | None:
-    resolved = (root.resolve() / given).resolve()
-    return resolved if resolved.is_relative_to(root.resolve()) else None
 
 
 def _alias_sources(text: str) -> list[str]:
