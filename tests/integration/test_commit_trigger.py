@@ -381,6 +381,7 @@ def test_deliveries_that_start_nothing(
         hook, content=b"{" + b" " * (1024 * 1024 + 10) + b"}", headers={"X-GitHub-Event": "push"}
     )
     assert_error(huge, 413)
+    assert huge.headers.get("connection") == "close"  # the unread body ends the connection
     # A verified delivery that is not a push payload: 400.
     bad = send_github(anonymous, "quiet-task", secret, {"ref": "refs/heads/main", "after": "x"})
     assert_error(bad, 400)

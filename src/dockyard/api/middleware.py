@@ -47,6 +47,15 @@ def endpoint_of(path: str) -> str:
     return path if path in ("/healthz", "/metrics") else "other"
 
 
+def _declares_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
 class AccessLogMiddleware:
     def __init__(self, app: ASGIApp, json_format: bool) -> None:
         self.app = app
@@ -64,18 +73,31 @@ class AccessLogMiddleware:
         extra_headers = [(b"x-request-id", request_id.encode())]
         if scope["path"].startswith("/v2"):
             extra_headers.append(API_VERSION)
+        body_unread = _declares_body(scope)
+
+        async def receive_wrapper() -> Message:
+            nonlocal body_unread
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_unread = False
+            return message
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message["headers"] = [*message.get("headers", []), *extra_headers]
+                headers = [*message.get("headers", []), *extra_headers]
+                if body_unread and not any(name == b"connection" for name, _ in headers):
+                    # Answered before the request body was read (an early error): the rest
+                    # of the body is still on the connection, so it cannot carry another request.
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper if body_unread else receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"]

@@ -230,12 +230,7 @@ async def upload_source(
     limit = tasks.sources.max_bytes
     length = content_length(request)
     if length is not None and length > limit + DRAIN_BYTES:
-        # Answered unread: the connection cannot serve another request.
-        raise SizeInvalid(
-            f"the build context is larger than {limit} bytes",
-            status=413,
-            headers={"Connection": "close"},
-        )
+        raise SizeInvalid(f"the build context is larger than {limit} bytes", status=413)
     upload = await to_thread.run_sync(tasks.sources.open_upload)
     too_large = False
     try:
