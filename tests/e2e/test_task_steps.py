@@ -97,16 +97,20 @@ def http(srv: AuthServer) -> Iterator[httpx.Client]:
 
 
 def docker_left(run_id: str) -> list[str]:
-    """Containers and networks the run left in the daemon."""
+    """Containers and networks the run left in the daemon (labelled with its id and a random
+    part)."""
     found = []
-    for args in (["ps", "-aq"], ["network", "ls", "-q"]):
+    for args in (["ps", "-a"], ["network", "ls"]):
         out = subprocess.run(
-            ["docker", *args, "--filter", f"label=dockyard.run={run_id}"],
+            ["docker", *args, "--filter", "label=dockyard.run", "--format", "{{.ID}} {{.Labels}}"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        found += out.split()
+        for line in out.splitlines():
+            resource, _, labels = line.partition(" ")
+            if f"dockyard.run={run_id}-" in labels:
+                found.append(resource)
     return found
 
 

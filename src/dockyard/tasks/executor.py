@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import secrets as random_token
 import shlex
 import shutil
 import time
@@ -60,7 +61,9 @@ from dockyard.tasks.steps.runner import MultiStepRun, StepsInput
 
 log = logging.getLogger("dockyard.tasks")
 PROCESSES_FILE = "processes"
-DOCKER_MARKER = "uses-docker"  # the run made containers: the sweep removes what is left
+# The run made containers; the file holds the scope naming them, for the sweep to remove
+# what is left.
+DOCKER_MARKER = "uses-docker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +273,10 @@ class RunExecutor:
             secrets.update(stored)
             logins = [Login(server, user, password) for server, user, password in credentials]
         secrets.update(run.request.secret_values)
-        (run_dir / DOCKER_MARKER).touch()
+        scope = f"{run.run_id}-{random_token.token_hex(4)}"
+        (run_dir / DOCKER_MARKER).write_text(scope)
         given = StepsInput(
+            docker_scope=scope,
             secrets=secrets,
             docker_config=docker_config(registry, logins),
             allow_privileged=self._settings.allow_privileged_steps,
@@ -303,8 +308,9 @@ class RunExecutor:
         for name in over:
             for tree in _noted_processes(root / name):
                 tree.kill()
-            if (root / name / DOCKER_MARKER).exists():
-                sweep_run(name)
+            marker = root / name / DOCKER_MARKER
+            if marker.exists():
+                sweep_run(marker.read_text().strip() or name)
             shutil.rmtree(root / name, ignore_errors=True)
         return len(over)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -81,7 +82,8 @@ class DockerEngine:
         self, job: CommandJob, registry: RegistryAccess, log: LogSink, control: RunControl
     ) -> int:
         docker, env = self._prepare(job.work_dir, registry)
-        name = f"dockyard-run-{job.run_id}"
+        # Another registry on the same daemon may have a run of the same id.
+        name = f"dockyard-run-{job.run_id}-{secrets.token_hex(4)}"
         run = [docker, "run", "--rm", "--name", name]
         if job.platform:
             run += ["--platform", job.platform]

@@ -1,6 +1,6 @@
 """The Docker daemon commands of one multi-step run. Everything the run creates carries the
-label dockyard.run=<run id>, so that it can be found and removed at the end of the run, and
-by the next worker when the one doing the run died."""
+label dockyard.run=<scope> (the run id and a random part), so that it can be found and removed
+at the end of the run, and by the next worker when the one doing the run died."""
 
 from __future__ import annotations
 
@@ -65,13 +65,13 @@ class Container:
 
 
 class DockerSteps:
-    def __init__(self, run_id: str, work_dir: Path, config_json: str) -> None:
+    def __init__(self, scope: str, work_dir: Path, config_json: str) -> None:
         program = shutil.which("docker")
         if program is None:
             raise EngineMissing("multi-step runs need docker, which this worker does not have")
         self.program = program
-        self.run_id = run_id
-        self.label = f"{RUN_LABEL}={run_id}"
+        self.scope = scope
+        self.label = f"{RUN_LABEL}={scope}"
         config_dir = work_dir / "docker"
         config_dir.mkdir(parents=True, exist_ok=True)
         self.config_file = config_dir / "config.json"
@@ -151,13 +151,13 @@ class DockerSteps:
 
     def remove_everything(self) -> None:
         """Containers, networks and built tags of the run, whatever state they are in."""
-        remove_run_resources(self.program, self.env, self.run_id)
+        remove_run_resources(self.program, self.env, self.scope)
         if self.built:
             self.quiet(["rmi", *sorted(self.built)])
 
 
-def remove_run_resources(program: str, env: dict[str, str], run_id: str) -> None:
-    label = f"label={RUN_LABEL}={run_id}"
+def remove_run_resources(program: str, env: dict[str, str], scope: str) -> None:
+    label = f"label={RUN_LABEL}={scope}"
     containers = quiet([program, "ps", "-aq", "--filter", label], env).split()
     if containers:
         quiet([program, "rm", "-f", *containers], env)
@@ -166,11 +166,11 @@ def remove_run_resources(program: str, env: dict[str, str], run_id: str) -> None
         quiet([program, "network", "rm", *networks], env)
 
 
-def sweep_run(run_id: str) -> None:
+def sweep_run(scope: str) -> None:
     """Remove what a run that is over left in the daemon (its worker died mid-run)."""
     program = shutil.which("docker")
     if program is not None:
-        remove_run_resources(program, dict(os.environ), run_id)
+        remove_run_resources(program, dict(os.environ), scope)
 
 
 class _Quiet:

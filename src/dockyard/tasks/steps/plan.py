@@ -26,12 +26,12 @@ class Prepared:
     bases: tuple[BaseImage, ...] = ()
 
 
-def prepare(task: TaskFile, run_id: str, workspace: Path, allow_privileged: bool) -> Prepared:
+def prepare(task: TaskFile, scope: str, workspace: Path, allow_privileged: bool) -> Prepared:
     """Raises TaskFileInvalid naming the line of every step that cannot run."""
     problems: list[Problem] = []
-    run_network = f"dockyard-{run_id}"
+    run_network = f"dockyard-{scope}"
     declared = {
-        n.name: n.name if n.skip_creation else f"dockyard-{run_id}-{n.name}" for n in task.networks
+        n.name: n.name if n.skip_creation else f"dockyard-{scope}-{n.name}" for n in task.networks
     }
     created = [run_network] + [declared[n.name] for n in task.networks if not n.skip_creation]
     default = next((declared[n.name] for n in task.networks if n.is_default), run_network)

@@ -49,6 +49,9 @@ _ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 class StepsInput:
     """What a multi-step run is given besides its request."""
 
+    # Names the run's containers, networks and label in the daemon: the run id and a random
+    # part, as another registry on the same daemon may have a run of the same id.
+    docker_scope: str
     secrets: Mapping[str, str]  # the task's secret values, with the run's own over them
     docker_config: str  # config.json with the run's credential (and the task's logins)
     allow_privileged: bool = False
@@ -106,7 +109,10 @@ class MultiStepRun:
             return self._invalid(exc.message)
         try:
             prepared = prepare(
-                rendered.task, self._run.run_id, self._workspace, self._given.allow_privileged
+                rendered.task,
+                self._given.docker_scope,
+                self._workspace,
+                self._given.allow_privileged,
             )
         except (TaskFileInvalid, BuildStepInvalid) as exc:
             return self._invalid(rendered.mask(exc.message))
@@ -123,7 +129,7 @@ class MultiStepRun:
             for s in rendered.task.steps
         }
         self._record()
-        docker = DockerSteps(self._run.run_id, self._run_dir, self._given.docker_config)
+        docker = DockerSteps(self._given.docker_scope, self._run_dir, self._given.docker_config)
         try:
             for network in prepared.created_networks:
                 if not docker.create_network(network):
@@ -357,7 +363,7 @@ class MultiStepRun:
         task = setup.rendered.task
         env = (*task.env, *step.env)
         container = Container(
-            name=f"dockyard-{self._run.run_id}-{step.id}{suffix}",
+            name=f"dockyard-{docker.scope}-{step.id}{suffix}",
             image=image,
             args=tuple(args),
             network=setup.prepared.networks[step.id],
