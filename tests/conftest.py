@@ -123,6 +123,10 @@ class ServerProcess:
         env.update(self.extra_env)
         env["DOCKYARD_DATA_DIR"] = str(self.data_dir)
         env["DOCKYARD_DB"] = self.database_url
+        # Never the user's own CLI credentials file (another pass of the suite may be running).
+        env.setdefault(
+            "DOCKYARD_CLI_CONFIG", str(self.data_dir.parent / f"{self.data_dir.name}-cli.json")
+        )
         return subprocess.run(
             [sys.executable, "-m", "dockyard", *args],
             env=env,

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -349,7 +350,8 @@ def test_worker_killed_mid_run_ends_error(tmp_path: Path) -> None:
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
             RegistryHTTP(http).push_image("base/busybox", "1", make_image([busybox_rootfs_tar()]))
-            marker = "sleep 3217"
+            # Unique: the PostgreSQL pass runs this test beside the SQLite one.
+            marker = f"sleep {random.randrange(10_000, 1_000_000)}"
             source = upload_source(
                 http,
                 context_tar(
