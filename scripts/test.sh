@@ -4,7 +4,7 @@
 # integration suite again on PostgreSQL. Idempotent; stops only the services it started.
 #
 #   bash scripts/test.sh              # everything
-#   bash scripts/test.sh -k docker    # extra arguments go to both pytest runs
+#   bash scripts/test.sh -k docker    # extra arguments go to every pytest pass
 #
 # Environment knobs:
 #   DOCKYARD_SKIP_INSTALL=1    do not apt-get / pip install (tools must already be there)
@@ -29,7 +29,6 @@ WORK_DIR="$(mktemp -d /tmp/dockyard-test.XXXXXX)"
 SCRIPT_START=$SECONDS
 
 DOCKERD_PID=""
-PG_PID=""
 PG_STARTED=""
 PG_CLUSTER=""
 RESULTS=()
@@ -44,14 +43,8 @@ die() {
     exit 1
 }
 
-# Run one check; record PASS/FAIL and go on, so one failure does not hide the others.
-step() {
-    local name="$1"
-    shift
-    section "$name"
-    local start=${STEP_START:-$SECONDS} rc=0
-    "$@" || rc=$?
-    local took=$((SECONDS - start))
+record() {
+    local name="$1" rc="$2" took="$3"
     if [ "$rc" -eq 0 ]; then
         RESULTS+=("PASS  ${name} (${took}s)")
     else
@@ -60,11 +53,52 @@ step() {
     fi
 }
 
+# Run one check; record PASS/FAIL and go on, so one failure does not hide the others.
+step() {
+    local name="$1"
+    shift
+    section "$name"
+    local start=$SECONDS rc=0
+    "$@" || rc=$?
+    record "$name" "$rc" $((SECONDS - start))
+}
+
+# A check run in the background, beside the others: its output goes to a file, printed (and
+# its result recorded) by join_background.
+BG_NAMES=()
+BG_PIDS=()
+BG_STARTS=()
+BG_LOGS=()
+
+background() {
+    local name="$1" log="$2"
+    shift 2
+    section "$name: in the background (output: $log)"
+    ("$@" >"$log" 2>&1; rc=$?; echo "$SECONDS" >"$log.end"; exit "$rc") &
+    BG_NAMES+=("$name")
+    BG_PIDS+=("$!")
+    BG_STARTS+=("$SECONDS")
+    BG_LOGS+=("$log")
+}
+
+join_background() {
+    local i rc
+    for i in "${!BG_PIDS[@]}"; do
+        rc=0
+        wait "${BG_PIDS[i]}" || rc=$?
+        section "${BG_NAMES[i]} (ran in the background)"
+        cat "${BG_LOGS[i]}"
+        record "${BG_NAMES[i]}" "$rc" $(($(cat "${BG_LOGS[i]}.end") - BG_STARTS[i]))
+    done
+    BG_PIDS=()
+}
+
 stop_services() {
-    if [ -n "$PG_PID" ]; then
-        pkill -TERM -P "$PG_PID" 2>/dev/null || true
-        PG_PID=""
-    fi
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        pkill -TERM -P "$pid" 2>/dev/null || true
+    done
+    BG_PIDS=()
     if [ -n "$DOCKERD_PID" ] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
         section "Stopping dockerd (pid $DOCKERD_PID)"
         kill -TERM "$DOCKERD_PID" 2>/dev/null || true
@@ -90,7 +124,7 @@ on_exit() {
     stop_services
     if [ "$rc" -eq 0 ]; then
         # The tests' data directories; the server logs in them are kept when something failed.
-        rm -rf "$WORK_DIR"/pytest-sqlite "$WORK_DIR"/pytest-postgres
+        rm -rf "$WORK_DIR"/pytest-sqlite "$WORK_DIR"/pytest-e2e "$WORK_DIR"/pytest-postgres
     fi
     echo "logs of this run: $WORK_DIR"
     exit "$rc"
@@ -230,37 +264,26 @@ drop_test_databases() {
 }
 
 # ------------------------------------------------------------------------------------
-run_pytest() {
-    # pytest exits 5 when it collected nothing; that is a failure here.
-    "$VENV/bin/pytest" -ra --durations=10 --basetemp="$WORK_DIR/pytest-sqlite" "$@"
-}
+EXTRA_ARGS=$#
 
-run_pytest_postgres() {
-    DOCKYARD_TEST_POSTGRES="$DOCKYARD_PG_URL" "$VENV/bin/pytest" -ra --durations=10 \
-        --basetemp="$WORK_DIR/pytest-postgres" "$@"
-    local rc=$?
-    drop_test_databases
+# run_pytest NAME ARGS...: one pytest pass, with its own temporary directory.
+run_pytest() {
+    local name="$1" rc=0
+    shift
+    "$VENV/bin/pytest" -ra --durations=10 --basetemp="$WORK_DIR/pytest-$name" "$@" || rc=$?
+    # pytest exits 5 when it collected nothing: a failure, unless the arguments given to this
+    # script (say -k docker) selected nothing in this pass.
+    if [ "$rc" -eq 5 ] && [ "$EXTRA_ARGS" -gt 0 ]; then
+        echo "(nothing selected in this pass)"
+        rc=0
+    fi
     return "$rc"
 }
 
-# The tests wait on servers, clients and timers far more than they compute, so the PostgreSQL
-# pass runs beside the SQLite one rather than after it. Its output goes to a file, printed when
-# it is over.
-PG_LOG="$WORK_DIR/pytest-postgres.log"
-PG_START=0
-
-start_postgres_pass() {
-    section "pytest (PostgreSQL): ${PG_SUITES[*]}, in the background (output: $PG_LOG)"
-    PG_START=$SECONDS
-    run_pytest_postgres "${PG_SUITES[@]}" "$@" >"$PG_LOG" 2>&1 &
-    PG_PID=$!
-}
-
-finish_postgres_pass() {
+run_pytest_postgres() {
     local rc=0
-    wait "$PG_PID" || rc=$?
-    PG_PID=""
-    cat "$PG_LOG"
+    DOCKYARD_TEST_POSTGRES="$DOCKYARD_PG_URL" run_pytest postgres "$@" || rc=$?
+    drop_test_databases
     return "$rc"
 }
 
@@ -274,14 +297,16 @@ step "ruff check" "$VENV/bin/ruff" check .
 step "ruff format --check" "$VENV/bin/ruff" format --check .
 step "mypy (strict)" "$VENV/bin/mypy"
 step "lint-imports" "$VENV/bin/lint-imports"
+# The tests wait on servers, clients, builds and timers far more than they compute, so the
+# passes run side by side: the real-client suite and the PostgreSQL pass in the background,
+# the other suites on SQLite in the foreground, with their output live.
+background "pytest (SQLite): tests/e2e" "$WORK_DIR/pytest-e2e.log" run_pytest e2e tests/e2e "$@"
 if [ "${DOCKYARD_SKIP_POSTGRES:-}" != "1" ]; then
-    start_postgres_pass "$@"
+    background "pytest (PostgreSQL): ${PG_SUITES[*]}" "$WORK_DIR/pytest-postgres.log" \
+        run_pytest_postgres "${PG_SUITES[@]}" "$@"
 fi
-step "pytest (SQLite): all suites" run_pytest "$@"
-if [ -n "$PG_PID" ]; then
-    # Timed from its start, not from the end of the SQLite pass.
-    STEP_START=$PG_START step "pytest (PostgreSQL): ${PG_SUITES[*]}" finish_postgres_pass
-fi
+step "pytest (SQLite): all suites but tests/e2e" run_pytest sqlite --ignore=tests/e2e tests "$@"
+join_background
 
 stop_services
 

@@ -105,8 +105,16 @@ class Cli:
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            preexec_fn=_default_sigint,
         )
         return Streamed(proc)
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C raises KeyboardInterrupt even when the tests were started with
+    SIGINT ignored (a background job of a shell ignores it, and passes that on), as it does
+    for a user at a shell."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def shown(done: subprocess.CompletedProcess[str]) -> str:
@@ -380,12 +388,13 @@ def test_run_cmd_and_task_files(cli: Cli, tmp_path: Path) -> None:
 def test_ctrl_c_stops_following_and_cancel_run_stops_the_build(cli: Cli, tmp_path: Path) -> None:
     ctx = write(
         tmp_path / "ctx",
-        {"Dockerfile": f"FROM {BASE}\nRUN echo going-to-sleep && sleep 300\n"},
+        # Computed by the shell: buildah prints the RUN line itself before the step starts.
+        {"Dockerfile": f"FROM {BASE}\nRUN echo going-to-sleep-$((6*7)) && sleep 300\n"},
     )
     build = cli.start("build", "--no-push", str(ctx))
     follower: Streamed | None = None
     try:
-        build.wait_for_output("going-to-sleep")
+        build.wait_for_output("going-to-sleep-42")
         build.proc.send_signal(signal.SIGINT)
         assert build.finish(60) == 130, build.describe()
         assert "Stopped following" in "".join(build.stderr)
@@ -395,7 +404,7 @@ def test_ctrl_c_stops_following_and_cancel_run_stops_the_build(cli: Cli, tmp_pat
         assert run["status"] == "Running", "Ctrl-C without a terminal leaves the run going"
 
         follower = cli.start("task", "logs", "--run-id", run_id, "--follow")
-        follower.wait_for_output("going-to-sleep")
+        follower.wait_for_output("going-to-sleep-42")
         canceled = cli.ok("task", "cancel-run", "--run-id", run_id)
         assert run_id in canceled.stdout
         run = wait_for_status(cli, run_id, FINAL, timeout=60)
@@ -456,7 +465,8 @@ def test_build_with_auth_uses_the_stored_login(
 def test_ctrl_c_on_a_terminal_offers_to_cancel_the_run(cli: Cli, tmp_path: Path) -> None:
     ctx = write(
         tmp_path / "ctx",
-        {"Dockerfile": f"FROM {BASE}\nRUN echo going-to-sleep && sleep 300\n"},
+        # Computed by the shell: buildah prints the RUN line itself before the step starts.
+        {"Dockerfile": f"FROM {BASE}\nRUN echo going-to-sleep-$((6*7)) && sleep 300\n"},
     )
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
@@ -471,7 +481,7 @@ def test_ctrl_c_on_a_terminal_offers_to_cancel_the_run(cli: Cli, tmp_path: Path)
     os.close(secondary)
     screen = Terminal(primary)
     try:
-        screen.wait_for("going-to-sleep")
+        screen.wait_for("going-to-sleep-42")
         os.write(primary, b"\x03")  # Ctrl-C, as the terminal delivers it
         screen.wait_for("Cancel run ca1? [y/N]")
         os.write(primary, b"y\r")
@@ -490,6 +500,7 @@ def _take_terminal() -> None:
     """In the child: make its stdin, the pseudo-terminal, its controlling terminal, so that
     Ctrl-C typed there reaches it as SIGINT."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    _default_sigint()
 
 
 class Terminal:
