@@ -18,6 +18,7 @@ from sqlalchemy import Connection, false, or_, select, true, update
 from dockyard.errors import Disallowed, NameUnknown
 from dockyard.registry.names import check_digest, check_tag
 from dockyard.spec.digest import is_digest_reference
+from dockyard.storage.db.database import insert_ignore
 from dockyard.storage.db.schema import manifests, repositories, tags
 from dockyard.storage.db.settings import load_policies
 
@@ -114,19 +115,35 @@ def check_writable(conn: Connection, name: str, repo_id: int | None, action: str
         refuse(f"repository {name!r}", "writeEnabled", action or f"push to {name!r}")
 
 
-def check_push(
-    conn: Connection, name: str, repo_id: int, digest: str, tag_names: list[str]
-) -> None:
-    """A manifest push: the repository must be writable, and no tag it names may move away
-    from its manifest while locked or write-once (pushing the same digest again is fine)."""
-    repo = _repository(conn, name, repo_id, lock="change")
+@dataclass(frozen=True, slots=True)
+class PushInto:
+    repo_id: int
+    moved_from: set[str]  # the manifests other than the pushed one that its tags point at now
+
+
+def take_for_push(conn: Connection, name: str, digest: str, tag_names: list[str]) -> PushInto:
+    """A manifest push: the repository (created when new) must be writable, and no tag the
+    push names may move away from its manifest while locked or write-once (pushing the same
+    digest again is fine). The repository's row is taken for the change, and its
+    lastUpdateTime set, in the same statement; the tags' rows are locked."""
+    now = time.time()
+    touch = (
+        update(repositories)
+        .where(repositories.c.name == name)
+        .values(updated_at=now)
+        .returning(repositories.c.id, repositories.c.write_enabled, repositories.c.tag_immutability)
+    )
+    repo = conn.execute(touch).first()
+    if repo is None:
+        insert_ignore(conn, repositories, {"name": name, "created_at": now})
+        repo = conn.execute(touch).one()
     if not repo.write_enabled:
         refuse(f"repository {name!r}", "writeEnabled", f"push to {name!r}")
     if not tag_names:
-        return
+        return PushInto(repo.id, set())
     existing = conn.execute(
         select(tags.c.name, tags.c.manifest_digest, tags.c.write_enabled)
-        .where(tags.c.repository_id == repo_id, tags.c.name.in_(tag_names))
+        .where(tags.c.repository_id == repo.id, tags.c.name.in_(tag_names))
         .with_for_update()
     ).all()
     moving = [row for row in existing if row.manifest_digest != digest]
@@ -135,6 +152,7 @@ def check_push(
             refuse(f"tag {row.name!r} of {name!r}", "writeEnabled", f"overwrite tag {row.name!r}")
     if moving and tags_are_immutable(conn, repo.tag_immutability):
         refuse_immutable(moving[0].name, name, f"overwrite tag {moving[0].name!r}")
+    return PushInto(repo.id, {row.manifest_digest for row in moving})
 
 
 def check_delete(conn: Connection, name: str, repo_id: int, reference: str) -> None:

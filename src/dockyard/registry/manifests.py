@@ -23,7 +23,7 @@ from dockyard.registry import events, locks, recycle_bin, untagging
 from dockyard.registry.events import RequestInfo
 from dockyard.registry.names import check_digest, check_name, check_tag
 from dockyard.registry.platform import Platform, image_platform
-from dockyard.registry.repositories import ensure_repository, repository_id
+from dockyard.registry.repositories import repository_id
 from dockyard.registry.usage import StorageLimit, lock_storage
 from dockyard.spec import mediatypes
 from dockyard.spec.digest import digest_of, is_digest_reference
@@ -126,8 +126,8 @@ class ManifestService:
             raise ManifestInvalid(str(exc)) from exc
         platform = image_platform(self._driver, parsed)  # read before taking the write lock
         with self._db.write() as conn:
-            repo_id = ensure_repository(conn, name)
-            locks.check_push(conn, name, repo_id, str(digest), tag_names)
+            push_into = locks.take_for_push(conn, name, str(digest), tag_names)
+            repo_id = push_into.repo_id
             if not overwrite_tags:
                 _refuse_existing_tags(conn, repo_id, name, tag_names)
             exists = conn.execute(
@@ -142,7 +142,6 @@ class ManifestService:
                 quarantined = load_policies(conn).quarantine_enabled
                 self._insert(conn, repo_id, str(digest), body, parsed, platform, quarantined)
             now = time.time()
-            untagged = untagging.previous_targets(conn, repo_id, tag_names, str(digest))
             for tag in tag_names:
                 upsert(
                     conn,
@@ -158,9 +157,9 @@ class ManifestService:
                     update=["manifest_digest", "updated_at"],
                 )
             if tag_names:
-                untagging.mark_tagged(conn, repo_id, str(digest))
-                untagging.mark_untagged(conn, repo_id, untagged, now)
-            locks.touch_repository(conn, repo_id)
+                if exists is not None:  # a new manifest is not marked untagged
+                    untagging.mark_tagged(conn, repo_id, str(digest))
+                untagging.mark_untagged(conn, repo_id, push_into.moved_from, now)
             _push_events(conn, name, str(digest), len(body), parsed, tag_names, request)
             if quarantined:
                 held: list[str | None] = list(tag_names) or [None]

@@ -12,32 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, select, update
+from sqlalchemy import Connection, and_, exists, update
 
 from dockyard.storage.db.schema import manifest_children, manifests, tags
 
 # Registry setting: when the retention policy was last switched on (ACR's policy applies only
 # to manifests untagged after that).
 RETENTION_SINCE_SETTING = "retention_enabled_at"
-
-
-def previous_targets(
-    conn: Connection, repo_id: int, tag_names: Iterable[str], digest: str
-) -> set[str]:
-    """The manifests other than `digest` that the tags point at now (before they move)."""
-    names = list(tag_names)
-    if not names:
-        return set()
-    return {
-        str(row[0])
-        for row in conn.execute(
-            select(tags.c.manifest_digest).where(
-                tags.c.repository_id == repo_id,
-                tags.c.name.in_(names),
-                tags.c.manifest_digest != digest,
-            )
-        )
-    }
 
 
 def mark_untagged(conn: Connection, repo_id: int, digests: Iterable[str], now: float) -> None:
