@@ -43,6 +43,9 @@ def is_chart(config_media_type: str | None) -> bool:
     return config_media_type == mediatypes.HELM_CONFIG
 
 
+_INSERT_EVENT = events.insert()
+
+
 def append(
     conn: Connection,
     action: str,
@@ -60,16 +63,15 @@ def append(
     }
     if request is not None:
         payload["request"] = request.payload()
-    conn.execute(
-        events.insert().values(
-            id=event_id,
-            created_at=now,
-            action=action,
-            repository=repository,
-            tag=target.get("tag"),
-            payload=json.dumps(payload, separators=(",", ":")),
-        )
-    )
+    row = {
+        "id": event_id,
+        "created_at": now,
+        "action": action,
+        "repository": repository,
+        "tag": target.get("tag"),
+        "payload": json.dumps(payload, separators=(",", ":")),
+    }
+    conn.execute(_INSERT_EVENT, row)
 
 
 def push_target(

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, false, or_, select, true, update
+from sqlalchemy import Connection, bindparam, false, or_, select, true, update
 
 from dockyard.errors import Disallowed, NameUnknown
 from dockyard.registry.names import check_digest, check_tag
@@ -121,31 +121,38 @@ class PushInto:
     moved_from: set[str]  # the manifests other than the pushed one that its tags point at now
 
 
+_TOUCH_FOR_PUSH = (
+    update(repositories)
+    .where(repositories.c.name == bindparam("repository"))
+    .values(updated_at=bindparam("now"))
+    .returning(repositories.c.id, repositories.c.write_enabled, repositories.c.tag_immutability)
+)
+_TAGS_FOR_PUSH = (
+    select(tags.c.name, tags.c.manifest_digest, tags.c.write_enabled)
+    .where(
+        tags.c.repository_id == bindparam("repo_id"),
+        tags.c.name.in_(bindparam("names", expanding=True)),
+    )
+    .with_for_update()
+)
+
+
 def take_for_push(conn: Connection, name: str, digest: str, tag_names: list[str]) -> PushInto:
     """A manifest push: the repository (created when new) must be writable, and no tag the
     push names may move away from its manifest while locked or write-once (pushing the same
     digest again is fine). The repository's row is taken for the change, and its
     lastUpdateTime set, in the same statement; the tags' rows are locked."""
     now = time.time()
-    touch = (
-        update(repositories)
-        .where(repositories.c.name == name)
-        .values(updated_at=now)
-        .returning(repositories.c.id, repositories.c.write_enabled, repositories.c.tag_immutability)
-    )
-    repo = conn.execute(touch).first()
+    touch = {"repository": name, "now": now}
+    repo = conn.execute(_TOUCH_FOR_PUSH, touch).first()
     if repo is None:
         insert_ignore(conn, repositories, {"name": name, "created_at": now})
-        repo = conn.execute(touch).one()
+        repo = conn.execute(_TOUCH_FOR_PUSH, touch).one()
     if not repo.write_enabled:
         refuse(f"repository {name!r}", "writeEnabled", f"push to {name!r}")
     if not tag_names:
         return PushInto(repo.id, set())
-    existing = conn.execute(
-        select(tags.c.name, tags.c.manifest_digest, tags.c.write_enabled)
-        .where(tags.c.repository_id == repo.id, tags.c.name.in_(tag_names))
-        .with_for_update()
-    ).all()
+    existing = conn.execute(_TAGS_FOR_PUSH, {"repo_id": repo.id, "names": tag_names}).all()
     moving = [row for row in existing if row.manifest_digest != digest]
     for row in moving:
         if not row.write_enabled:

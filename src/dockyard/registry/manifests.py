@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from dockyard.errors import (
     Denied,
@@ -51,6 +51,27 @@ DeleteGuard = Callable[[Connection, int], bool]
 
 
 QUARANTINED, PASSED = "quarantined", "passed"  # manifests.quarantine_state
+
+# The statements of a push, built once (see database.insert_ignore).
+_MANIFEST_IN = select(manifests.c.digest).where(
+    manifests.c.repository_id == bindparam("repo_id"), manifests.c.digest == bindparam("digest")
+)
+_MANIFESTS_IN = select(manifests.c.digest).where(
+    manifests.c.repository_id == bindparam("repo_id"),
+    manifests.c.digest.in_(bindparam("digests", expanding=True)),
+)
+# FOR SHARE: garbage collection cannot delete these blobs until this push commits.
+_BLOBS_IN = (
+    select(repository_blobs.c.digest)
+    .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
+    .where(
+        repository_blobs.c.repository_id == bindparam("repo_id"),
+        repository_blobs.c.digest.in_(bindparam("digests", expanding=True)),
+    )
+    .with_for_update(read=True, of=blobs)
+)
+_INSERT_MANIFEST_BLOB = manifest_blobs.insert()
+_INSERT_MANIFEST_CHILD = manifest_children.insert()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +151,7 @@ class ManifestService:
             repo_id = push_into.repo_id
             if not overwrite_tags:
                 _refuse_existing_tags(conn, repo_id, name, tag_names)
-            exists = conn.execute(
-                select(manifests.c.digest).where(
-                    manifests.c.repository_id == repo_id, manifests.c.digest == str(digest)
-                )
-            ).first()
+            exists = conn.execute(_MANIFEST_IN, {"repo_id": repo_id, "digest": str(digest)}).first()
             quarantined = False
             if exists is None:
                 if self._storage_limit is not None:
@@ -183,20 +200,9 @@ class ManifestService:
     ) -> None:
         needed = sorted({str(d.digest) for d in parsed.blobs if not d.is_foreign})
         optional = sorted({str(d.digest) for d in parsed.blobs if d.is_foreign} - set(needed))
-        # FOR SHARE: garbage collection cannot delete these blobs until this push commits.
         present = {
             row[0]
-            for row in conn.execute(
-                select(repository_blobs.c.digest)
-                .select_from(
-                    repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest)
-                )
-                .where(
-                    repository_blobs.c.repository_id == repo_id,
-                    repository_blobs.c.digest.in_(needed + optional),
-                )
-                .with_for_update(read=True, of=blobs)
-            )
+            for row in conn.execute(_BLOBS_IN, {"repo_id": repo_id, "digests": needed + optional})
         }
         missing = [d for d in needed if d not in present]
         if missing:
@@ -208,11 +214,7 @@ class ManifestService:
         if children and not self._allow_sparse_index:
             known = {
                 row[0]
-                for row in conn.execute(
-                    select(manifests.c.digest).where(
-                        manifests.c.repository_id == repo_id, manifests.c.digest.in_(children)
-                    )
-                )
+                for row in conn.execute(_MANIFESTS_IN, {"repo_id": repo_id, "digests": children})
             }
             absent = [d for d in children if d not in known]
             if absent:
@@ -240,7 +242,7 @@ class ManifestService:
         referenced = [d for d in needed + optional if d in present]
         if referenced:
             conn.execute(
-                manifest_blobs.insert(),
+                _INSERT_MANIFEST_BLOB,
                 [
                     {"repository_id": repo_id, "manifest_digest": digest, "blob_digest": d}
                     for d in referenced
@@ -248,7 +250,7 @@ class ManifestService:
             )
         if children:
             conn.execute(
-                manifest_children.insert(),
+                _INSERT_MANIFEST_CHILD,
                 [
                     {"repository_id": repo_id, "manifest_digest": digest, "child_digest": d}
                     for d in children

@@ -58,12 +58,13 @@ def human_bytes(count: int) -> str:
     return f"{count} B" if index == 0 else f"{value:.1f} {units[index]}"
 
 
+_STORED = select(storage_usage.c.bytes).where(storage_usage.c.id == 1)
+_STORED_FOR_UPDATE = _STORED.with_for_update()
+
+
 def stored_bytes(conn: Connection, for_update: bool = False) -> int:
     """Blob plus manifest bytes, from the counter that database triggers keep."""
-    query = select(storage_usage.c.bytes).where(storage_usage.c.id == 1)
-    if for_update:
-        query = query.with_for_update()
-    return int(conn.execute(query).scalar_one())
+    return int(conn.execute(_STORED_FOR_UPDATE if for_update else _STORED).scalar_one())
 
 
 def lock_storage(conn: Connection) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -134,40 +135,43 @@ def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     what keeps blob commits and garbage collection from racing.
     """
     # RETURNING rather than rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
-    key = next(iter(table.primary_key.columns))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(table).values(**values).on_conflict_do_nothing().returning(key)
-        return conn.execute(stmt).first() is not None
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    lite = sqlite_insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return conn.execute(lite).first() is not None
+    stmt = _insert_ignore_statement(conn.dialect.name, table)
+    return conn.execute(stmt, values).first() is not None
 
 
 def upsert(
     conn: Connection, table: Any, values: dict[str, Any], keys: list[str], update: list[str]
 ) -> None:
     """Insert, or update `update` columns of the row with the same `keys`."""
-    if conn.dialect.name == "postgresql":
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update)), values)
+
+
+# The statements are built once: building one costs more than running it on SQLite, and a
+# statement object that is used again keeps its compiled form in SQLAlchemy's cache.
+@functools.cache
+def _insert_ignore_statement(dialect: str, table: Any) -> Any:
+    key = next(iter(table.primary_key.columns))
+    return _dialect_insert(dialect, table).on_conflict_do_nothing().returning(key)
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, table: Any, keys: tuple[str, ...], update: tuple[str, ...]
+) -> Any:
+    stmt = _dialect_insert(dialect, table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+    )
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        pg_stmt = pg_insert(table).values(**values)
-        conn.execute(
-            pg_stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: pg_stmt.excluded[c] for c in update}
-            )
-        )
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        lite_stmt = sqlite_insert(table).values(**values)
-        conn.execute(
-            lite_stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: lite_stmt.excluded[c] for c in update}
-            )
-        )
+    return sqlite_insert(table)
 
 
 def sort_key(conn: Connection, column: Any) -> Any:

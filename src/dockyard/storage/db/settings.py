@@ -16,8 +16,11 @@ DEFAULT_RETENTION_DAYS = 7
 DEFAULT_SOFT_DELETE_DAYS = 7
 
 
+_ALL_SETTINGS = select(registry_settings)
+
+
 def read_settings(conn: Connection) -> dict[str, str]:
-    return {str(r[0]): str(r[1]) for r in conn.execute(select(registry_settings))}
+    return {str(r[0]): str(r[1]) for r in conn.execute(_ALL_SETTINGS)}
 
 
 def write_setting(conn: Connection, name: str, value: str) -> None:
