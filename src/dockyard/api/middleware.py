@@ -1,4 +1,6 @@
-"""Per-request access log (one line, human or JSON) and Prometheus request metrics."""
+"""Per-request access log (one line, human or JSON), Prometheus request metrics, and the
+headers every answer carries (request id, API version, `Connection: close` after an unread
+request body)."""
 
 from __future__ import annotations
 

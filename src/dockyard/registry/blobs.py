@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from dockyard.errors import BlobUnknown, NameUnknown
 from dockyard.registry import locks
@@ -28,6 +28,10 @@ from dockyard.storage.driver import BlobDriver, blob_key
 # A link read this long ago is refreshed on the next HEAD/GET, so that a client that found the
 # blob present and is about to reference it in a manifest is not racing garbage collection.
 MAX_TOUCH_INTERVAL_SECONDS = 60.0
+
+
+_BLOB_KNOWN = select(blobs.c.digest).where(blobs.c.digest == bindparam("digest"))
+_DELETE_SESSION = delete(upload_sessions).where(upload_sessions.c.id == bindparam("session_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +177,7 @@ class BlobService:
         and a row that did not exist a moment ago can only be new.
         """
         with self._db.read() as conn:
-            known = conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first()
+            known = conn.execute(_BLOB_KNOWN, {"digest": digest}).first()
             if known is None:
                 self.limit.check(conn, size)
         moved = known is None
@@ -195,7 +199,7 @@ class BlobService:
                 moved = True
             link(conn, repo_id, digest)
             if session_id is not None:
-                conn.execute(delete(upload_sessions).where(upload_sessions.c.id == session_id))
+                conn.execute(_DELETE_SESSION, {"session_id": session_id})
         if not moved:
             self._driver.delete(upload_key)
 

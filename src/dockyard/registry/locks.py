@@ -77,21 +77,23 @@ def refuse_immutable(tag: str, name: str, action: str) -> NoReturn:
     )
 
 
+_REPOSITORY_ROW = select(*lock_columns(repositories), repositories.c.tag_immutability).where(
+    repositories.c.id == bindparam("repo_id")
+)
+_REPOSITORY_LOCKS = {
+    "share": _REPOSITORY_ROW.with_for_update(read=True),
+    # FOR NO KEY UPDATE, as an UPDATE takes
+    "change": _REPOSITORY_ROW.with_for_update(key_share=True),
+    "delete": _REPOSITORY_ROW.with_for_update(),
+}
+
+
 def _repository(conn: Connection, name: str, repo_id: int, lock: str = "share") -> Any:
     """The repository's locks, with its row locked: `share` to read them, `change` for an
     operation that will touch the row (its lastUpdateTime), `delete` to remove it. Taking the
     row for a change up front, rather than upgrading a shared lock later, keeps two pushes into
     one repository from deadlocking on PostgreSQL."""
-    query = select(*lock_columns(repositories), repositories.c.tag_immutability).where(
-        repositories.c.id == repo_id
-    )
-    if lock == "share":
-        query = query.with_for_update(read=True)
-    elif lock == "change":
-        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE, as an UPDATE takes
-    else:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(_REPOSITORY_LOCKS[lock], {"repo_id": repo_id}).first()
     if row is None:  # deleted by a transaction that committed since we looked it up
         raise NameUnknown(f"repository {name!r} not found", detail={"name": name})
     return row

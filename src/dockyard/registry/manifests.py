@@ -152,12 +152,14 @@ class ManifestService:
             if not overwrite_tags:
                 _refuse_existing_tags(conn, repo_id, name, tag_names)
             exists = conn.execute(_MANIFEST_IN, {"repo_id": repo_id, "digest": str(digest)}).first()
-            quarantined = False
+            quarantined = inserted = False
             if exists is None:
                 if self._storage_limit is not None:
                     self._storage_limit.check(conn, len(body), lock_storage(conn))
                 quarantined = load_policies(conn).quarantine_enabled
-                self._insert(conn, repo_id, str(digest), body, parsed, platform, quarantined)
+                inserted = self._insert(
+                    conn, repo_id, str(digest), body, parsed, platform, quarantined
+                )
             now = time.time()
             for tag in tag_names:
                 upsert(
@@ -174,7 +176,7 @@ class ManifestService:
                     update=["manifest_digest", "updated_at"],
                 )
             if tag_names:
-                if exists is not None:  # a new manifest is not marked untagged
+                if not inserted:  # a new row is not marked untagged
                     untagging.mark_tagged(conn, repo_id, str(digest))
                 untagging.mark_untagged(conn, repo_id, push_into.moved_from, now)
             _push_events(conn, name, str(digest), len(body), parsed, tag_names, request)
@@ -197,7 +199,8 @@ class ManifestService:
         parsed: ParsedManifest,
         platform: Platform,
         quarantined: bool = False,
-    ) -> None:
+    ) -> bool:
+        """Whether the row was inserted."""
         needed = sorted({str(d.digest) for d in parsed.blobs if not d.is_foreign})
         optional = sorted({str(d.digest) for d in parsed.blobs if d.is_foreign} - set(needed))
         present = {
@@ -238,7 +241,7 @@ class ManifestService:
             "quarantine_state": QUARANTINED if quarantined else None,
         }
         if not insert_ignore(conn, manifests, row):
-            return  # the same manifest was pushed by a concurrent request, which committed first
+            return False  # a concurrent push of the same manifest committed first
         referenced = [d for d in needed + optional if d in present]
         if referenced:
             conn.execute(
@@ -256,6 +259,7 @@ class ManifestService:
                     for d in children
                 ],
             )
+        return True
 
     def get(self, name: str, reference: str, accept: str | None = None) -> StoredManifest:
         check_name(name)

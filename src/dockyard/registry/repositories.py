@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from dockyard.errors import NameUnknown
 from dockyard.registry import events, recycle_bin
@@ -22,9 +22,11 @@ from dockyard.storage.db.schema import (
     tags,
 )
 
+_REPOSITORY_ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+
 
 def repository_id(conn: Connection, name: str) -> int | None:
-    row = conn.execute(select(repositories.c.id).where(repositories.c.name == name)).first()
+    row = conn.execute(_REPOSITORY_ID, {"name": name}).first()
     return None if row is None else int(row[0])
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from dockyard.errors import (
     BlobUploadInvalid,
@@ -70,6 +70,30 @@ class _HashCache:
 
 
 LEASE_SECONDS = 30.0
+
+# Statements built once (see database.insert_ignore).
+_INSERT_SESSION = upload_sessions.insert()
+_SESSION_SIZE = select(upload_sessions.c.size).where(
+    upload_sessions.c.id == bindparam("upload_id"),
+    upload_sessions.c.repository == bindparam("name"),
+)
+# The session at the size the request saw, with no live lease.
+_SESSION_FREE = (
+    (upload_sessions.c.id == bindparam("upload_id"))
+    & (upload_sessions.c.size == bindparam("seen_size"))
+    & or_(upload_sessions.c.lease_until.is_(None), upload_sessions.c.lease_until < bindparam("now"))
+)
+_CLAIM = (
+    update(upload_sessions)
+    .where(_SESSION_FREE)
+    .values(writer=bindparam("token"), lease_until=bindparam("until"))
+)
+_ADOPT = (
+    update(upload_sessions)
+    .where(_SESSION_FREE)
+    .values(size=bindparam("new_size"), updated_at=bindparam("now"))
+)
+_ADOPT_AND_CLAIM = _ADOPT.values(writer=bindparam("token"), lease_until=bindparam("until"))
 RENEW_AFTER_SECONDS = 10.0
 
 
@@ -175,11 +199,8 @@ class UploadService:
         self._driver.appender(upload_key(session.id), 0).close()
         now = time.time()
         with self._db.write() as conn:
-            conn.execute(
-                upload_sessions.insert().values(
-                    id=session.id, repository=name, size=0, created_at=now, updated_at=now
-                )
-            )
+            row = {"id": session.id, "repository": name, "size": 0}
+            conn.execute(_INSERT_SESSION, {**row, "created_at": now, "updated_at": now})
         return session
 
     def get(self, name: str, upload_id: str) -> UploadSession:
@@ -189,11 +210,7 @@ class UploadService:
         except ValueError:
             raise BlobUploadUnknown(f"upload {upload_id!r} unknown") from None
         with self._db.read() as conn:
-            row = conn.execute(
-                select(upload_sessions.c.size).where(
-                    upload_sessions.c.id == upload_id, upload_sessions.c.repository == name
-                )
-            ).first()
+            row = conn.execute(_SESSION_SIZE, {"upload_id": upload_id, "name": name}).first()
         if row is None:
             raise BlobUploadUnknown(f"upload {upload_id!r} unknown", detail={"uuid": upload_id})
         return UploadSession(upload_id, name, int(row[0]))
@@ -202,18 +219,15 @@ class UploadService:
         """Take the session for one request, at the size this request saw."""
         token = uuid.uuid4().hex
         now = time.time()
+        claim = {
+            "upload_id": session.id,
+            "seen_size": session.size,
+            "now": now,
+            "token": token,
+            "until": now + LEASE_SECONDS,
+        }
         with self._db.write() as conn:
-            claimed = conn.execute(
-                update(upload_sessions)
-                .where(
-                    upload_sessions.c.id == session.id,
-                    upload_sessions.c.size == session.size,
-                    or_(
-                        upload_sessions.c.lease_until.is_(None), upload_sessions.c.lease_until < now
-                    ),
-                )
-                .values(writer=token, lease_until=now + LEASE_SECONDS)
-            ).rowcount
+            claimed = conn.execute(_CLAIM, claim).rowcount
         if claimed != 1:
             current = self.get(session.repository, session.id)  # BlobUploadUnknown when gone
             message = "the upload is being written by another request"
@@ -272,21 +286,16 @@ class UploadService:
     ) -> SessionLease | None:
         token = uuid.uuid4().hex
         now = time.time()
-        values: dict[str, object] = {"size": size, "updated_at": now}
-        if finishing:
-            values.update(writer=token, lease_until=now + LEASE_SECONDS)
+        adopt = {
+            "upload_id": session.id,
+            "seen_size": 0,
+            "now": now,
+            "new_size": size,
+            "token": token,
+            "until": now + LEASE_SECONDS,
+        }
         with self._db.write() as conn:
-            adopted = conn.execute(
-                update(upload_sessions)
-                .where(
-                    upload_sessions.c.id == session.id,
-                    upload_sessions.c.size == 0,
-                    or_(
-                        upload_sessions.c.lease_until.is_(None), upload_sessions.c.lease_until < now
-                    ),
-                )
-                .values(**values)
-            ).rowcount
+            adopted = conn.execute(_ADOPT_AND_CLAIM if finishing else _ADOPT, adopt).rowcount
             if adopted == 1:
                 self._driver.move(private_key, upload_key(session.id))
         if adopted != 1:
