@@ -30,6 +30,23 @@ from dockyard.storage.driver import BlobDriver, blob_key
 MAX_TOUCH_INTERVAL_SECONDS = 60.0
 
 
+_BLOB_IN_REPOSITORY = (
+    select(
+        blobs.c.size,
+        repository_blobs.c.touched_at,
+        repository_blobs.c.repository_id,
+        repositories.c.read_enabled,
+    )
+    .select_from(
+        repository_blobs.join(
+            repositories, repositories.c.id == repository_blobs.c.repository_id
+        ).join(blobs, blobs.c.digest == repository_blobs.c.digest)
+    )
+    .where(
+        repositories.c.name == bindparam("name"),
+        repository_blobs.c.digest == bindparam("digest"),
+    )
+)
 _BLOB_KNOWN = select(blobs.c.digest).where(blobs.c.digest == bindparam("digest"))
 _DELETE_SESSION = delete(upload_sessions).where(upload_sessions.c.id == bindparam("session_id"))
 
@@ -55,20 +72,7 @@ class BlobService:
         check_name(name)
         text = str(digest)
         with self._db.read() as conn:
-            row = conn.execute(
-                select(
-                    blobs.c.size,
-                    repository_blobs.c.touched_at,
-                    repository_blobs.c.repository_id,
-                    repositories.c.read_enabled,
-                )
-                .select_from(
-                    repository_blobs.join(
-                        repositories, repositories.c.id == repository_blobs.c.repository_id
-                    ).join(blobs, blobs.c.digest == repository_blobs.c.digest)
-                )
-                .where(repositories.c.name == name, repository_blobs.c.digest == text)
-            ).first()
+            row = conn.execute(_BLOB_IN_REPOSITORY, {"name": name, "digest": text}).first()
         if row is None:
             raise BlobUnknown(
                 f"blob {text} unknown to repository {name!r}", detail={"digest": text}

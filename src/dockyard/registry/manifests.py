@@ -71,6 +71,31 @@ _BLOBS_IN = (
     .with_for_update(read=True, of=blobs)
 )
 _INSERT_MANIFEST_BLOB = manifest_blobs.insert()
+# A pull: the manifest, with the locks that may forbid reading it.
+_SERVED = (
+    manifests.c.digest,
+    manifests.c.media_type,
+    manifests.c.content,
+    repositories.c.read_enabled,
+    manifests.c.read_enabled,
+    manifests.c.quarantine_state,
+)
+_MANIFEST_BY_DIGEST = (
+    select(*_SERVED)
+    .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
+    .where(repositories.c.name == bindparam("name"), manifests.c.digest == bindparam("reference"))
+)
+_MANIFEST_BY_TAG = (
+    select(*_SERVED, tags.c.read_enabled)
+    .select_from(
+        tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
+            manifests,
+            (manifests.c.repository_id == tags.c.repository_id)
+            & (manifests.c.digest == tags.c.manifest_digest),
+        )
+    )
+    .where(repositories.c.name == bindparam("name"), tags.c.name == bindparam("reference"))
+)
 _INSERT_MANIFEST_CHILD = manifest_children.insert()
 
 
@@ -263,39 +288,13 @@ class ManifestService:
 
     def get(self, name: str, reference: str, accept: str | None = None) -> StoredManifest:
         check_name(name)
-        columns = (
-            manifests.c.digest,
-            manifests.c.media_type,
-            manifests.c.content,
-            repositories.c.read_enabled,
-            manifests.c.read_enabled,
-            manifests.c.quarantine_state,
-        )
         by_digest = is_digest_reference(reference)
         if by_digest:
-            digest = check_digest(reference)
-            query = (
-                select(*columns)
-                .select_from(
-                    manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
-                )
-                .where(repositories.c.name == name, manifests.c.digest == str(digest))
-            )
+            query, wanted = _MANIFEST_BY_DIGEST, str(check_digest(reference))
         else:
-            check_tag(reference)
-            query = (
-                select(*columns, tags.c.read_enabled)
-                .select_from(
-                    tags.join(repositories, repositories.c.id == tags.c.repository_id).join(
-                        manifests,
-                        (manifests.c.repository_id == tags.c.repository_id)
-                        & (manifests.c.digest == tags.c.manifest_digest),
-                    )
-                )
-                .where(repositories.c.name == name, tags.c.name == reference)
-            )
+            query, wanted = _MANIFEST_BY_TAG, check_tag(reference)
         with self._db.read() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, {"name": name, "reference": wanted}).first()
             if row is None:
                 self._raise_unknown(conn, name, reference)
         assert row is not None
