@@ -82,8 +82,7 @@ _REPOSITORY_ROW = select(*lock_columns(repositories), repositories.c.tag_immutab
 )
 _REPOSITORY_LOCKS = {
     "share": _REPOSITORY_ROW.with_for_update(read=True),
-    # FOR NO KEY UPDATE, as an UPDATE takes
-    "change": _REPOSITORY_ROW.with_for_update(key_share=True),
+    "change": _REPOSITORY_ROW.with_for_update(key_share=True),  # FOR NO KEY UPDATE, as an UPDATE
     "delete": _REPOSITORY_ROW.with_for_update(),
 }
 

@@ -71,6 +71,7 @@ _BLOBS_IN = (
     .with_for_update(read=True, of=blobs)
 )
 _INSERT_MANIFEST_BLOB = manifest_blobs.insert()
+_INSERT_MANIFEST_CHILD = manifest_children.insert()
 # A pull: the manifest, with the locks that may forbid reading it.
 _SERVED = (
     manifests.c.digest,
@@ -96,7 +97,6 @@ _MANIFEST_BY_TAG = (
     )
     .where(repositories.c.name == bindparam("name"), tags.c.name == bindparam("reference"))
 )
-_INSERT_MANIFEST_CHILD = manifest_children.insert()
 
 
 @dataclass(frozen=True, slots=True)
