@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from dockyard.api.acr_shapes import manifest_json, repository_json, tag_json
 from dockyard.api.context import request_info
-from dockyard.api.listing import page_size
+from dockyard.api.listing import page_size, query_text
 from dockyard.errors import DigestInvalid, Unsupported
 from dockyard.registry.attributes import AttributeChange, InfoPage, Order
 from dockyard.registry.core import Registry
@@ -33,7 +33,7 @@ async def _change(request: Request, repository: bool) -> AttributeChange:
     raw = await request.body()
     try:
         body = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, a number too long
         raise Unsupported("the body must be JSON", status=400) from None
     return AttributeChange.parse(body, repository)
 
@@ -78,15 +78,14 @@ def acr_routes(registry: Registry) -> list[Route]:
 
     async def list_tags(request: Request) -> Response:
         name = request.path_params["name"]
-        params = request.query_params
         limit = page_size(request, ACR_DEFAULT_PAGE)
         page = await to_thread.run_sync(
             attributes.tags,
             name,
             limit,
-            params.get("last") or None,
-            Order.parse(params.get("orderby")),
-            params.get("digest") or None,
+            query_text(request, "last") or None,
+            Order.parse(query_text(request, "orderby")),
+            query_text(request, "digest") or None,
         )
         body = {
             "registry": _login_server(request),
@@ -125,14 +124,13 @@ def acr_routes(registry: Registry) -> list[Route]:
 
     async def list_manifests(request: Request) -> Response:
         name = request.path_params["name"]
-        params = request.query_params
         limit = page_size(request, ACR_DEFAULT_PAGE)
         page = await to_thread.run_sync(
             attributes.manifests,
             name,
             limit,
-            params.get("last") or None,
-            Order.parse(params.get("orderby")),
+            query_text(request, "last") or None,
+            Order.parse(query_text(request, "orderby")),
         )
         body = {
             "registry": _login_server(request),

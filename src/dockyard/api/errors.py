@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from dockyard.errors import DockyardError
 from dockyard.spec.codes import ErrorCode
@@ -39,7 +40,22 @@ def error_response(
     if head:
         # A HEAD answer has no body; say how long the GET's would be.
         return Response(status_code=status, headers=headers)
-    return JSONResponse(envelope(code.code, message, detail), status_code=status, headers=headers)
+    return Response(
+        _render(envelope(code.code, message, detail)),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def _render(body: dict[str, Any]) -> bytes:
+    """ASCII JSON: a message or detail that echoes hostile input (a lone surrogate, which UTF-8
+    cannot encode) still renders; what cannot render at all is dropped, not a second error."""
+    try:
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    except (TypeError, ValueError, RecursionError):  # a detail that is not plain data
+        plain = [{"code": e["code"], "message": e["message"]} for e in body["errors"]]
+        return json.dumps({"errors": plain}, separators=(",", ":")).encode("ascii")
 
 
 async def handle_dockyard_error(request: Request, exc: Exception) -> Response:

@@ -11,26 +11,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dockyard.errors import PaginationNumberInvalid
+from dockyard.errors import PaginationNumberInvalid, Unsupported
 from dockyard.registry.core import Registry
 from dockyard.registry.listing import Page
 from dockyard.registry.names import check_digest
 from dockyard.spec import mediatypes
 
 CATALOG_DEFAULT_PAGE = 1000
+# Page sizes are SQL LIMITs: signed 64-bit, and a page asks for one row more than it shows.
+MAX_PAGE_SIZE = 2**63 - 1
+_LARGEST_LIMIT = MAX_PAGE_SIZE - 1
 
 
 def page_size(request: Request, default: int | None) -> int | None:
+    """`n`: plain decimal digits up to 2^63 - 1; anything else is PAGINATION_NUMBER_INVALID."""
     value = request.query_params.get("n")
     if value is None or value == "":
         return default
-    try:
-        size = int(value)
-    except ValueError:
-        raise PaginationNumberInvalid(f"invalid page size n={value!r}") from None
-    if size < 0:
-        raise PaginationNumberInvalid(f"invalid page size n={value!r}")
-    return size
+    digits = value.lstrip("0") or "0"
+    if not value.isascii() or not value.isdigit() or len(digits) > len(str(MAX_PAGE_SIZE)):
+        raise PaginationNumberInvalid(
+            f"invalid page size n={value[:40]!r}: a number from 0 to {MAX_PAGE_SIZE}"
+        )
+    size = int(digits)
+    if size > MAX_PAGE_SIZE:
+        raise PaginationNumberInvalid(
+            f"invalid page size n={value[:40]!r}: a number from 0 to {MAX_PAGE_SIZE}"
+        )
+    return min(size, _LARGEST_LIMIT)
+
+
+def query_text(request: Request, key: str) -> str | None:
+    """A text query parameter; NUL is refused (no name, tag, digest or type holds it, and
+    PostgreSQL cannot compare text with it)."""
+    value = request.query_params.get(key)
+    if value is not None and "\x00" in value:
+        raise Unsupported(f"the query parameter {key} must not contain NUL", status=400)
+    return value
 
 
 def link_header(path: str, limit: int | None, page: Page) -> dict[str, str]:
@@ -66,7 +83,7 @@ def listing_routes(
         name = request.path_params["name"]
         limit = page_size(request, None)
         page = await to_thread.run_sync(
-            registry.listing.tags, name, limit, request.query_params.get("last")
+            registry.listing.tags, name, limit, query_text(request, "last")
         )
         return JSONResponse(
             {"name": name, "tags": page.items},
@@ -75,7 +92,7 @@ def listing_routes(
 
     async def catalog(request: Request) -> Response:
         limit = page_size(request, CATALOG_DEFAULT_PAGE)
-        last = request.query_params.get("last")
+        last = query_text(request, "last")
         readable = await to_thread.run_sync(visible, request) if visible is not None else None
         if readable is None:
             page = await to_thread.run_sync(registry.listing.catalog, limit, last)
@@ -87,7 +104,7 @@ def listing_routes(
 
     async def referrers(request: Request) -> Response:
         subject = check_digest(request.path_params["digest"])
-        artifact_type = request.query_params.get("artifactType") or None
+        artifact_type = query_text(request, "artifactType") or None
         found = await to_thread.run_sync(
             registry.listing.referrers, request.path_params["name"], subject, artifact_type
         )

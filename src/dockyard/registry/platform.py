@@ -46,6 +46,12 @@ def image_platform(driver: BlobDriver, parsed: ParsedManifest) -> Platform:
 
 
 def _text(value: object) -> str | None:
-    if not isinstance(value, str) or not value:
+    """A short string the database can hold (no NUL, no lone surrogate), else nothing."""
+    if not isinstance(value, str) or not value or "\x00" in value:
         return None
-    return value[:MAX_FIELD_CHARS]
+    shown = value[:MAX_FIELD_CHARS]
+    try:
+        shown.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return shown

@@ -6,6 +6,7 @@ The registry stores the exact bytes it received; this module only reads them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,10 @@ from dockyard.spec import mediatypes as mt
 from dockyard.spec.digest import Digest, InvalidDigest
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# In strict UTF-8 JSON the only ways to carry NUL or a lone surrogate are the escapes \u0000
+# and \ud800-\udfff (raw ones are refused by the decoders); manifests without them skip the
+# walk.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class ManifestError(ValueError):
@@ -116,11 +121,14 @@ def _descriptor_list(document: dict[str, Any], key: str, required: bool) -> tupl
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     """Validate a manifest PUT body; `content_type` is the request's Content-Type."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ManifestError(f"manifest is not valid JSON: {exc}") from exc
+        # Strict UTF-8 first: json.loads would take UTF-16 and raw surrogate bytes as well.
+        document = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8 or JSON, a number too long, too deep
+        raise ManifestError(f"manifest is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(document, dict):
         raise ManifestError("manifest must be a JSON object")
+    if _SUSPECT_ESCAPE.search(body):
+        _check_text(document)
     header_type = (content_type or "").split(";", 1)[0].strip().lower() or None
     body_type = document.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
@@ -166,6 +174,30 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         annotations,
         layers,
     )
+
+
+def _check_text(document: Any) -> None:
+    """Every string (keys too) must be text that UTF-8 and the database can hold: no lone
+    surrogate (the escape of half a UTF-16 pair) and no NUL. Iterative: the document may be
+    nested as deep as the decoder allowed."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ManifestError("manifest strings must not contain NUL (\\u0000)")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ManifestError(
+                    "manifest strings must be valid Unicode: a lone surrogate escape"
+                    " (\\ud800-\\udfff) is not"
+                ) from None
 
 
 def _guess_media_type(document: dict[str, Any]) -> str:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_RANGE_RE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*")
+# Possessive: a header of many spaces must not cost quadratic backtracking.
+_RANGE_RE = re.compile(r"\s*+bytes\s*+=\s*+([0-9]*+)\s*+-\s*+([0-9]*+)\s*+")
 _CHUNK_RE = re.compile(r"(?:bytes[ =])?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?")
+# No byte offset of a blob needs more digits than a signed 64-bit integer has; longer numbers
+# are refused before int() (which raises past 4300 digits and is slow well before that).
+MAX_OFFSET_DIGITS = 19
 
 
 class RangeNotSatisfiable(ValueError):
@@ -37,7 +41,9 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     match = _RANGE_RE.fullmatch(header)
     if not match:
         return None
-    first, last = match.groups()
+    first, last = (_number(group) for group in match.groups())
+    if first is None or last is None:
+        return None  # an offset no blob can have: ignored, like any Range the server cannot use
     if not first and not last:
         return None
     if not first:
@@ -59,7 +65,19 @@ def parse_chunk_range(header: str) -> ByteRange | None:
     match = _CHUNK_RE.fullmatch(header.strip())
     if not match:
         return None
-    start, end = int(match.group(1)), int(match.group(2))
+    first, last = _number(match.group(1)), _number(match.group(2))
+    if not first or not last:
+        return None
+    start, end = int(first), int(last)
     if end < start:
         return None
     return ByteRange(start, end)
+
+
+def _number(digits: str) -> str | None:
+    """`digits` without leading zeros ("" stays "", all zeros become "0"); None when the
+    number is too long to be a byte offset."""
+    if not digits:
+        return digits
+    significant = digits.lstrip("0") or "0"
+    return significant if len(significant) <= MAX_OFFSET_DIGITS else None
