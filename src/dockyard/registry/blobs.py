@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from dockyard.storage.db.schema import (
     upload_sessions,
 )
 from dockyard.storage.driver import BlobDriver, blob_key
+
+log = logging.getLogger("dockyard.registry")
 
 # A link read this long ago is refreshed on the next HEAD/GET, so that a client that found the
 # blob present and is about to reference it in a manifest is not racing garbage collection.
@@ -68,7 +71,8 @@ class BlobService:
         self._touch_interval = min(MAX_TOUCH_INTERVAL_SECONDS, gc_grace_seconds / 4)
 
     def stat(self, name: str, digest: Digest) -> BlobInfo:
-        """The blob as linked in repository `name`, or BlobUnknown."""
+        """The blob as linked in repository `name`, or BlobUnknown; also when its bytes are
+        missing or short in storage (one stat: every HEAD and GET pays it)."""
         check_name(name)
         text = str(digest)
         with self._db.read() as conn:
@@ -83,7 +87,28 @@ class BlobService:
             raise BlobUnknown(
                 f"blob {text} unknown to repository {name!r}", detail={"digest": text}
             )
-        return BlobInfo(text, size, blob_key(text))
+        key = blob_key(text)
+        if not self.intact(text, size):
+            raise BlobUnknown(
+                f"blob {text} is missing from storage; push it again", detail={"digest": text}
+            )
+        return BlobInfo(text, size, key)
+
+    def intact(self, digest: str, size: int) -> bool:
+        """Whether the bytes of a blob with a row are in storage at the recorded size; logs
+        loudly when not (something outside the registry deleted or truncated the file)."""
+        stored = self._driver.size(blob_key(digest))
+        if stored == size:
+            return True
+        found = "no file" if stored is None else f"{stored} bytes"
+        log.error(
+            "blob %s: the database records %d bytes, storage has %s; it reads as unknown until "
+            "it is pushed again (run `dockyard check` for the whole store)",
+            digest,
+            size,
+            found,
+        )
+        return False
 
     def _touch(self, repo_id: int, digest: str) -> bool:
         """Refresh the link; False when garbage collection removed the blob meanwhile.
@@ -160,10 +185,10 @@ class BlobService:
                 return False
             # Lock the blob row so that GC cannot delete it under the new link.
             locked = conn.execute(
-                select(blobs.c.digest).where(blobs.c.digest == text).with_for_update(read=True)
+                select(blobs.c.size).where(blobs.c.digest == text).with_for_update(read=True)
             ).first()
-            if locked is None:
-                return False
+            if locked is None or not self.intact(text, int(locked[0])):
+                return False  # the client uploads instead, which brings the bytes back
             target_id = ensure_repository(conn, name)
             locks.check_writable(conn, name, target_id)
             link(conn, target_id, text)
@@ -178,7 +203,8 @@ class BlobService:
         orphan file, which GC removes. A new blob's file is renamed into place before the
         write transaction, so that the fsyncs of concurrent uploads do not queue behind the
         database lock. That is safe because GC deletes only rows older than its grace period,
-        and a row that did not exist a moment ago can only be new.
+        and a row that did not exist a moment ago can only be new. A known blob's file is
+        replaced inside the transaction, once the new link protects the row.
         """
         with self._db.read() as conn:
             known = conn.execute(_BLOB_KNOWN, {"digest": digest}).first()
@@ -197,15 +223,15 @@ class BlobService:
                 # meanwhile), bytes already moved stay an orphan file that GC removes, as
                 # another upload of the same blob may be about to commit them.
                 self.limit.check_added(conn, size)
-            if created and not moved:
-                # GC removed the blob since we looked: these bytes take its place.
-                self._driver.move(upload_key, blob_key(digest))
-                moved = True
             link(conn, repo_id, digest)
+            if not moved:
+                # GC removed the blob since we looked (these bytes take its place), or it is
+                # known: the verified bytes replace the stored file all the same, which repairs
+                # one deleted or damaged behind the registry. The link locks the row against
+                # GC, so the bytes are not deleted under it.
+                self._driver.move(upload_key, blob_key(digest))
             if session_id is not None:
                 conn.execute(_DELETE_SESSION, {"session_id": session_id})
-        if not moved:
-            self._driver.delete(upload_key)
 
     def unlink(self, name: str, digest: Digest) -> None:
         """DELETE of a blob: remove its link from the repository."""

@@ -44,7 +44,7 @@ from dockyard.storage.db.schema import (
     tags,
 )
 from dockyard.storage.db.settings import load_policies
-from dockyard.storage.driver import BlobDriver
+from dockyard.storage.driver import BlobDriver, blob_key
 
 # Asked inside a delete's transaction (with the repository id): may it go ahead?
 DeleteGuard = Callable[[Connection, int], bool]
@@ -170,6 +170,7 @@ class ManifestService:
             raise Unsupported(str(exc)) from exc
         except ManifestError as exc:
             raise ManifestInvalid(str(exc)) from exc
+        self._require_blob_bytes(parsed)
         platform = image_platform(self._driver, parsed)  # read before taking the write lock
         with self._db.write() as conn:
             push_into = locks.take_for_push(conn, name, str(digest), tag_names)
@@ -214,6 +215,20 @@ class ManifestService:
                     events.append(conn, events.QUARANTINE, name, target, request)
         subject = str(parsed.subject.digest) if parsed.subject else None
         return PushedManifest(str(digest), subject, tuple(tag_names))
+
+    def _require_blob_bytes(self, parsed: ParsedManifest) -> None:
+        """A blob whose file was deleted behind the registry is unknown to a push, so that the
+        client uploads it again (which restores the file). One stat per blob, before the lock;
+        whether the blob is linked is checked in the transaction."""
+        for blob in parsed.blobs:
+            if blob.is_foreign:
+                continue
+            text = str(blob.digest)
+            if self._driver.size(blob_key(text)) is None:
+                raise ManifestBlobUnknown(
+                    f"manifest references blob {text} whose bytes are not in storage",
+                    detail={"digest": text},
+                )
 
     def _insert(
         self,
