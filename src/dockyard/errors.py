@@ -104,3 +104,24 @@ class StorageError(DockyardError):
     """A storage backend failed; raised once, at the storage boundary."""
 
     code = ErrorCode.UNKNOWN
+
+
+class StorageFull(StorageError):
+    """No space (or quota) left where bytes or metadata are written; frees itself when space
+    returns."""
+
+    code = ErrorCode.STORAGE_FULL
+
+
+# How long clients are asked to wait before retrying a write to storage that refused it.
+STORAGE_RETRY_AFTER_SECONDS = 30
+
+
+class StorageUnavailable(StorageError):
+    """Storage refuses writes (read-only file system, permissions)."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)})
+        super().__init__(message, **kwargs)

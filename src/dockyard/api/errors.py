@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, StorageError
 from dockyard.spec.codes import ErrorCode
 
 log = logging.getLogger("dockyard.api")
@@ -60,6 +60,8 @@ def _render(body: dict[str, Any]) -> bytes:
 
 async def handle_dockyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DockyardError)
+    if isinstance(exc, StorageError):
+        log.error("%s %s: %s", request.method, request.url.path, exc.message)
     return error_response(
         exc.code, exc.message, exc.status, exc.detail, exc.headers, request.method == "HEAD"
     )

@@ -32,6 +32,10 @@ class ErrorCode(Enum):
         "invalid number of results requested",
     )
     UNKNOWN = ("UNKNOWN", 500, "unknown error")
+    # Not OCI codes (the distribution spec has none for these): storage faults, answered with
+    # the HTTP statuses WebDAV and HTTP define for them.
+    STORAGE_FULL = ("STORAGE_FULL", 507, "storage is full")
+    STORAGE_UNAVAILABLE = ("STORAGE_UNAVAILABLE", 503, "storage is not writable")
     # Not an OCI code: what ACR answers when a lock (changeable attribute) forbids the operation.
     DISALLOWED = (
         "REGISTRY_DISALLOWED_OPERATION",

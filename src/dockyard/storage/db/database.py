@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+
+from dockyard.errors import StorageError, StorageFull, StorageUnavailable
 
 
 class Database:
@@ -55,6 +58,11 @@ class Database:
             try:
                 with conn.begin():
                     yield conn
+            except OperationalError as exc:
+                fault = storage_fault(exc)
+                if fault is None:
+                    raise
+                raise fault from exc
             finally:
                 conn.info.pop("dockyard_write", None)
 
@@ -65,6 +73,23 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# SQLSTATEs of PostgreSQL: disk_full, read_only_sql_transaction.
+_PG_FULL, _PG_READ_ONLY = "53100", "25006"
+
+
+def storage_fault(exc: OperationalError) -> StorageError | None:
+    """The database's "disk full" and "read-only" failures, as the storage errors they are:
+    conditions an operator fixes, which the next write recovers from by itself."""
+    cause = exc.orig
+    text = str(cause).lower()
+    state = getattr(cause, "sqlstate", None)
+    if state == _PG_FULL or "database or disk is full" in text:
+        return StorageFull("storage is full: the database cannot grow; retry once space is freed")
+    if state == _PG_READ_ONLY or "readonly database" in text:
+        return StorageUnavailable("storage is not writable: the database is read-only")
+    return None
 
 
 class _WriterQueue:
