@@ -173,3 +173,20 @@ def test_check_reports_a_missing_and_a_short_blob(
     assert result.returncode != 0, output
     assert gone in output, output
     assert short in output, output
+
+
+def test_upload_bytes_deleted_behind_the_server_are_an_unknown_upload(
+    client: httpx.Client, server: ServerProcess, repo: str
+) -> None:
+    started = start_upload(client, repo)
+    resp = client.patch(location(started), content=b"0123456789", headers={"Content-Range": "0-9"})
+    assert_status(resp, 202)
+    upload_id = resp.headers["docker-upload-uuid"]
+    (server.data_dir / "storage" / "uploads" / upload_id).unlink()
+    resp = client.patch(location(resp), content=b"abcdef", headers={"Content-Range": "10-15"})
+    assert_error(resp, 404, "BLOB_UPLOAD_UNKNOWN")
+    # The client starts over, and that works.
+    data = random_bytes(100)
+    started = start_upload(client, repo)
+    resp = client.put(with_query(location(started), [("digest", sha256(data))]), content=data)
+    assert_status(resp, 201)

@@ -250,6 +250,15 @@ class UploadService:
             private = f"{upload_key(session.id)}.{uuid.uuid4().hex}"
             writer = self._driver.appender(private, 0)
             return ChunkWriter(writer, new_hasher(algorithm), 0, None, private)
+        stored = self._driver.size(upload_key(session.id))
+        if stored is None or stored < session.size:
+            # Deleted or cut behind the registry: the session cannot go on; the client starts
+            # over (the distribution spec's answer to an upload the registry lost).
+            self.cancel(session)
+            raise BlobUploadUnknown(
+                f"the bytes of upload {session.id} are gone from storage; start the upload again",
+                detail={"uuid": session.id},
+            )
         lease = self._claim(session)
         try:
             writer = self._driver.appender(upload_key(session.id), session.size)
