@@ -503,3 +503,43 @@ def test_sha512_descriptor_digest() -> None:
     document["layers"] = [layer]
     parsed = parse_manifest(encode(document), None)
     assert parsed.layers[0].digest.algorithm == "sha512"
+
+
+# --- text the database or UTF-8 cannot hold -------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "nul\u0000"])
+@pytest.mark.parametrize(
+    "place",
+    [
+        lambda t: oci_manifest(artifactType=t),
+        lambda t: oci_manifest(annotations={"k": t}),
+        lambda t: oci_manifest(annotations={t: "v"}),
+        lambda t: oci_manifest(config=desc(t, b"{}")),
+        lambda t: oci_index(annotations={"k": t}),
+    ],
+)
+def test_lone_surrogates_and_nul_are_invalid(text: str, place: Any) -> None:
+    body = json.dumps(place(text), ensure_ascii=True).encode()
+    with pytest.raises(ManifestError):
+        parse_manifest(body, None)
+
+
+def test_surrogate_pairs_are_fine() -> None:
+    body = json.dumps(oci_manifest(annotations={"emoji": "\U0001f600"}), ensure_ascii=True)
+    assert parse_manifest(body.encode(), None).annotations == {"emoji": "\U0001f600"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        encode(oci_manifest()).replace(b'"schemaVersion": 2', b'"schemaVersion": ' + b"9" * 5000),
+        encode(oci_manifest()).decode().encode("utf-16"),
+        b'{"schemaVersion": 2, "annotations": {"a": "\xed\xa0\x80"}}',
+        b"[" * 100_000,
+    ],
+    ids=["huge-number", "utf-16", "raw-surrogate-bytes", "deep"],
+)
+def test_bodies_json_loads_would_take_or_choke_on_are_invalid(body: bytes) -> None:
+    with pytest.raises(ManifestError):
+        parse_manifest(body, mt.OCI_MANIFEST)

@@ -123,3 +123,25 @@ def test_parse_chunk_range(header: str, expected: ByteRange) -> None:
 )
 def test_parse_chunk_range_invalid(header: str) -> None:
     assert parse_chunk_range(header) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=" + "9" * 5000 + "-",
+        "bytes=0-" + "9" * 5000,
+        "bytes=-" + "9" * 20,
+        "bytes=" + " " * 8000 + "x",
+    ],
+)
+def test_parse_range_with_offsets_no_blob_has_is_ignored(header: str) -> None:
+    assert parse_range(header, 1000) is None
+
+
+def test_parse_range_leading_zeros_are_not_digits_too_many() -> None:
+    assert parse_range("bytes=" + "0" * 40 + "5-9", 100) == ByteRange(5, 9)
+
+
+@pytest.mark.parametrize("header", ["0-" + "9" * 5000, "9" * 20 + "-" + "9" * 21])
+def test_parse_chunk_range_with_offsets_too_long_is_malformed(header: str) -> None:
+    assert parse_chunk_range(header) is None
