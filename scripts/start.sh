@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install Dockyard into ./.venv and run the registry with its built-in defaults:
 # SQLite database and blobs under ./dockyard-data, listening on 127.0.0.1:5000.
-# Extra arguments go to `dockyard serve` (e.g. --host 0.0.0.0 --port 5000 --workers 2).
+# Extra arguments go to `dockyard serve` (e.g. --port 5000 --workers 2). Without credentials it
+# serves on loopback only: --host 0.0.0.0 also needs --insecure-no-auth-on-network.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -46,7 +46,7 @@ from dockyard.webhooks.service import WebhookService, WebhookSettings
 
 
 def build_registry(settings: Settings) -> Registry:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     driver = FilesystemDriver(settings.data_dir / "storage")
     db = Database(settings.database_url)
     options = RegistryOptions(

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     gc_delete_untagged: bool = False
     upload_ttl_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
     auth_enabled: bool = True
+    insecure_no_auth_on_network: bool = Field(
+        default=False,
+        description="let a server without credentials (auth_enabled off) listen on an "
+        "address other than loopback",
+    )
     auth_service: str = Field(default="", description="token audience; empty: the Host header")
     admin_username: str = "admin"
     oidc_issuer: str = Field(default="", description="trusted OIDC issuer for /oauth2/exchange")
@@ -41,7 +46,9 @@ class Settings(BaseSettings):
     oidc_jwks_url: str = Field(default="", description="empty: from the issuer's discovery")
     oidc_username_claim: str = "sub"
     webhook_allow_private_targets: bool = Field(
-        default=False, description="allow webhooks to loopback, link-local and private addresses"
+        default=False,
+        description="allow webhooks to addresses that are not public (loopback, private, "
+        "link-local, shared, reserved)",
     )
     webhook_poll_seconds: float = Field(default=0.5, gt=0)
     webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
@@ -71,7 +78,8 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="how often retention and soft-delete expiry run"
     )
     import_allow_private_sources: bool = Field(
-        default=False, description="allow imports from loopback, link-local and private addresses"
+        default=False,
+        description="allow imports (and their redirects) from addresses that are not public",
     )
     tasks_enabled: bool = Field(
         default=True, description="run quick builds and runs in the server's own processes"
@@ -101,7 +109,8 @@ class Settings(BaseSettings):
     )
     task_allow_private_sources: bool = Field(
         default=False,
-        description="allow build contexts from loopback, link-local and private addresses",
+        description="allow build contexts, git remotes and base-image lookups at addresses "
+        "that are not public",
     )
     task_allow_privileged_steps: bool = Field(
         default=False,

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, free_port
+from tests.integration.egress_helpers import Fence
 from tests.integration.helpers import (
     DOCKER_FOREIGN_LAYER,
     DOCKER_MANIFEST,
@@ -661,6 +662,33 @@ def test_private_sources_are_refused_without_the_opt_in(
             assert "import_allow_private_sources" in errors[0]["message"], errors
         assert_status(manifest_bytes(http, "copied", "v1"), 404)
     assert proxy.seen == [], "a refused source was contacted"
+
+
+def test_sources_on_addresses_that_are_not_public_are_refused_before_connecting(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    """Shared (carrier NAT) space with a cloud's metadata service, IETF and benchmarking
+    blocks, and the IPv6 forms of private IPv4 addresses: refused, and never connected to
+    (the fence would record any attempt)."""
+    fence = Fence(tmp_path, {"metadata.test": [["100.100.100.200"]]})
+    guarded = server_factory(env=fence.env())
+    with httpx.Client(base_url=guarded.url, timeout=60) as http:
+        for host in (
+            "100.100.100.200",
+            "100.64.0.1:5000",
+            "192.0.0.8",
+            "198.18.0.1",
+            "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+            "[2002:c0a8:101::1]",  # 6to4 of 192.168.1.1
+            "[::ffff:169.254.169.254]",
+            "metadata.test",
+        ):
+            resp = http.post(
+                "/api/v1/imports", json={"source": f"{host}/team/app:v1", "images": ["got:v1"]}
+            )
+            errors = assert_error(resp, 403, "DENIED")
+            assert "import_allow_private_sources" in errors[0]["message"], (host, errors)
+    assert fence.connects() == []
 
 
 def test_import_from_a_source_with_auth_uses_the_token_flow(

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, free_port
+from tests.integration.test_durability import push_image
 
 
 def start(
@@ -209,3 +211,115 @@ def test_pushing_a_1_gib_blob_keeps_server_memory_under_200_mb(
     assert 10 * 1024 < peak < 200 * 1024, f"peak RSS of a server process was {peak} KiB"
     head = httpx.head(f"{server.url}/v2/big/blob/blobs/{digest}")
     assert head.headers["Content-Length"] == str(size)
+
+
+# --- a server without credentials stays on loopback (#11) ------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "registry.example", "192.0.2.10"])
+def test_no_auth_refuses_an_address_other_than_loopback(tmp_path: Path, host: str) -> None:
+    log = tmp_path / "serve.log"
+    port = str(free_port())
+    proc = start(
+        ["--no-auth", "--host", host, "--port", port, "--data-dir", str(tmp_path)], log=log
+    )
+    try:
+        status = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        pytest.fail(f"dockyard serve --no-auth --host {host} started:\n{log.read_text()}")
+    said = " ".join(log.read_text().split())
+    assert status != 0
+    assert f"refusing to serve WITHOUT AUTHENTICATION on {host}" in said, said
+    assert "--insecure-no-auth-on-network" in said, said
+
+
+def test_no_auth_on_the_network_only_when_said_so_and_loudly(tmp_path: Path) -> None:
+    port = free_port()
+    data = str(tmp_path / "data")
+    for args, env in (
+        (["--insecure-no-auth-on-network"], {}),
+        ([], {"DOCKYARD_INSECURE_NO_AUTH_ON_NETWORK": "true"}),
+    ):
+        log = tmp_path / "serve.log"
+        proc = start(
+            ["--no-auth", "--host", "0.0.0.0", "--port", str(port), "--data-dir", data, *args],
+            env=env,
+            log=log,
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", proc)
+            assert httpx.get(f"http://127.0.0.1:{port}/v2/").status_code == 200
+        finally:
+            stop(proc)
+        said = " ".join(log.read_text().split())
+        assert "WARNING: serving WITHOUT AUTHENTICATION on 0.0.0.0" in said, said
+
+
+def test_no_auth_on_loopback_starts_as_before(tmp_path: Path) -> None:
+    for host in ("127.0.0.2", "::1"):  # (Granian binds addresses, not names)
+        port = free_port()
+        log = tmp_path / "serve.log"
+        proc = start(
+            ["--no-auth", "--host", host, "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            log=log,
+        )
+        try:
+            base = f"http://{'[::1]' if host == '::1' else host}:{port}"
+            wait_ready(base, proc)
+        finally:
+            stop(proc)
+        assert "WITHOUT AUTHENTICATION" not in log.read_text()
+
+
+# --- the data folder is private (#11) ------------------------------------------------------
+
+
+def _open_to_others(root: Path) -> list[str]:
+    found = []
+    for path in [root, *root.rglob("*")]:
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and mode & 0o077:
+            found.append(f"{path.relative_to(root)} {stat.S_IMODE(mode):04o}")
+    return found
+
+
+def test_the_data_folder_and_its_files_are_made_private(tmp_path: Path) -> None:
+    """A data folder left 0755 with a 0644 database and audit log (as earlier versions made
+    them) is made 0700/0600 at start, and the log says what was changed; everything the
+    server creates afterwards (database journal, blobs, folders) is private too."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    for name in ("dockyard.db", "audit.log"):
+        (data / name).touch()
+        (data / name).chmod(0o644)
+    (data / "storage").mkdir()
+    (data / "storage").chmod(0o755)
+    server = ServerProcess(data)
+    server.database_url = f"sqlite:///{data}/dockyard.db"  # the file above, even on PostgreSQL runs
+    server.start()
+    try:
+        log = " ".join(server.log().split())
+        for name, was, now in (
+            ("", "0755", "0700"),
+            ("/dockyard.db", "0644", "0600"),
+            ("/audit.log", "0644", "0600"),
+            ("/storage", "0755", "0700"),
+        ):
+            assert f"{data}{name} was open to other users (mode {was}); made it {now}" in log, log
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        assert stat.S_IMODE((data / "dockyard.db").stat().st_mode) == 0o600
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            push_image(http, "private/app", "v1", [os.urandom(1000), os.urandom(2000)])
+        assert list((data / "storage").rglob("blobs/*/*/*")), "no blob files were written"
+        assert _open_to_others(data) == []
+    finally:
+        server.stop()
+    assert _open_to_others(data) == []
+    restarted = ServerProcess(data)
+    restarted.database_url = server.database_url
+    restarted.log_path = tmp_path / "again.log"
+    restarted.start()
+    restarted.stop()
+    assert "open to other users" not in restarted.log()  # nothing left to change

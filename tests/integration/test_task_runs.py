@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import ServerProcess
 from tests.e2e.helpers import RegistryHTTP, busybox_rootfs_tar, make_image
 from tests.integration.auth_helpers import AuthServer, start_auth_server
+from tests.integration.egress_helpers import Fence
 from tests.integration.helpers import assert_error, describe
 from tests.integration.task_helpers import (
     context_tar,
@@ -396,6 +397,31 @@ def test_context_urls_on_private_addresses_end_error(
             assert run["status"] == "Error", run
             assert "non-public address" in run["error"], run
             assert "task_allow_private_sources" in log_text(http, run["run_id"])
+
+
+def test_context_urls_on_addresses_that_are_not_public_end_error_before_connecting(
+    server_factory: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """Shared (carrier NAT) space with a cloud's metadata service and the IPv6 forms of
+    private addresses, for tarballs and git clones: the run ends Error and nothing is
+    connected to (the fence would record it; git is handed only checked addresses)."""
+    fence = Fence(tmp_path, {"metadata.test": [["100.100.100.200"]]})
+    server = server_factory(env=fence.env())
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        for url in (
+            "http://100.100.100.200/context.tar.gz",
+            "http://[64:ff9b::a00:1]/context.tar.gz",  # NAT64 of 10.0.0.1
+            "http://[2002:c0a8:101::1]/context.tar.gz",  # 6to4 of 192.168.1.1
+            "http://metadata.test/context.tar.gz",
+            "http://metadata.test/repo.git#main",
+            "git://metadata.test/repo.git#main",
+        ):
+            run = create_run(http, context_url=url, images=["private/app:1"])
+            run = wait_for_run(http, run["run_id"], timeout=60)
+            assert run["status"] == "Error", (url, run)
+            assert "non-public address" in run["error"], (url, run)
+            assert "task_allow_private_sources" in log_text(http, run["run_id"]), url
+    assert fence.connects() == []
 
 
 def test_dockyard_worker_does_runs_for_a_server_that_does_none(

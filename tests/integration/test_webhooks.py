@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import ServerProcess, free_port
+from tests.integration.egress_helpers import Fence
 from tests.integration.test_durability import push_image
 
 FAST = {
@@ -356,6 +357,67 @@ def test_validation_and_private_targets(server_factory: type[ServerProcess]) -> 
         assert http.get("/api/v1/webhooks/nosuchhook").status_code == 404
         assert http.delete("/api/v1/webhooks/hookvalid").status_code == 204
         assert http.get("/api/v1/webhooks").json() == []
+
+
+NOT_PUBLIC_URIS = (
+    "http://100.100.100.200/latest/meta-data",  # a cloud's metadata service, in 100.64.0.0/10
+    "http://100.64.0.1/hook",
+    "http://192.0.0.8/hook",
+    "http://198.18.0.1/hook",
+    "http://[64:ff9b::a9fe:a9fe]/latest",  # NAT64 of 169.254.169.254
+    "http://[2002:c0a8:101::1]/hook",  # 6to4 of 192.168.1.1
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",  # Teredo
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://metadata.test/latest",  # a name that resolves to 100.100.100.200
+)
+
+
+def test_addresses_that_are_not_public_are_refused(
+    server_factory: type[ServerProcess], tmp_path: Any
+) -> None:
+    fence = Fence(tmp_path, {"metadata.test": [["100.100.100.200"]]})
+    server = server_factory(env={"DOCKYARD_WEBHOOK_POLL_SECONDS": "0.2", **fence.env()})
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for uri in NOT_PUBLIC_URIS:
+            resp = http.post(
+                "/api/v1/webhooks", json={"name": "hooknotpublic", "uri": uri, "actions": ["push"]}
+            )
+            assert resp.status_code == 400, (uri, resp.text)
+            assert "webhook_allow_private_targets" in resp.text, (uri, resp.text)
+        assert http.get("/api/v1/webhooks").json() == []
+        push_image(http, "notpublic/app", "v1", [os.urandom(16)])
+    assert fence.lookups() == ["metadata.test 100.100.100.200"]
+    assert fence.connects() == []
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_not_delivered_to(
+    server_factory: type[ServerProcess], receiver: Receiver, tmp_path: Any
+) -> None:
+    """DNS rebinding: rebind.test answers a public address to the check when the webhook is
+    created and to the first lookup after it, then 127.0.0.1, where a receiver listens. The
+    server must connect only to an address it checked: the public one (the fence refuses
+    that connection before it leaves), never the receiver."""
+    fence = Fence(tmp_path, {"rebind.test": [["93.184.215.14"], ["93.184.215.14"], ["127.0.0.1"]]})
+    fast = {k: v for k, v in FAST.items() if k != "DOCKYARD_WEBHOOK_ALLOW_PRIVATE_TARGETS"}
+    server = server_factory(env={**fast, **fence.env()})
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        create_hook(http, "hookrebind", f"http://rebind.test:{receiver.port}/hook")
+        push_image(http, "rebind/app", "v1", [os.urandom(16)])
+
+        def attempts() -> list[dict[str, Any]]:
+            listed: list[dict[str, Any]] = http.get("/api/v1/webhooks/hookrebind/events").json()
+            return listed
+
+        wait_for(
+            lambda: receiver.calls > 0 or sum(d["attempts"] for d in attempts()) >= 3,
+            what="three attempts",
+        )
+        errors = [d["last_error"] for d in attempts()]
+    assert receiver.requests == [], "the rebound address was connected to"
+    assert receiver.calls == 0
+    assert fence.connects(), "the checked address was not even tried"
+    assert set(fence.connects()) == {f"93.184.215.14 {receiver.port}"}
+    assert any("refused target" in (e or "") and "127.0.0.1" in (e or "") for e in errors), errors
 
 
 def test_cli_commands(server_factory: type[ServerProcess], receiver: Receiver) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -37,6 +38,62 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _open_data_dir(settings: Settings) -> None:
+    """Before the data folder is used: files this process (and its workers) create are
+    private (umask 077), and the folder, its entries and the SQLite files are made private
+    when they are not (saying so), or the command stops when that is refused."""
+    from dockyard.storage.datadir import DataDirUnsafe, make_private, sqlite_files
+
+    os.umask(0o077)
+    try:
+        fixed = make_private(settings.data_dir, sqlite_files(settings.database_url))
+    except DataDirUnsafe as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for change in fixed:
+        console.print(f"[yellow]warning:[/yellow] {change}")
+    key = settings.tls_key
+    if key is not None and key.exists() and key.stat().st_mode & 0o077:
+        console.print(
+            f"[yellow]warning:[/yellow] the TLS private key {key} is open to other users "
+            f"(mode {key.stat().st_mode & 0o777:04o}); chmod go-rwx it"
+        )
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether listening on `host` keeps the server to this machine: localhost or a
+    loopback address (every-address forms such as 0.0.0.0 and :: are not)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to any interface
+
+
+def _refuse_open_no_auth(settings: Settings) -> None:
+    """A server without credentials serves everyone who reaches it: only on loopback,
+    unless the operator says, in so many words, that the network is trusted."""
+    if settings.auth_enabled or is_loopback_host(settings.host):
+        return
+    if not settings.insecure_no_auth_on_network:
+        console.print(
+            f"[bold red]error: refusing to serve WITHOUT AUTHENTICATION on {settings.host}, "
+            "which is not a loopback address.[/bold red] Anyone who reaches it could read, "
+            "push and delete every image and change every setting. Listen on 127.0.0.1 (the "
+            "default), or require credentials (leave out --no-auth), or, only on a network "
+            "you trust, add --insecure-no-auth-on-network "
+            "(DOCKYARD_INSECURE_NO_AUTH_ON_NETWORK=true)."
+        )
+        raise typer.Exit(2)
+    console.print(
+        f"[bold red]WARNING: serving WITHOUT AUTHENTICATION on {settings.host} "
+        "(insecure_no_auth_on_network): anyone who reaches this address can read, push and "
+        "delete every image and change every setting.[/bold red]"
+    )
+
+
 def _export(settings: Settings) -> None:
     """Hand every setting to the server's worker processes through the environment."""
     for field, value in settings.model_dump().items():
@@ -64,6 +121,14 @@ def serve(
     auth: Annotated[
         bool | None, typer.Option("--auth/--no-auth", help="Require credentials [on]")
     ] = None,
+    insecure_no_auth_on_network: Annotated[
+        bool | None,
+        typer.Option(
+            "--insecure-no-auth-on-network",
+            help="Let --no-auth listen on an address other than loopback (anyone who "
+            "reaches it can do anything)",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry server."""
     from granian import Granian
@@ -82,11 +147,13 @@ def serve(
         tls_key=tls_key,
         log_format=log_format,
         auth_enabled=auth,
+        insecure_no_auth_on_network=insecure_no_auth_on_network,
     )
     if (settings.tls_cert is None) != (settings.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
         raise typer.Exit(2)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_open_no_auth(settings)
+    _open_data_dir(settings)
     upgrade(settings.database_url)
     if settings.auth_enabled:
         _bootstrap_owner(settings)
@@ -142,7 +209,7 @@ def migrate(
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(config, data_dir=data_dir, db=db)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _open_data_dir(settings)
     upgrade(settings.database_url)
     console.print("database schema is up to date")
 
@@ -173,6 +240,7 @@ def gc(
         gc_grace_seconds=grace_seconds,
         gc_delete_untagged=delete_untagged,
     )
+    _open_data_dir(settings)
     upgrade(settings.database_url)
     registry = build_registry(settings)
     with console.status("collecting garbage..."):
@@ -206,6 +274,7 @@ def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOpt
     from dockyard.app import build_registry
 
     settings = _settings(config, data_dir=data_dir, db=db)
+    _open_data_dir(settings)
     registry = build_registry(settings)
     with console.status("checking metadata against storage..."):
         problems = registry.integrity.run()
@@ -253,6 +322,7 @@ def worker(
         tasks_enabled=True,
     )
     configure_logging(settings)
+    _open_data_dir(settings)
     upgrade(settings.database_url)
     registry = build_registry(settings)
     auth = build_access(settings, registry)

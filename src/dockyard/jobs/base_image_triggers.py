@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from dockyard.errors import Denied
 from dockyard.jobs.leases import take_lease
-from dockyard.netguard import non_public_address
-from dockyard.registry.remote import RemoteRegistry, SourceUnavailable, parse_source
+from dockyard.netguard import Guard
+from dockyard.registry.remote import RemoteRegistry, parse_source
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import leases
 from dockyard.tasks.base_images import BaseImageDigests, ImageSource, RemoteDigest
@@ -30,20 +29,7 @@ REMOTE_TIMEOUT_SECONDS = 15.0
 def remote_digests(allow_private: bool) -> RemoteDigest:
     """A HEAD of another registry's manifest; its hosts (redirects and token realms too)
     must resolve to public addresses unless `allow_private`."""
-
-    def guard(host: str, port: int) -> None:
-        if allow_private:
-            return
-        try:
-            address = non_public_address(host, port)
-        except OSError as exc:
-            raise SourceUnavailable(f"cannot resolve {host}: {exc}") from None
-        if address is not None:
-            raise Denied(
-                f"{host} resolves to {address}, a non-public address; set "
-                "task_allow_private_sources to allow base images from it",
-                detail={"host": host},
-            )
+    guard = None if allow_private else Guard("task_allow_private_sources")
 
     def digest(source: ImageSource, credentials: tuple[str, str] | None) -> str | None:
         reference = parse_source(f"{source.registry}/{source.repository}:{source.tag}")

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dockyard.errors import Denied, ManifestInvalid, SizeInvalid, Unsupported
-from dockyard.netguard import Resolver, non_public_address, resolve
+from dockyard.netguard import Guard, Resolver, resolve
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.events import RequestInfo
 from dockyard.registry.manifests import ManifestService
@@ -162,8 +162,9 @@ class ImportService:
         self._blobs = blobs
         self._uploads = uploads
         self._manifests = manifests
-        self._allow_private = allow_private_sources
-        self._resolver = resolver
+        self._guard = (
+            None if allow_private_sources else Guard("import_allow_private_sources", resolver)
+        )
 
     # --- before the copy --------------------------------------------------------------------
 
@@ -188,21 +189,6 @@ class ImportService:
             remote.close()
             raise
         return PreparedImport(source, remote, root, targets, force, request)
-
-    def _guard(self, host: str, port: int) -> None:
-        """Refuse hosts that resolve to loopback, link-local or private addresses."""
-        if self._allow_private:
-            return
-        try:
-            address = non_public_address(host, port, self._resolver)
-        except OSError as exc:
-            raise SourceUnavailable(f"cannot resolve {host}: {exc}") from None
-        if address is not None:
-            raise Denied(
-                f"{host} resolves to {address}, a loopback, link-local, private or unspecified "
-                "address; set import_allow_private_sources to allow imports from it",
-                detail={"host": host},
-            )
 
     def _refuse_existing_tags(self, targets: Sequence[ImportTarget]) -> None:
         with self._db.read() as conn:

@@ -3,8 +3,8 @@
 It speaks the OCI distribution API with the three ways registries let clients in: anonymous,
 Basic credentials, and the Docker token flow (a 401 with a Bearer challenge sends the client
 to the challenge's realm, with Basic credentials when it has them, for a token to retry
-with). Every request, redirects included, first passes `guard`, which refuses hosts that the
-server may not reach.
+with). Unless private sources are allowed, every connection, redirects and token realms
+included, goes through the `guard`'s transport, which connects only to public addresses.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +31,7 @@ from dockyard.errors import (
     SizeInvalid,
     TagInvalid,
 )
+from dockyard.netguard import Guard
 from dockyard.spec import mediatypes
 from dockyard.spec.digest import Digest, InvalidDigest, digest_of
 from dockyard.spec.names import is_valid_name, is_valid_tag
@@ -152,12 +153,12 @@ class RemoteRegistry:
         self,
         source: SourceReference,
         credentials: tuple[str, str] | None,
-        guard: Callable[[str, int], None],
+        guard: Guard | None,
         timeout_seconds: float = 60.0,
     ) -> None:
+        """`guard`: None when private sources are allowed."""
         self.source = source
         self._credentials = credentials
-        self._guard = guard
         self._authorization: str | None = None
         self._http = httpx.Client(
             base_url=source.base_url,
@@ -165,16 +166,11 @@ class RemoteRegistry:
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": f"dockyard/{__version__} (import)"},
-            event_hooks={"request": [self._check_request]},
+            transport=guard.transport() if guard is not None else None,
         )
 
     def close(self) -> None:
         self._http.close()
-
-    def _check_request(self, request: httpx.Request) -> None:
-        url = request.url
-        port = url.port or (443 if url.scheme == "https" else 80)
-        self._guard(url.host, port)
 
     # --- requests and credentials -----------------------------------------------------------
 

@@ -151,6 +151,9 @@ def validate(chunks: Iterable[bytes], max_unpacked: int) -> ArchiveSummary:
 def extract(archive: Path, destination: Path, max_unpacked: int) -> ArchiveSummary:
     """Unpack a stored context into `destination`, checking it again on the way."""
     destination.mkdir(parents=True, exist_ok=True)
+    # The server's umask (077) keeps its data private; a context is read by build and step
+    # containers, whatever their user, so it gets the usual mode (members keep their own).
+    destination.chmod(0o755)
     with archive.open("rb", buffering=0) as raw:
         stream = _unpacked_stream(raw, max_unpacked)
         seen: set[str] = set()

@@ -4,13 +4,16 @@ with the task's access token when there is one.
 
 Unless `allow_private` (task_allow_private_sources), every host must resolve to public
 addresses only, redirects included, so that nobody can make a worker fetch from the network
-it runs in.
+it runs in; and the connection goes to the address that was checked (a second lookup could
+answer another): downloads through netguard's transport, git with the address pinned.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -18,13 +21,21 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from dockyard.errors import SizeInvalid
-from dockyard.netguard import non_public_address
+from dockyard.netguard import AddressRefused, Guard, IPAddress
 from dockyard.tasks.archive import SourceInvalid
-from dockyard.tasks.git import Head, git_environment, is_commit, remote_head, transport_options
+from dockyard.tasks.git import (
+    DEFAULT_PORTS,
+    Head,
+    git_environment,
+    is_commit,
+    remote_head,
+    transport_options,
+)
 from dockyard.tasks.process import LogSink, RunControl, run_process
 
 MAX_REDIRECTS = 5
 GIT_SCHEMES = ("http", "https", "git")
+GUARD = Guard("task_allow_private_sources")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +61,19 @@ def parse_context_url(text: str) -> ContextUrl:
     return ContextUrl("git", url, branch or None, subfolder or None)
 
 
-def check_address(url: str, allow_private: bool) -> None:
+def checked_address(url: str, allow_private: bool) -> IPAddress | None:
+    """The address git is to connect to for `url`, once all of its host's are public; None
+    when private sources are allowed (git resolves the name itself then)."""
     if allow_private:
-        return
+        return None
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = parts.port or {"https": 443, "http": 80, "git": 9418}.get(parts.scheme, 443)
     try:
-        address = non_public_address(host, port)
+        return GUARD.addresses(host, parts.port or DEFAULT_PORTS[parts.scheme])[0]
     except OSError as exc:
         raise SourceInvalid(f"cannot resolve {host}: {exc}") from None
-    if address is not None:
-        raise SourceInvalid(
-            f"{host} resolves to {address}, a non-public address; builds fetch contexts from "
-            "public addresses only (task_allow_private_sources)"
-        )
+    except AddressRefused as exc:
+        raise SourceInvalid(f"builds fetch contexts from public addresses only: {exc}") from None
 
 
 def download(
@@ -77,10 +86,12 @@ def download(
 ) -> int:
     """Save the tarball at `url` (following redirects, each checked); its size."""
     current = url
-    with httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=False) as http:
+    transport = None if allow_private else GUARD.transport()
+    with httpx.Client(
+        timeout=httpx.Timeout(30.0), follow_redirects=False, transport=transport
+    ) as http:
         for _ in range(MAX_REDIRECTS + 1):
-            check_address(current, allow_private)
-            with http.stream("GET", current) as response:
+            with _refusals(current), http.stream("GET", current) as response:
                 if response.is_redirect and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
                     continue
@@ -99,6 +110,17 @@ def download(
     raise SourceInvalid(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
+@contextmanager
+def _refusals(url: str) -> Iterator[None]:
+    """A refused address or a failed connection as the run's error."""
+    try:
+        yield
+    except AddressRefused as exc:
+        raise SourceInvalid(f"builds fetch contexts from public addresses only: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise SourceInvalid(f"GET {url} failed: {exc}") from None
+
+
 def clone(
     source: ContextUrl,
     destination: Path,
@@ -110,8 +132,8 @@ def clone(
 ) -> Path:
     """Clone the repository's branch (depth 1), at `commit` when given (the commit a trigger
     saw); the context folder inside it. `token`: the access token of a private repository."""
-    check_address(source.url, allow_private)
-    argv = ["git", *transport_options(source.url), "clone", "--no-tags"]
+    address = checked_address(source.url, allow_private)
+    argv = ["git", *transport_options(source.url, address), "clone", "--no-tags"]
     if source.branch:
         argv += ["--branch", source.branch]
     tail = ["--", source.url, str(destination)]
@@ -125,7 +147,7 @@ def clone(
         if status != 0:
             raise SourceInvalid(f"git clone of {source.url} failed with status {status}")
         if commit is not None:
-            _check_out(source, destination, commit, log, control, env)
+            _check_out(source, address, destination, commit, log, control, env)
     folder = destination / source.subfolder if source.subfolder else destination
     resolved = folder.resolve()
     if not resolved.is_relative_to(destination.resolve()) or not resolved.is_dir():
@@ -135,6 +157,7 @@ def clone(
 
 def _check_out(
     source: ContextUrl,
+    address: IPAddress | None,
     repository: Path,
     commit: str,
     log: LogSink,
@@ -145,7 +168,7 @@ def _check_out(
     that allow it) or with the branch's whole history."""
     if not is_commit(commit):
         raise SourceInvalid(f"{commit!r} is not a commit id")
-    git = ["git", "-C", str(repository), *transport_options(source.url)]
+    git = ["git", "-C", str(repository), *transport_options(source.url, address)]
 
     def present() -> bool:
         check = [*git, "cat-file", "-e", f"{commit}^{{commit}}"]
@@ -173,5 +196,5 @@ def branch_head(context: str, token: str | None, allow_private: bool) -> Head:
     source = parse_context_url(context)
     if source.kind != "git":
         raise SourceInvalid(f"context {context!r} is not a git repository")
-    check_address(source.url, allow_private)
-    return remote_head(source.url, source.branch, token)
+    address = checked_address(source.url, allow_private)
+    return remote_head(source.url, source.branch, token, address)

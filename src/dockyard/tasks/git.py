@@ -7,6 +7,7 @@ git process, so it is on no command line, in no URL and in no log.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from dockyard.netguard import IPAddress
 from dockyard.tasks.archive import SourceInvalid
 
 # The username sent with a token: GitHub and GitLab accept any with a personal access token.
@@ -26,6 +28,7 @@ TOKEN_ENV = "DOCKYARD_GIT_ACCESS_TOKEN"
 LS_REMOTE_TIMEOUT_SECONDS = 30.0
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1 or SHA-256
 NO_COMMIT = "0" * 40  # the `after` of a push that deleted the branch
+DEFAULT_PORTS = {"https": 443, "http": 80, "git": 9418}
 _ASKPASS = f"""#!/bin/sh
 case "$1" in
   Username*) echo {TOKEN_USERNAME} ;;
@@ -44,15 +47,36 @@ def is_commit(text: str) -> bool:
     return bool(COMMIT_PATTERN.match(text))
 
 
-def transport_options(url: str) -> list[str]:
+def transport_options(url: str, address: IPAddress | None = None) -> list[str]:
     """No redirects (they would skip the address check), only the URL's own transport, and
-    no credential helper of the machine."""
-    return [
+    no credential helper of the machine. With `address` (the one the check passed), git
+    connects there and does not resolve the host itself: curl is handed the address (TLS
+    still verifies the host name), a git:// URL is rewritten to it; and no proxy is used,
+    since a proxy would resolve the name."""
+    parts = urlsplit(url)
+    options = [
         "-c", "http.followRedirects=false",
         "-c", "protocol.allow=never",
-        "-c", f"protocol.{urlsplit(url).scheme}.allow=always",
+        "-c", f"protocol.{parts.scheme}.allow=always",
         "-c", "credential.helper=",
     ]  # fmt: skip
+    host = parts.hostname or ""
+    if address is None or _is_literal(host):
+        return options
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    if parts.scheme == "git":
+        pinned = f"url.git://{literal}:{port}/.insteadOf=git://{parts.netloc}/"
+        return [*options, "-c", pinned]
+    return [*options, "-c", f"http.curloptResolve={host}:{port}:{literal}", "-c", "http.proxy="]
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @contextmanager
@@ -74,11 +98,13 @@ def git_environment(token: str | None) -> Iterator[dict[str, str]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def remote_head(url: str, branch: str | None, token: str | None) -> Head:
-    """The commit at the tip of `branch` (the remote's default branch when None). The caller
-    checks the address first (fetch.check_address)."""
+def remote_head(
+    url: str, branch: str | None, token: str | None, address: IPAddress | None = None
+) -> Head:
+    """The commit at the tip of `branch` (the remote's default branch when None), read from
+    `address` when given (the caller checked it: fetch.checked_address)."""
     patterns = [f"refs/heads/{branch}"] if branch else ["--symref", "HEAD"]
-    argv = ["git", *transport_options(url), "ls-remote", "--exit-code"]
+    argv = ["git", *transport_options(url, address), "ls-remote", "--exit-code"]
     if branch:
         argv += [url, *patterns]
     else:

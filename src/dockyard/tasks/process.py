@@ -223,6 +223,9 @@ def run_process(
         start_new_session=True,
         env=dict(env) if env is not None else None,
         cwd=cwd,
+        # The server runs with umask 077 to keep its data private; what engines and git
+        # create (a cloned context, image files) keeps the usual modes, as images expect.
+        umask=0o022,
     )
     if control.on_spawn is not None:
         control.on_spawn(proc.pid)

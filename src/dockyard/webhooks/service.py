@@ -32,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, NameUnknown
-from dockyard.netguard import Resolver, non_public_address, resolve
+from dockyard.netguard import AddressRefused, Guard, Resolver, resolve
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.outbox import has_unread, take_events
@@ -148,7 +148,11 @@ class WebhookService:
     ) -> None:
         self.db = db
         self.settings = settings or WebhookSettings()
-        self._resolver = resolver
+        self._guard = (
+            None
+            if self.settings.allow_private_targets
+            else Guard("webhook_allow_private_targets", resolver)
+        )
 
     # --- definitions ------------------------------------------------------------------------
 
@@ -284,20 +288,27 @@ class WebhookService:
             raise WebhookError(f"invalid URI: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise WebhookError("the webhook URI must be an http or https URL with a host")
-        if self.settings.allow_private_targets:
+        if self._guard is None:
             return uri
         host = parts.hostname
         port = port or (443 if parts.scheme == "https" else 80)
         try:
-            ip = non_public_address(host, port, self._resolver)
+            self._guard.check(host, port)
         except OSError as exc:
             raise WebhookError(f"cannot resolve {host}: {exc}") from None
-        if ip is not None:
-            raise WebhookError(
-                f"{host} resolves to {ip}, a loopback, link-local, private or unspecified "
-                "address; set webhook_allow_private_targets to allow it"
-            )
+        except AddressRefused as exc:
+            raise WebhookError(exc.message) from None
         return uri
+
+    def _client(self) -> httpx.Client:
+        """The client deliveries are sent with: unless private targets are allowed, its
+        connections go only to addresses checked when they are opened."""
+        return httpx.Client(
+            timeout=self.settings.timeout_seconds,
+            follow_redirects=False,
+            trust_env=False,
+            transport=self._guard.transport() if self._guard is not None else None,
+        )
 
     # --- fan-out ----------------------------------------------------------------------------
 
@@ -396,9 +407,7 @@ class WebhookService:
         ids = self.due(batch)
         if not ids:
             return 0
-        with httpx.Client(
-            timeout=self.settings.timeout_seconds, follow_redirects=False, trust_env=False
-        ) as client:
+        with self._client() as client:
             workers = max(1, min(self.settings.concurrency, len(ids)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(lambda i: self.send(i, client), ids))
@@ -487,14 +496,8 @@ class WebhookService:
         def elapsed() -> int:
             return int((time.monotonic() - started) * 1000)
 
-        try:
-            self.check_uri(uri)  # again at send time: DNS may have changed
-        except WebhookError as exc:
-            return _Attempt(headers, None, None, None, 0, f"refused target: {exc.message}")
         own = client is None
-        http = client or httpx.Client(
-            timeout=self.settings.timeout_seconds, follow_redirects=False, trust_env=False
-        )
+        http = client or self._client()
         try:
             with http.stream("POST", uri, content=body, headers=headers) as resp:
                 excerpt = b""
@@ -512,6 +515,8 @@ class WebhookService:
                 )
         except httpx.HTTPError as exc:
             return _Attempt(headers, None, None, None, elapsed(), f"{type(exc).__name__}: {exc}")
+        except AddressRefused as exc:  # checked as the connection opened: DNS may have changed
+            return _Attempt(headers, None, None, None, elapsed(), f"refused target: {exc.message}")
         finally:
             if own:
                 http.close()
