@@ -87,7 +87,10 @@ def build_tasks(settings: Settings, registry: Registry) -> TaskService:
 
 def build_access(settings: Settings, registry: Registry) -> Authenticator:
     access = AccessService(
-        registry.db, AuditLog(settings.data_dir / "audit.log"), settings.admin_username
+        registry.db,
+        AuditLog(settings.data_dir / "audit.log"),
+        settings.admin_username,
+        settings.login_max_failures_per_address,
     )
     oidc = (
         OidcVerifier(
@@ -99,7 +102,9 @@ def build_access(settings: Settings, registry: Registry) -> Authenticator:
         if settings.oidc_issuer
         else None
     )
-    return Authenticator(access, TokenSigner(registry.db), settings.auth_service, oidc)
+    return Authenticator(
+        access, TokenSigner(registry.db), settings.token_service, oidc, settings.public_url
+    )
 
 
 def build_rate_limiter(settings: Settings, registry: Registry) -> RateLimiter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field, field_validator
@@ -39,7 +40,22 @@ class Settings(BaseSettings):
         description="let a server without credentials (auth_enabled off) listen on an "
         "address other than loopback",
     )
-    auth_service: str = Field(default="", description="token audience; empty: the Host header")
+    auth_service: str = Field(
+        default="",
+        description="the token service name (audience of tokens); empty: the host of "
+        "public_url, else the serve host and port",
+    )
+    public_url: str = Field(
+        default="",
+        description="how clients reach this registry (https://registry.example.com): the "
+        "token realm of 401 challenges; empty: from the request's Host header",
+    )
+    login_max_failures_per_address: int = Field(
+        default=30,
+        ge=0,
+        description="failed logins (any usernames) from one client address in 5 minutes "
+        "before its logins are answered 429; 0: no limit",
+    )
     admin_username: str = "admin"
     oidc_issuer: str = Field(default="", description="trusted OIDC issuer for /oauth2/exchange")
     oidc_audience: str = ""
@@ -136,6 +152,18 @@ class Settings(BaseSettings):
         "triggers (pushes to this registry trigger at once)",
     )
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_url is an http(s) URL, e.g. https://registry.example.com")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ValueError("public_url names the registry's root: scheme, host and port only")
+        return f"{parts.scheme}://{parts.netloc}"
+
     @field_validator("rate_limits", "rate_limits_per_identity")
     @classmethod
     def _known_rates(cls, value: dict[str, int]) -> dict[str, int]:
@@ -145,6 +173,17 @@ class Settings(BaseSettings):
         if any(limit < 1 for limit in value.values()):
             raise ValueError("request rates are per minute and at least 1")
         return value
+
+    @property
+    def token_service(self) -> str:
+        """The `service` of challenges and the audience of tokens: fixed by configuration,
+        never taken from a request."""
+        if self.auth_service:
+            return self.auth_service
+        if self.public_url:
+            return urlsplit(self.public_url).netloc
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def database_url(self) -> str:

@@ -28,8 +28,6 @@ from tests.integration.helpers import describe
 AUTH_ENV = {"DOCKYARD_AUTH_ENABLED": "true"}
 ACTOR = "test-suite"
 REFRESH_USERNAME = "00000000-0000-0000-0000-000000000000"
-# The server remembers whether a principal is enabled for 5 s; wait a little longer.
-STATUS_CACHE_WAIT = 5.5
 
 
 def nonce() -> str:

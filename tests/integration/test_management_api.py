@@ -178,7 +178,20 @@ def test_refresh_and_access_tokens_authenticate(registry: Registry) -> None:
     with registry.client(NULL_GUID, refresh) as by_refresh:
         ok(by_refresh.get("/api/v1/users"))
         ok(by_refresh.put("/api/v1/settings/anonymous-pull", json={"enabled": False}))
+    # A registry access token is not for the management API; one for its scope is.
     headers = {"Authorization": f"Bearer {access}"}
+    assert_error(httpx.get(f"{registry.url}/api/v1/tokens", headers=headers), 401, "UNAUTHORIZED")
+    answer = httpx.post(
+        f"{registry.url}/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "service": service,
+            "refresh_token": refresh,
+            "scope": "registry:management:*",
+        },
+    )
+    assert answer.status_code == 200, describe(answer)
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
     ok(httpx.get(f"{registry.url}/api/v1/tokens", headers=headers))
     with registry.client(NULL_GUID, refresh + "x") as forged:
         assert_error(forged.get("/api/v1/users"), 401, "UNAUTHORIZED")
@@ -541,7 +554,7 @@ def test_key_rotation_keeps_issued_tokens_valid(registry: Registry, owner: httpx
     def access_token() -> str:
         resp = owner.get(
             "/oauth2/token",
-            params={"service": registry.server.host, "scope": "repository:k/x:pull"},
+            params={"service": registry.server.host, "scope": "registry:management:read"},
         )
         return str(ok(resp)["access_token"])
 

@@ -10,10 +10,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dockyard.access.rights import DELETE, METADATA_READ, METADATA_WRITE, PULL, PUSH, Rights
+from dockyard.access.rights import (
+    DELETE,
+    MANAGE_READ,
+    MANAGE_WRITE,
+    METADATA_READ,
+    METADATA_WRITE,
+    PULL,
+    PUSH,
+    Rights,
+)
 from dockyard.spec.scopes import Scope
 
 TOKEN_ACTIONS = {"pull": PULL, "push": PUSH, "delete": DELETE}
+# `registry:management:read,write`: an access token meant for the management API (/api/v1).
+# Registry tokens never open it; these actions are granted only to holders of the rights.
+MANAGEMENT = "management"
+MANAGEMENT_ACTIONS = {"read": MANAGE_READ, "write": MANAGE_WRITE}
 
 _REPOSITORY_ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[str, ...]]]] = [
     (re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?(?P<rest>[^/]*)$"), {"*": (PULL, PUSH)}),
@@ -73,6 +86,12 @@ def grant(rights: Rights, scopes: list[Scope]) -> list[dict[str, object]]:
         if scope.type == "registry":
             if rights.can_list_catalog and scope.name == "catalog":
                 granted.append({"type": "registry", "name": "catalog", "actions": ["*"]})
+            elif scope.name == MANAGEMENT:
+                wanted = set(MANAGEMENT_ACTIONS) if "*" in scope.actions else set(scope.actions)
+                held_management = sorted(
+                    a for a in wanted if MANAGEMENT_ACTIONS.get(a) in rights.registry_actions
+                )
+                granted.append({"type": "registry", "name": MANAGEMENT, "actions": held_management})
             continue
         held = rights.on(scope.name)
         wanted = set(TOKEN_ACTIONS) if "*" in scope.actions else set(scope.actions)
@@ -104,3 +123,18 @@ def claims_allow(access: list[dict[str, object]], need: Requirement) -> bool:
             if set(need.actions) <= held:
                 return True
     return False
+
+
+def management_claims(access: list[dict[str, object]]) -> frozenset[str]:
+    """The management actions (`read`, `write`) an access token's `access` claim carries;
+    empty for a registry token, which therefore does not open the management API."""
+    held: set[str] = set()
+    for entry in access:
+        if not isinstance(entry, dict):
+            continue
+        actions = entry.get("actions")
+        if entry.get("type") != "registry" or entry.get("name") != MANAGEMENT:
+            continue
+        if isinstance(actions, list):
+            held.update(str(a) for a in actions if str(a) in MANAGEMENT_ACTIONS)
+    return frozenset(held)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -27,6 +28,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
+def verify_dummy(password: str) -> None:
+    """Spend what checking `password` against a stored hash costs, for a name that has no
+    usable hash (unknown, disabled, expired): the refusal then takes as long as a wrong
+    password's. The dummy hash has the parameters of every stored one."""
+    verify_password(_dummy_hash(), password)
 
 
 def generate_password() -> str:

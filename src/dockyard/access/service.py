@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from dockyard.access.audit import AuditLog
 from dockyard.access.passwords import (
     VerifiedCache,
     generate_password,
     hash_password,
+    verify_dummy,
     verify_password,
 )
 from dockyard.access.principals import ADMIN, ANONYMOUS, Principal
@@ -46,8 +46,26 @@ from dockyard.storage.db.settings import check_tier_room, load_policies
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 FAILURE_WINDOW_SECONDS = 300.0
-MAX_FAILURES = 10
-STATUS_CACHE_SECONDS = 5.0
+MAX_FAILURES = 10  # per username and client address
+MAX_FAILURES_PER_ADDRESS = 30  # per client address, whatever the usernames (spraying)
+# Every failed login costs as many password checks as the principal with the most passwords
+# has (tokens and the admin user have two), so that its time tells nothing of the name.
+CHECKS_PER_LOGIN = 2
+ADMIN_GENERATION = "admin_credential_generation"
+
+# Built once: the status of a principal is read on every request that presents a token.
+_USER_STATUS = select(users.c.enabled, users.c.created_at, users.c.credential_generation).where(
+    users.c.name == bindparam("name")
+)
+_TOKEN_STATUS = select(tokens.c.enabled, tokens.c.created_at, tokens.c.credential_generation).where(
+    tokens.c.name == bindparam("name")
+)
+_ADMIN_STATUS = select(registry_settings.c.name, registry_settings.c.value).where(
+    registry_settings.c.name.in_(["admin_enabled", ADMIN_GENERATION])
+)
+_FAILURES = select(
+    login_failures.c.key, login_failures.c.failures, login_failures.c.window_start
+).where(login_failures.c.key.in_(bindparam("keys", expanding=True)))
 
 
 class AccessError(DockyardError):
@@ -73,13 +91,18 @@ def _check_name(kind: str, name: str) -> str:
 
 
 class AccessService:
-    def __init__(self, db: Database, audit: AuditLog, admin_username: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        admin_username: str,
+        max_failures_per_address: int = MAX_FAILURES_PER_ADDRESS,
+    ) -> None:
         self._db = db
         self.audit = audit
         self.admin_username = admin_username
+        self.max_failures_per_address = max_failures_per_address
         self._verified = VerifiedCache()
-        self._status: dict[str, tuple[float, str | None]] = {}
-        self._status_lock = threading.Lock()
 
     # --- registry settings -------------------------------------------------------------------
 
@@ -148,6 +171,7 @@ class AccessService:
             raise AccessError("the admin user has passwords 1 and 2")
         with self._db.write() as conn:
             password = self._set_password(conn, "admin", slot)
+            self._bump_admin_generation(conn)
         self.audit.record("credential.regenerate", actor, "ok", principal="admin", slot=slot)
         return password
 
@@ -162,6 +186,8 @@ class AccessService:
                 ["name"],
                 ["value"],
             )
+            if not enabled:
+                self._bump_admin_generation(conn)
             if enabled:
                 existing = {
                     r[0]
@@ -178,118 +204,136 @@ class AccessService:
     # --- authentication ----------------------------------------------------------------------
 
     def authenticate(self, username: str, password: str, client: str) -> Principal:
-        """Check Basic credentials; failures are counted per user and client and limited."""
+        """Check Basic credentials. Failures are counted per username and client address, and
+        per client address across usernames (password spraying), and limited."""
         if len(username) > 256 or len(password) > 1024:
             raise Unauthorized("credentials too long")
-        key = f"{username}|{client}"
-        self._check_failures(key)
+        keys = [f"user|{username}|{client}"]
+        limits = {keys[0]: MAX_FAILURES}
+        if self.max_failures_per_address:
+            keys.append(f"address|{client}")
+            limits[keys[1]] = self.max_failures_per_address
+        self._check_failures(limits)
         principal = self._match(username, password)
         if principal is None:
-            self._count_failure(key)
+            self._count_failures(keys)
             self.audit.record("login", username, "denied", client=client)
             raise Unauthorized("invalid username or password")
         return principal
 
     def _match(self, username: str, password: str) -> Principal | None:
+        """The principal whose password this is. Unknown, disabled and expired names cost
+        the same password checks as a wrong password does (dummy hashes), so the time of a
+        refusal does not tell whether the name exists."""
         now = time.time()
+        candidate: Principal | None = None
         if username == self.admin_username:
-            if not self.admin_enabled:
-                return None
-            candidate, principal_id = ADMIN, "admin"
+            if self.admin_enabled:
+                candidate = ADMIN
         else:
             with self._db.read() as conn:
-                token = conn.execute(
-                    select(tokens.c.enabled).where(tokens.c.name == username)
-                ).first()
-                user = (
-                    None
-                    if token
-                    else conn.execute(
-                        select(users.c.enabled).where(users.c.name == username)
-                    ).first()
-                )
+                token = conn.execute(_TOKEN_STATUS, {"name": username}).first()
+                user = None if token else conn.execute(_USER_STATUS, {"name": username}).first()
             if token is not None:
-                if not token[0]:
-                    return None
-                candidate, principal_id = Principal("token", username), f"token:{username}"
+                candidate = Principal("token", username) if token[0] else None
             elif user is not None:
-                if not user[0]:
-                    return None
-                candidate, principal_id = Principal("user", username), f"user:{username}"
-            else:
-                return None
-        with self._db.read() as conn:
-            hashes = conn.execute(
-                select(credentials.c.password_hash, credentials.c.expires_at).where(
-                    credentials.c.principal == principal_id
-                )
-            ).all()
-        for password_hash, expires_at in hashes:
-            if expires_at is not None and expires_at < now:
-                continue
-            if self._verified.hit(principal_id, password, password_hash) or verify_password(
-                password_hash, password
-            ):
-                self._verified.remember(principal_id, password, password_hash)
+                candidate = Principal("user", username) if user[0] else None
+        hashes: list[str] = []
+        if candidate is not None:
+            with self._db.read() as conn:
+                rows = conn.execute(
+                    select(credentials.c.password_hash, credentials.c.expires_at).where(
+                        credentials.c.principal == candidate.id
+                    )
+                ).all()
+            hashes = [h for h, expires_at in rows if expires_at is None or expires_at >= now]
+            for password_hash in hashes:
+                if self._verified.hit(candidate.id, password, password_hash):
+                    return candidate
+        for password_hash in hashes[:CHECKS_PER_LOGIN]:
+            if verify_password(password_hash, password):
+                assert candidate is not None
+                self._verified.remember(candidate.id, password, password_hash)
                 return candidate
+        for _ in range(CHECKS_PER_LOGIN - min(len(hashes), CHECKS_PER_LOGIN)):
+            verify_dummy(password)
         return None
 
-    def _check_failures(self, key: str) -> None:
+    def _check_failures(self, limits: dict[str, int]) -> None:
         with self._db.read() as conn:
-            row = conn.execute(
-                select(login_failures.c.failures, login_failures.c.window_start).where(
-                    login_failures.c.key == key
+            rows = conn.execute(_FAILURES, {"keys": list(limits)}).all()
+        now = time.time()
+        for key, failures, started in rows:
+            retry_after = float(started) + FAILURE_WINDOW_SECONDS - now
+            if int(failures) >= limits[key] and retry_after > 0:
+                raise TooManyRequests(
+                    "too many failed logins; try again later",
+                    headers={"Retry-After": str(int(retry_after) + 1)},
                 )
-            ).first()
-        if row is None:
-            return
-        failures, started = int(row[0]), float(row[1])
-        retry_after = started + FAILURE_WINDOW_SECONDS - time.time()
-        if failures >= MAX_FAILURES and retry_after > 0:
-            raise TooManyRequests(
-                "too many failed logins; try again later",
-                headers={"Retry-After": str(int(retry_after) + 1)},
-            )
 
-    def _count_failure(self, key: str) -> None:
+    def _count_failures(self, keys: list[str]) -> None:
         now = time.time()
         with self._db.write() as conn:
-            row = conn.execute(
-                select(login_failures.c.failures, login_failures.c.window_start).where(
-                    login_failures.c.key == key
-                )
-            ).first()
-            if row is None or float(row[1]) + FAILURE_WINDOW_SECONDS < now:
-                values = {"key": key, "failures": 1, "window_start": now}
-            else:
-                values = {"key": key, "failures": int(row[0]) + 1, "window_start": float(row[1])}
-            upsert(conn, login_failures, values, ["key"], ["failures", "window_start"])
+            found = {
+                key: (int(failures), float(started))
+                for key, failures, started in conn.execute(_FAILURES, {"keys": keys})
+            }
+            for key in keys:
+                row = found.get(key)
+                if row is None or row[1] + FAILURE_WINDOW_SECONDS < now:
+                    values = {"key": key, "failures": 1, "window_start": now}
+                else:
+                    values = {"key": key, "failures": row[0] + 1, "window_start": row[1]}
+                upsert(conn, login_failures, values, ["key"], ["failures", "window_start"])
 
     def generation(self, principal: Principal) -> str | None:
-        """None when the principal is removed or disabled; otherwise a value that changes when
-        it is deleted and created again, so that tokens of a former holder of the name stop
-        working. Cached briefly per process."""
+        """None when the principal is removed or disabled; otherwise its credential
+        generation, which every token carries and which changes when the principal is
+        deleted and created again, disabled, or its passwords are reset or regenerated.
+
+        Read from the database every time, not cached: a disable or reset takes effect on
+        the very next request in every server process (one primary-key read, prebuilt)."""
         if principal.kind == "anonymous":
             return "anonymous" if self.anonymous_pull else None
-        now = time.monotonic()
-        with self._status_lock:
-            cached = self._status.get(principal.id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         if principal.kind == "admin":
-            current = "admin" if self.admin_enabled else None
-        else:
-            table = tokens if principal.kind == "token" else users
             with self._db.read() as conn:
-                row = conn.execute(
-                    select(table.c.enabled, table.c.created_at).where(
-                        table.c.name == principal.name
-                    )
-                ).first()
-            current = None if row is None or not row[0] else repr(float(row[1]))
-        with self._status_lock:
-            self._status[principal.id] = (now + STATUS_CACHE_SECONDS, current)
-        return current
+                values = dict(conn.execute(_ADMIN_STATUS).tuples().all())
+            if values.get("admin_enabled") != "true":
+                return None
+            bumped = int(values.get(ADMIN_GENERATION, "0"))
+            return "admin" if not bumped else f"admin/{bumped}"
+        statement = _TOKEN_STATUS if principal.kind == "token" else _USER_STATUS
+        with self._db.read() as conn:
+            row = conn.execute(statement, {"name": principal.name}).first()
+        if row is None or not row[0]:
+            return None
+        created = repr(float(row[1]))
+        # Generation 0 is the creation time alone, as tokens issued before generations had.
+        return created if not row[2] else f"{created}/{int(row[2])}"
+
+    @staticmethod
+    def _bump(conn: Connection, table: Any, name: str) -> None:
+        conn.execute(
+            update(table)
+            .where(table.c.name == name)
+            .values(credential_generation=table.c.credential_generation + 1)
+        )
+
+    @staticmethod
+    def _bump_admin_generation(conn: Connection) -> None:
+        row = conn.execute(
+            select(registry_settings.c.value)
+            .where(registry_settings.c.name == ADMIN_GENERATION)
+            .with_for_update()
+        ).first()
+        bumped = str(int(row[0]) + 1 if row is not None else 1)
+        upsert(
+            conn,
+            registry_settings,
+            {"name": ADMIN_GENERATION, "value": bumped},
+            ["name"],
+            ["value"],
+        )
 
     def is_active(self, principal: Principal) -> bool:
         return self.generation(principal) is not None
@@ -347,6 +391,7 @@ class AccessService:
         with self._db.write() as conn:
             self._require(conn, users, name, "user")
             password = self._set_password(conn, f"user:{name}", 1)
+            self._bump(conn, users, name)
         self.audit.record("credential.regenerate", actor, "ok", principal=f"user:{name}")
         return password
 
@@ -354,7 +399,8 @@ class AccessService:
         with self._db.write() as conn:
             self._require(conn, users, name, "user")
             conn.execute(update(users).where(users.c.name == name).values(enabled=enabled))
-        self._forget_status(f"user:{name}")
+            if not enabled:
+                self._bump(conn, users, name)
         self.audit.record("user.enable" if enabled else "user.disable", actor, "ok", user=name)
 
     def delete_user(self, name: str, actor: str) -> None:
@@ -363,7 +409,6 @@ class AccessService:
             conn.execute(delete(users).where(users.c.name == name))
             conn.execute(delete(credentials).where(credentials.c.principal == f"user:{name}"))
             conn.execute(delete(role_assignments).where(role_assignments.c.principal == name))
-        self._forget_status(f"user:{name}")
         self.audit.record("user.delete", actor, "ok", user=name)
 
     def list_users(self) -> list[dict[str, Any]]:
@@ -564,6 +609,7 @@ class AccessService:
         with self._db.write() as conn:
             self._require(conn, tokens, name, "token")
             password = self._set_password(conn, f"token:{name}", slot, expires_at)
+            self._bump(conn, tokens, name)
         self.audit.record(
             "credential.regenerate", actor, "ok", principal=f"token:{name}", slot=slot
         )
@@ -573,7 +619,8 @@ class AccessService:
         with self._db.write() as conn:
             self._require(conn, tokens, name, "token")
             conn.execute(update(tokens).where(tokens.c.name == name).values(enabled=enabled))
-        self._forget_status(f"token:{name}")
+            if not enabled:
+                self._bump(conn, tokens, name)
         self.audit.record("token.enable" if enabled else "token.disable", actor, "ok", token=name)
 
     def delete_token(self, name: str, actor: str) -> None:
@@ -581,7 +628,6 @@ class AccessService:
             self._require(conn, tokens, name, "token")
             conn.execute(delete(tokens).where(tokens.c.name == name))
             conn.execute(delete(credentials).where(credentials.c.principal == f"token:{name}"))
-        self._forget_status(f"token:{name}")
         self.audit.record("token.delete", actor, "ok", token=name)
 
     def list_tokens(self) -> list[dict[str, Any]]:
@@ -636,10 +682,6 @@ class AccessService:
     def _require(conn: Connection, table: Any, name: str, kind: str) -> None:
         if conn.execute(select(table.c.name).where(table.c.name == name)).first() is None:
             raise AccessError(f"{kind} {name!r} not found", status=404)
-
-    def _forget_status(self, principal_id: str) -> None:
-        with self._status_lock:
-            self._status.pop(principal_id, None)
 
     def require_manage(self, principal: Principal, write: bool) -> None:
         needed = "manage_write" if write else "manage_read"

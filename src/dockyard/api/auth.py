@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode
 
 from anyio import to_thread
 from starlette.datastructures import Headers
@@ -25,8 +25,10 @@ from dockyard.access.rights import PULL, Rights
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.api.errors import envelope
+from dockyard.api.uploads import UPLOAD_START_STATE, read_upload_start
 from dockyard.errors import Denied, DockyardError, Unauthorized
 from dockyard.spec.scopes import challenge
+from dockyard.spec.upload_query import UploadStart
 
 MAX_AUTHORIZATION_BYTES = 8192
 
@@ -61,13 +63,22 @@ class Caller:
         return any(g.pattern == "*" and PULL in g.actions for g in self.rights.grants)
 
 
-def service_name(configured: str, headers: Headers) -> str:
-    return configured or headers.get("host", "localhost")
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
 
 
-def realm(headers: Headers, scheme: str) -> str:
+def realm(public_url: str, service: str, headers: Headers, scheme: str) -> str:
+    """Where a 401 challenge sends the client for a token: the configured public URL. Without
+    one, the host the client named (only a well-formed one; it decides nothing but where
+    that client itself is sent, while the token's audience stays the configured service)."""
+    if public_url:
+        return f"{public_url}/oauth2/token"
+    host = headers.get("host", "")
+    if not _HOST_RE.match(host):
+        host = service
     proto = headers.get("x-forwarded-proto", scheme)
-    return f"{proto}://{headers.get('host', 'localhost')}/oauth2/token"
+    if proto not in ("http", "https"):
+        proto = scheme
+    return f"{proto}://{host}/oauth2/token"
 
 
 class Authenticator:
@@ -77,18 +88,20 @@ class Authenticator:
         signer: TokenSigner,
         service: str,
         oidc: OidcVerifier | None = None,
+        public_url: str = "",
     ) -> None:
         self.access = access
         self.signer = signer
-        self.service = service
+        self.service = service  # the audience of every token: configured, never a header
         self.oidc = oidc
+        self.public_url = public_url
 
     def identify(self, headers: Headers, client: str) -> Caller:
         """Blocking: may verify a password or a token signature."""
         authorization = headers.get("authorization", "")
         if len(authorization) > MAX_AUTHORIZATION_BYTES:
             raise Unauthorized("Authorization header too long")
-        service = service_name(self.service, headers)
+        service = self.service
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value:
             claims = self.signer.verify_access(value.strip(), service)
@@ -182,25 +195,31 @@ class AuthGate:
             path=scope["path"],
             via=caller.via,
         )
-        scope.setdefault("state", {})["caller"] = caller
+        state = scope.setdefault("state", {})
+        state["caller"] = caller
         if need.kind == "repository" and scope["method"] == "POST":
-            self._drop_unreadable_mount_source(scope, caller)
+            try:
+                start = read_upload_start(scope.get("query_string", b""))
+            except DockyardError as exc:
+                await self._refuse(scope, send, need, exc, headers)
+                return
+            state[UPLOAD_START_STATE] = self._checked_mount(start, caller)
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _drop_unreadable_mount_source(scope: Scope, caller: Caller) -> None:
+    def _checked_mount(start: UploadStart, caller: Caller) -> UploadStart:
         """A mount from a repository the caller may not read becomes a plain upload. So does a
-        mount without `from` (the blob may be anywhere) unless the caller reads everything."""
-        params = parse_qsl(scope.get("query_string", b"").decode())
-        named = dict(params)
-        source = named.get("from")
-        if source:
-            refused = not caller.can_read(source)
+        mount without `from` (the blob may be in any repository) unless the caller reads
+        every repository: distribution-spec 1.1 lets a registry answer a mount it does not do
+        with an upload session, and searching for a repository that holds the blob and that
+        the caller may read would tell which repositories hold it."""
+        if start.mount is None:
+            return start
+        if start.source is not None:
+            allowed = caller.can_read(start.source)
         else:
-            refused = "mount" in named and not caller.reads_everything()
-        if refused:
-            kept = [(k, v) for k, v in params if k not in ("mount", "from")]
-            scope["query_string"] = urlencode(kept).encode()
+            allowed = caller.reads_everything()
+        return start if allowed else start.without_mount()
 
     async def _refuse(
         self,
@@ -216,8 +235,10 @@ class AuthGate:
             response_headers.append((name.lower().encode(), value.encode()))
         if error.status == 401:
             value = challenge(
-                realm(headers, scope.get("scheme", "http")),
-                service_name(self.auth.service, headers),
+                realm(
+                    self.auth.public_url, self.auth.service, headers, scope.get("scheme", "http")
+                ),
+                self.auth.service,
                 need.scope,
                 "insufficient_scope" if insufficient else None,
             )

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from dockyard.access.decisions import grant
 from dockyard.access.principals import ANONYMOUS, Principal
-from dockyard.api.auth import Authenticator, basic_credentials, service_name
+from dockyard.api.auth import Authenticator, basic_credentials
 from dockyard.errors import DockyardError, Unauthorized, Unsupported
 from dockyard.spec.scopes import InvalidScope, parse_scopes
 
@@ -52,7 +52,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         return answer
 
     def _check_service(request: Request, requested: str | None) -> str:
-        service = service_name(auth.service, request.headers)
+        service = auth.service
         if requested and requested != service:
             raise Unauthorized(f"this token service serves {service!r}, not {requested!r}")
         return service

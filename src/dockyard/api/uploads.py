@@ -8,20 +8,31 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dockyard.api.streaming import content_length, receive_body
-from dockyard.errors import DigestInvalid, RangeInvalid
+from dockyard.errors import DigestInvalid, RangeInvalid, Unsupported
 from dockyard.registry.core import Registry
 from dockyard.registry.names import check_digest, check_name
 from dockyard.registry.uploads import SessionLease, UploadSession, progress_headers
-from dockyard.spec.digest import Digest, InvalidDigest
-from dockyard.spec.names import is_valid_name
 from dockyard.spec.ranges import parse_chunk_range
+from dockyard.spec.upload_query import InvalidUploadQuery, UploadStart, parse_upload_start
+
+# Where AuthGate leaves the upload POST's query it checked, for the handler to act on.
+UPLOAD_START_STATE = "upload_start"
 
 
-def parse_digest(text: str) -> Digest | None:
+def upload_start(request: Request) -> UploadStart:
+    """The upload POST's query, as the gate read it when it checked the request (it may have
+    dropped a mount the caller may not do), else read here."""
+    checked = request.scope.get("state", {}).get(UPLOAD_START_STATE)
+    if isinstance(checked, UploadStart):
+        return checked
+    return read_upload_start(request.scope.get("query_string", b""))
+
+
+def read_upload_start(query: bytes) -> UploadStart:
     try:
-        return Digest.parse(text)
-    except InvalidDigest:
-        return None
+        return parse_upload_start(query.decode("latin-1"))
+    except InvalidUploadQuery as exc:
+        raise Unsupported(str(exc), status=400) from exc
 
 
 def _created(name: str, digest: str) -> Response:
@@ -46,19 +57,17 @@ def upload_routes(registry: Registry) -> list[Route]:
 
     async def start_upload(request: Request) -> Response:
         name = check_name(request.path_params["name"])
-        params = request.query_params
-        mount = params.get("mount")
-        if mount:
+        start = upload_start(request)
+        if start.mount is not None:
             # A mount that cannot be done (bad digest, bad or unknown source) falls back to an
             # ordinary upload session, as distribution-spec 1.1 asks.
-            digest = parse_digest(mount)
-            source = params.get("from") or None
-            if digest is not None and (source is None or is_valid_name(source)):
-                mounted = await to_thread.run_sync(registry.blobs.mount, name, digest, source)
+            digest = start.mount_digest
+            if digest is not None:
+                mounted = await to_thread.run_sync(registry.blobs.mount, name, digest, start.source)
                 if mounted:
                     return _created(name, str(digest))
-        elif "digest" in params:
-            digest = check_digest(params["digest"])
+        elif start.digest is not None:
+            digest = check_digest(start.digest)
             expected = content_length(request)
             if expected:
                 await to_thread.run_sync(uploads.ensure_room, None, expected)

@@ -92,7 +92,7 @@ class TaskWorkerSettings:
             engines=tuple(settings.task_engines) if claim else (),
             registry_url=registry_url(settings),
             auth_enabled=settings.auth_enabled,
-            auth_service=settings.auth_service,
+            auth_service=settings.token_service,
             lease_seconds=settings.task_lease_seconds,
             poll_seconds=settings.task_poll_seconds,
             upstream_registries=tuple(settings.task_upstream_registries),

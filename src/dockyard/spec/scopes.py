@@ -1,5 +1,6 @@
-"""Docker token authentication scopes (`repository:<name>:pull,push`, `registry:catalog:*`)
-and the `WWW-Authenticate` challenge that asks for them."""
+"""Docker token authentication scopes (`repository:<name>:pull,push`, `registry:catalog:*`,
+and Dockyard's `registry:management:read,write` for the management API) and the
+`WWW-Authenticate` challenge that asks for them."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def parse_scope(text: str) -> Scope:
         raise InvalidScope(f"invalid actions in scope {text!r}")
     if kind == "repository" and not is_valid_name(name):
         raise InvalidScope(f"invalid repository name in scope {text!r}")
-    if kind == "registry" and name != "catalog":
+    if kind == "registry" and name not in ("catalog", "management"):
         raise InvalidScope(f"unknown registry resource in scope {text!r}")
     return Scope(kind, name, actions)
 

@@ -4,7 +4,8 @@ registry settings, the audit log and signing keys, in the spirit of ACR's contro
 A FastAPI application mounted by the composition root; its OpenAPI document is served at
 `/api/v1/openapi.json` (and an explorer at `/api/v1/docs`). Callers authenticate with Basic
 credentials (users, the admin user, tokens, or a refresh token with the null-GUID username)
-or a Bearer access token from the token service; reading needs `manage_read`, changing needs
+or a Bearer access token from the token service for scope `registry:management:*` (never
+a registry token); reading needs `manage_read`, changing needs
 `manage_write` (roles Owner and Contributor; Reader may read). Every change is recorded in
 the audit log under the caller's principal id. Errors use the OCI error envelope.
 

@@ -45,8 +45,10 @@ workers, with their build sources and logs; and saved tasks, with their timers.
 
 Authenticate with Basic credentials (a user, the admin user or a token with its password, or
 the username `00000000-0000-0000-0000-000000000000` with a refresh token from `/oauth2/token`)
-or with a Bearer access token. Reading needs the `manage_read` right (roles Owner, Contributor,
-Reader), changing needs `manage_write` (Owner, Contributor). Errors use the OCI error envelope.
+or with a Bearer access token for the scope `registry:management:*` (`read`, `write`; a
+registry token, such as docker's for a pull, does not open this API). Reading needs the
+`manage_read` right (roles Owner, Contributor, Reader), changing needs `manage_write` (Owner,
+Contributor). Errors use the OCI error envelope.
 """
 
 # AccessError carries DENIED whatever went wrong; the management API names the kind of
@@ -91,7 +93,8 @@ class _ManagementApp(FastAPI):
                 "type": "http",
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
-                "description": "An access token from /oauth2/token",
+                "description": "An access token from /oauth2/token for scope "
+                "registry:management:* (registry tokens are refused)",
             },
         }
         schema["security"] = [{"basic": []}, {"bearer": []}]

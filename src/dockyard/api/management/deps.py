@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from dockyard.access.decisions import management_claims
 from dockyard.access.principals import ANONYMOUS, Principal
 from dockyard.access.service import AccessService
 from dockyard.api.auth import Authenticator
@@ -31,7 +32,13 @@ def _context(request: Request) -> ManagementContext:
     return context
 
 
+_TOKEN_ACTIONS = "management_token_actions"
+
+
 def _caller(request: Request) -> Principal:
+    """Basic credentials (a password, or a refresh token with the null-GUID username), or an
+    access token granted the management scope. A registry access token (what docker holds
+    for a pull) is refused: it carries only the registry actions its scope names."""
     context = _context(request)
     if not context.enforce:
         return ANONYMOUS
@@ -39,12 +46,28 @@ def _caller(request: Request) -> Principal:
     found = context.auth.identify(request.headers, client)
     if found.principal.kind == "anonymous":
         raise Unauthorized("credentials required")
+    if found.via == "bearer":
+        held = management_claims(found.access)
+        if not held:
+            raise Unauthorized(
+                "this access token is not for the management API: use Basic credentials, a "
+                "refresh token, or an access token for scope registry:management:*"
+            )
+        setattr(request.state, _TOKEN_ACTIONS, held)
     return found.principal
+
+
+def _token_allows(request: Request, action: str) -> bool:
+    """Whether the caller's access token (if it came with one) carries `action`."""
+    held: frozenset[str] | None = getattr(request.state, _TOKEN_ACTIONS, None)
+    return held is None or action in held
 
 
 def _reader(request: Request, principal: Annotated[Principal, Depends(_caller)]) -> Principal:
     context = _context(request)
     if context.enforce:
+        if not (_token_allows(request, "read") or _token_allows(request, "write")):
+            raise Denied("the access token does not carry registry:management:read")
         context.auth.access.require_manage(principal, write=False)
     return principal
 
@@ -52,6 +75,8 @@ def _reader(request: Request, principal: Annotated[Principal, Depends(_caller)])
 def _writer(request: Request, principal: Annotated[Principal, Depends(_caller)]) -> Principal:
     context = _context(request)
     if context.enforce:
+        if not _token_allows(request, "write"):
+            raise Denied("the access token does not carry registry:management:write")
         context.auth.access.require_manage(principal, write=True)
     return principal
 

@@ -174,6 +174,8 @@ users = Table(
     Column("kind", String(32), nullable=False),  # user | service-principal
     Column("enabled", Boolean, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Bumped by every password reset and disable: tokens issued before stop working.
+    Column("credential_generation", Integer, nullable=False, server_default="0"),
 )
 
 # Password hashes of every principal: "user:<name>" (slot 1), "token:<name>" and "admin"
@@ -215,6 +217,8 @@ tokens = Table(
     Column("scope_map", String(64), nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Bumped by every password regeneration and disable: tokens issued before stop working.
+    Column("credential_generation", Integer, nullable=False, server_default="0"),
 )
 
 registry_settings = Table(
