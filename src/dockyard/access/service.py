@@ -30,6 +30,7 @@ from dockyard.access.rights import (
     Rights,
     parse_scope_map_action,
 )
+from dockyard.access.run_identity import RUN_KIND, RunIdentities
 from dockyard.errors import Denied, DockyardError, TooManyRequests, Unauthorized
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore, upsert
@@ -80,6 +81,7 @@ class AccessService:
         self._verified = VerifiedCache()
         self._status: dict[str, tuple[float, str | None]] = {}
         self._status_lock = threading.Lock()
+        self.run_identities = RunIdentities(db)
 
     # --- registry settings -------------------------------------------------------------------
 
@@ -271,6 +273,8 @@ class AccessService:
         working. Cached briefly per process."""
         if principal.kind == "anonymous":
             return "anonymous" if self.anonymous_pull else None
+        if principal.kind == RUN_KIND:  # not cached: it must end with the run
+            return self.run_identities.generation(principal.name, self.generation)
         now = time.monotonic()
         with self._status_lock:
             cached = self._status.get(principal.id)
@@ -303,6 +307,8 @@ class AccessService:
             )
         if principal.kind == "anonymous":
             return Rights((Grant("*", frozenset({PULL})),) if self.anonymous_pull else ())
+        if principal.kind == RUN_KIND:
+            return self.run_identities.rights(principal.name, self.rights)
         if principal.kind == "token":
             with self._db.read() as conn:
                 row = conn.execute(
