@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         default=False,
         description="let `privileged: true` steps of task files run privileged containers",
     )
+    task_allow_host_network: bool = Field(
+        default=False,
+        description="let task file steps use the worker's host network (`network: host`, "
+        "`docker build --network host`) and join its daemon's own networks (`skipCreation`)",
+    )
     task_upstream_registries: list[str] = Field(
         default_factory=list,
         description="registries searched, after this one, for unqualified FROM images "

@@ -178,11 +178,17 @@ def srv(
     server = start_auth_server(
         tmp_path_factory.mktemp("seed-scenario"),
         # The server's wall clock is the test's: time.time() adds the offset in CLOCK_FILE.
-        PYTHONPATH=str(Path(__file__).parent / "clock"),
+        # (kept in front of the caller's PYTHONPATH, which names the code under test)
+        PYTHONPATH=os.pathsep.join(
+            p for p in (str(Path(__file__).parent / "clock"), os.environ.get("PYTHONPATH")) if p
+        ),
         DOCKYARD_TEST_CLOCK_FILE=str(CLOCK_FILE),
         DOCKYARD_TASK_ALLOW_PRIVATE_SOURCES="true",
         DOCKYARD_TASK_ENGINES='["buildah", "docker"]',
         DOCKYARD_TASK_COMMIT_POLL_SECONDS="3600",
+        # The chart steps reach this registry on the worker's loopback: the host network,
+        # which a worker allows only when told to.
+        DOCKYARD_TASK_ALLOW_HOST_NETWORK="true",
         # The test daemon has no network for BuildKit; the classic builder is enough.
         DOCKER_BUILDKIT="0",
     )

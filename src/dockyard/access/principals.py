@@ -1,5 +1,5 @@
 """Who is asking: the admin user, a user or service principal, a repository-scoped token,
-or nobody (anonymous)."""
+a task run (its own identity, access/run_identity.py), or nobody (anonymous)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ REFRESH_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: str  # admin | user | token | anonymous
+    kind: str  # admin | user | token | run (a task run's own identity) | anonymous
     name: str
 
     @property
@@ -25,7 +25,7 @@ class Principal:
         if text in ("admin", "anonymous"):
             return cls(text, text)
         kind, _, name = text.partition(":")
-        if kind not in ("user", "token") or not name:
+        if kind not in ("user", "token", "run") or not name:
             raise ValueError(f"invalid principal {text!r}")
         return cls(kind, name)
 

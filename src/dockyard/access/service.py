@@ -30,6 +30,7 @@ from dockyard.access.rights import (
     Rights,
     parse_scope_map_action,
 )
+from dockyard.access.run_identity import RUN_KIND, RunIdentities
 from dockyard.errors import Denied, DockyardError, TooManyRequests, Unauthorized
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore, upsert
@@ -103,6 +104,7 @@ class AccessService:
         self.admin_username = admin_username
         self.max_failures_per_address = max_failures_per_address
         self._verified = VerifiedCache()
+        self.run_identities = RunIdentities(db)
 
     # --- registry settings -------------------------------------------------------------------
 
@@ -295,6 +297,8 @@ class AccessService:
         the very next request in every server process (one primary-key read, prebuilt)."""
         if principal.kind == "anonymous":
             return "anonymous" if self.anonymous_pull else None
+        if principal.kind == RUN_KIND:  # it must end with the run
+            return self.run_identities.generation(principal.name, self.generation)
         if principal.kind == "admin":
             with self._db.read() as conn:
                 values = dict(conn.execute(_ADMIN_STATUS).tuples().all())
@@ -347,6 +351,8 @@ class AccessService:
             )
         if principal.kind == "anonymous":
             return Rights((Grant("*", frozenset({PULL})),) if self.anonymous_pull else ())
+        if principal.kind == RUN_KIND:
+            return self.run_identities.rights(principal.name, self.rights)
         if principal.kind == "token":
             with self._db.read() as conn:
                 row = conn.execute(

@@ -3,8 +3,10 @@
 Any number of workers (each server process, and `dockyard worker` on other machines) share
 the queue. While a run goes on, a lease thread renews the run's lease every few seconds and
 watches for a cancel; every poll also ends the runs of workers that stopped renewing (Error,
-"worker lost"). A build pushes to this registry with a refresh token of the identity that
-asked for the run, valid for the run's timeout and a margin.
+"worker lost"). A run reaches this registry with its own identity (`run:<run id>`,
+access/run_identity.py): a refresh token that opens only the repositories the run named,
+within the requester's rights, no management API, and only while the run is going on; it is
+revoked when the run ends.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from dockyard.access.principals import REFRESH_TOKEN_USERNAME, Principal
+from dockyard.access.rights import Grant
+from dockyard.access.run_identity import run_principal
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.config import Settings
@@ -31,6 +36,7 @@ from dockyard.jobs.leases import take_lease
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.tasks.base_images import BaseImageDigests
+from dockyard.tasks.credentials import RepositoryAccess
 from dockyard.tasks.engines import RegistryAccess, make_engine
 from dockyard.tasks.executor import ExecutorSettings, RunExecutor
 from dockyard.tasks.logs import LogStore
@@ -103,6 +109,7 @@ class TaskWorkerSettings:
                 max_source_bytes=settings.task_max_source_bytes,
                 allow_private_sources=settings.task_allow_private_sources,
                 allow_privileged_steps=settings.task_allow_privileged_steps,
+                allow_host_network_steps=settings.task_allow_host_network,
             ),
             commit_poll_seconds=settings.task_commit_poll_seconds,
         )
@@ -233,17 +240,28 @@ class TaskWorker:
             target=self._keep_lease, args=(run.run_id, control, done), daemon=True
         )
         keeper.start()
+        registry = RegistryAccess(
+            self.settings.registry_url, upstream=self.settings.upstream_registries
+        )
         try:
             try:
-                registry = self._registry_access(run)
+                self._requester_generation(run)
             except Unauthorized as exc:
                 self.logs.append(run.run_id, f"{exc.message}\n")
                 self.runs.finish(run.run_id, self.id, ERROR, exc.message)
                 return
-            outcome = self.executor.execute(run, self.id, registry, control)
+            outcome = self.executor.execute(
+                run,
+                self.id,
+                registry,
+                control,
+                lambda needs: self._run_credential(run, registry, needs),
+            )
         finally:
             done.set()
             keeper.join()
+            if self.settings.auth_enabled and self._access is not None:
+                self._access.run_identities.revoke(run.run_id)
         if outcome.status is None:
             log.warning("run %s was taken from %s before it ended", run.run_id, self.id)
             return
@@ -274,23 +292,43 @@ class TaskWorker:
             elif state:
                 control.stop(CANCELED)
 
-    def _registry_access(self, run: Run) -> RegistryAccess:
-        access = RegistryAccess(
-            self.settings.registry_url, upstream=self.settings.upstream_registries
-        )
+    def _requester_generation(self, run: Run) -> str | None:
+        """The requester's generation; None when the registry takes no credentials. Raises
+        Unauthorized when the requester is disabled or removed."""
         if not self.settings.auth_enabled or self._access is None or self._signer is None:
-            return access
+            return None
         principal = Principal.from_id(run.requester)
         if principal.kind == "anonymous":
-            return access
+            return None
         generation = self._access.generation(principal)
         if generation is None:
             raise Unauthorized(f"{principal.id}, who asked for the run, is disabled or removed")
+        return generation
+
+    def _run_credential(
+        self, run: Run, registry: RegistryAccess, needs: Sequence[RepositoryAccess]
+    ) -> RegistryAccess:
+        """The run's own credential: the repositories it needs, within what the requester may
+        do now, valid while the run is going on (and at most its timeout and a margin)."""
+        if self._requester_generation(run) is None:
+            return registry
+        assert self._access is not None
+        assert self._signer is not None
+        requester = Principal.from_id(run.requester)
+        generation = self._access.run_identities.create(
+            run.run_id,
+            requester,
+            self._access.rights(requester),
+            [Grant(need.pattern, need.actions) for need in needs],
+        )
         service = self.settings.auth_service or urlsplit(self.settings.registry_url).netloc
         token = self._signer.issue_refresh(
-            principal.id, service, generation, seconds=run.timeout + CREDENTIAL_MARGIN_SECONDS
+            run_principal(run.run_id).id,
+            service,
+            generation,
+            seconds=run.timeout + CREDENTIAL_MARGIN_SECONDS,
         )
-        return replace(access, username=REFRESH_TOKEN_USERNAME, password=token)
+        return replace(registry, username=REFRESH_TOKEN_USERNAME, password=token)
 
 
 def build_task_worker(

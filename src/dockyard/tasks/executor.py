@@ -20,7 +20,8 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError
 from dockyard.tasks import archive, fetch
-from dockyard.tasks.base_images import BaseImageDigests
+from dockyard.tasks.base_images import BaseImageDigests, local_source
+from dockyard.tasks.credentials import RepositoryAccess, RunCredential, merged, pulls, pushes
 from dockyard.tasks.dockerfile import DockerfileInvalid, base_images
 from dockyard.tasks.engines.base import (
     BuildFailed,
@@ -56,7 +57,8 @@ from dockyard.tasks.runs import RunStore
 from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.service import image_repository
 from dockyard.tasks.sources import SourceStore
-from dockyard.tasks.steps.docker import Login, docker_config, sweep_run
+from dockyard.tasks.steps.docker import Login, sweep_run
+from dockyard.tasks.steps.plan import StepPolicy
 from dockyard.tasks.steps.runner import MultiStepRun, StepsInput
 
 log = logging.getLogger("dockyard.tasks")
@@ -72,6 +74,7 @@ class ExecutorSettings:
     max_source_bytes: int
     allow_private_sources: bool = False
     allow_privileged_steps: bool = False
+    allow_host_network_steps: bool = False
 
 
 class RunExecutor:
@@ -94,9 +97,17 @@ class RunExecutor:
         self._settings = settings
 
     def execute(
-        self, run: Run, worker: str, registry: RegistryAccess, control: RunControl
+        self,
+        run: Run,
+        worker: str,
+        registry: RegistryAccess,
+        control: RunControl,
+        credential: RunCredential | None = None,
     ) -> Outcome:
-        """Do the run; its outcome, with the log complete before it is returned."""
+        """Do the run; its outcome, with the log complete before it is returned. `registry`
+        names this registry without a credential; `credential` makes the run's own for the
+        repositories the run turns out to need (none: the registry takes no credentials)."""
+        issue = credential or (lambda _needs: registry)
         run_dir = self._settings.work_dir / run.run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         control.on_spawn = lambda pid: _note_process(run_dir, pid)
@@ -104,7 +115,7 @@ class RunExecutor:
         started = time.monotonic()
         try:
             sink.line(f"Run {run.run_id} ({run.kind}) started on {worker} with {run.engine}")
-            outcome = self._execute(run, worker, registry, control, sink, run_dir)
+            outcome = self._execute(run, worker, registry, issue, control, sink, run_dir)
         except Stopped as stop:
             outcome = _stopped(stop.reason, run)
         except BuildFailed as exc:
@@ -135,6 +146,7 @@ class RunExecutor:
         run: Run,
         worker: str,
         registry: RegistryAccess,
+        credential: RunCredential,
         control: RunControl,
         sink: LogSink,
         run_dir: Path,
@@ -146,11 +158,15 @@ class RunExecutor:
         if run.kind == "task":
             if context is None:
                 raise BuildFailed("a multi-step run needs a context holding its task file")
-            return self._steps(run, worker, registry, control, sink, run_dir, context)
+            return self._steps(run, worker, registry, credential, control, sink, run_dir, context)
         if run.kind == "cmd":
-            return self._command(run, worker, engine, registry, control, sink, run_dir, context)
+            return self._command(
+                run, worker, engine, registry, credential, control, sink, run_dir, context
+            )
         assert context is not None, "a build has a context"
-        return self._build(run, worker, engine, registry, control, sink, run_dir, context)
+        return self._build(
+            run, worker, engine, registry, credential, control, sink, run_dir, context
+        )
 
     def _context(self, run: Run, run_dir: Path, sink: LogSink, control: RunControl) -> Path | None:
         request = run.request
@@ -188,6 +204,7 @@ class RunExecutor:
         worker: str,
         engine: Engine,
         registry: RegistryAccess,
+        credential: RunCredential,
         control: RunControl,
         sink: LogSink,
         run_dir: Path,
@@ -208,6 +225,13 @@ class RunExecutor:
         if not self._runs.mark_running(run.run_id, worker, bases):
             raise Stopped(LOST)
         qualified = {_qualified(registry, image): image for image in request.images}
+        # The run's credential: pull on the base images it reads here, push on its images.
+        needs: list[RepositoryAccess] = pushes(qualified, registry.host)
+        for base in bases:
+            local = local_source(base.image, registry.host, registry.upstream)
+            if local is not None:
+                needs += pulls([local.reference], registry.host)
+        registry = credential(merged(needs))
         job = BuildJob(
             run_id=run.run_id,
             context=context,
@@ -233,6 +257,7 @@ class RunExecutor:
         worker: str,
         engine: Engine,
         registry: RegistryAccess,
+        credential: RunCredential,
         control: RunControl,
         sink: LogSink,
         run_dir: Path,
@@ -243,6 +268,7 @@ class RunExecutor:
             raise BuildFailed("the run has no command")
         if not self._runs.mark_running(run.run_id, worker, []):
             raise Stopped(LOST)
+        registry = credential(merged(pulls([words[0]], registry.host)))
         job = CommandJob(
             run_id=run.run_id,
             image=words[0],
@@ -261,6 +287,7 @@ class RunExecutor:
         run: Run,
         worker: str,
         registry: RegistryAccess,
+        credential: RunCredential,
         control: RunControl,
         sink: LogSink,
         run_dir: Path,
@@ -278,8 +305,12 @@ class RunExecutor:
         given = StepsInput(
             docker_scope=scope,
             secrets=secrets,
-            docker_config=docker_config(registry, logins),
-            allow_privileged=self._settings.allow_privileged_steps,
+            credential=credential,
+            logins=tuple(logins),
+            policy=StepPolicy(
+                allow_privileged=self._settings.allow_privileged_steps,
+                allow_host_network=self._settings.allow_host_network_steps,
+            ),
             resolve_bases=None
             if self._base_images is None
             else functools.partial(self._base_images.resolve, run, registry),

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from dockyard.errors import Unsupported
 from dockyard.spec.names import is_valid_name, is_valid_tag
+from dockyard.spec.reference import InvalidReference, parse_reference
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.tasks.fetch import parse_context_url
@@ -104,6 +105,10 @@ def check_request(request: RunRequest) -> None:
             raise Unsupported(f"cmd {request.cmd!r}: {exc}") from None
         if not words:
             raise Unsupported("a cmd run needs cmd: '<image> <args...>'")
+        try:
+            parse_reference(words[0].replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
+        except InvalidReference as exc:
+            raise Unsupported(f"cmd: {exc}", status=400) from None
     elif request.kind == "task":
         if (request.source is None) == (request.context_url is None):
             raise Unsupported("a multi-step run needs exactly one of source and context_url")

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from dockyard.access.decisions import management_claims
 from dockyard.access.principals import ANONYMOUS, Principal
+from dockyard.access.run_identity import RUN_KIND
 from dockyard.access.service import AccessService
 from dockyard.api.auth import Authenticator
 from dockyard.errors import Denied, Unauthorized
@@ -46,6 +47,10 @@ def _caller(request: Request) -> Principal:
     found = context.auth.identify(request.headers, client)
     if found.principal.kind == "anonymous":
         raise Unauthorized("credentials required")
+    if found.principal.kind == RUN_KIND:
+        # A task run's credential opens its repositories, never the management API.
+        context.auth.access.audit.record("manage", found.principal.id, "denied")
+        raise Denied(f"{found.principal.id} is a task run's credential: no management rights")
     if found.via == "bearer":
         held = management_claims(found.access)
         if not held:

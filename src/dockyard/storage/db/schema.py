@@ -487,3 +487,18 @@ task_credentials = Table(
     Column("password", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# A run's own identity for this registry (`run:<run id>`): the repositories and actions its
+# credential opens (already cut down to the requester's rights when the run began), and the
+# generation its tokens carry. It is valid only while the run is Started or Running.
+task_run_identities = Table(
+    "task_run_identities",
+    metadata,
+    Column(
+        "run_id", String(16), ForeignKey("task_runs.run_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("requester", String(160), nullable=False),
+    Column("grants", Text, nullable=False),  # JSON list of {pattern, actions}
+    Column("generation", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)

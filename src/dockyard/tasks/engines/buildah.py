@@ -128,7 +128,7 @@ class BuildahEngine:
         create = [*options, "from", "--quiet", "--name", container, "--authfile", str(auth)]
         if job.platform:
             create += ["--platform", job.platform]
-        create.append(job.image)
+        create += ["--", job.image]
         status = run_process(create, log, control, env=env)
         if status != 0:
             raise BuildFailed(f"could not start {job.image}: buildah from exited with {status}")

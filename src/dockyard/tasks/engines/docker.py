@@ -90,7 +90,7 @@ class DockerEngine:
         if job.context is not None:
             run += ["-v", f"{job.context}:/workspace", "-w", "/workspace"]
         try:
-            return run_process([*run, job.image, *job.args], log, control, env=env)
+            return run_process([*run, "--", job.image, *job.args], log, control, env=env)
         except Stopped:
             # Ending the client does not end the container.
             quiet([docker, "rm", "-f", name], env)
@@ -102,7 +102,7 @@ def docker_push(
 ) -> str | None:
     """`docker push`; the digest it pushed, or None when it failed."""
     captured = _Capture(log)
-    status = run_process([docker, "push", image], captured, control, env=env)
+    status = run_process([docker, "push", "--", image], captured, control, env=env)
     found = _PUSHED_DIGEST.findall(captured.text)
     return found[-1] if status == 0 and found else None
 

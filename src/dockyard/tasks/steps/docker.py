@@ -1,6 +1,12 @@
 """The Docker daemon commands of one multi-step run. Everything the run creates carries the
 label dockyard.run=<scope> (the run id and a random part), so that it can be found and removed
-at the end of the run, and by the next worker when the one doing the run died."""
+at the end of the run, and by the next worker when the one doing the run died.
+
+Every argv is an explicit list: each option carries its value in the same word
+(`--workdir=...`), and `--` comes before the image (or the build context), so nothing of the
+task file is ever read as an option. Environment values go in an env file of the run (mode
+0600), build argument values through docker's environment: no value is on a command line.
+A container gets the run's workspace, its credential and its secret volumes, no host path."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +61,7 @@ class Container:
     alias: str | None
     workspace: Path
     working_directory: str | None
-    env: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
     entry_point: str | None = None
     user: str | None = None
     privileged: bool = False
@@ -79,7 +86,14 @@ class DockerSteps:
         with os.fdopen(fd, "w") as out:
             out.write(config_json)
         self.env = {**os.environ, "DOCKER_CONFIG": str(config_dir)}
-        self.built: set[str] = set()  # tags the run's build steps made
+        self.env_dir = work_dir / "env"
+        self.env_dir.mkdir(parents=True, exist_ok=True)
+        self.built: set[str] = set()  # tags that build steps of the run made successfully
+        self._built_lock = threading.Lock()
+
+    def has_built(self, image: str) -> bool:
+        with self._built_lock:
+            return image in self.built
 
     def _docker(self, args: Sequence[str], out: Output, control: RunControl) -> int:
         return run_process([self.program, *args], out, control, env=self.env)
@@ -91,13 +105,25 @@ class DockerSteps:
         return bool(self.quiet(["network", "create", "--label", self.label, name]).strip())
 
     def build(
-        self, argv: Sequence[str], tags: Sequence[str], out: Output, control: RunControl, cwd: Path
+        self,
+        argv: Sequence[str],
+        tags: Sequence[str],
+        out: Output,
+        control: RunControl,
+        cwd: Path,
+        build_env: dict[str, str] | None = None,
     ) -> int:
-        self.built.update(tags)
-        return run_process([self.program, "build", *argv], out, control, env=self.env, cwd=cwd)
+        """`docker build`; its tags count as built only when it succeeded (a later step may
+        run or push only what really was built)."""
+        env = {**self.env, **(build_env or {})}
+        status = run_process([self.program, "build", *argv], out, control, env=env, cwd=cwd)
+        if status == 0:
+            with self._built_lock:
+                self.built.update(tags)
+        return status
 
     def pull(self, image: str, out: Output, control: RunControl) -> int:
-        return self._docker(["pull", image], out, control)
+        return self._docker(["pull", "--", image], out, control)
 
     def push(self, image: str, out: Output, control: RunControl) -> str | None:
         """The pushed digest, or None when the push failed."""
@@ -123,37 +149,46 @@ class DockerSteps:
         with contextlib.suppress(Stopped):
             self._docker(["logs", "--follow", name], out, control)
 
+    def _env_file(self, c: Container) -> Path:
+        """The container's environment, one `NAME=value` a line (values were checked to have
+        no line break), in a file only the worker reads."""
+        path = self.env_dir / f"{c.name}.env"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.writelines(f"{name}={value}\n" for name, value in c.env)
+        return path
+
     def _run_args(self, c: Container, detach: bool) -> list[str]:
-        args = ["run", "--name", c.name, "--label", self.label, "--network", c.network]
+        args = ["run", f"--name={c.name}", f"--label={self.label}", f"--network={c.network}"]
         if detach:
             args.append("--detach")
         if c.alias is not None and c.network not in ("host", "none"):
-            args += ["--network-alias", c.alias]
-        args += ["-v", f"{c.workspace}:/workspace"]
-        args += ["-v", f"{self.config_file}:{CONFIG_IN_CONTAINER}:ro"]
+            args.append(f"--network-alias={c.alias}")
+        args.append(f"--volume={c.workspace}:/workspace")
+        args.append(f"--volume={self.config_file}:{CONFIG_IN_CONTAINER}:ro")
         for source, target in c.mounts:
-            args += ["-v", f"{source}:{target}:ro"]
+            args.append(f"--volume={source}:{target}:ro")
         if c.working_directory is not None:
-            args += ["--workdir", c.working_directory]
-        for pair in c.env:
-            args += ["--env", pair]
+            args.append(f"--workdir={c.working_directory}")
+        if c.env:
+            args.append(f"--env-file={self._env_file(c)}")
         if c.entry_point is not None:
-            args += ["--entrypoint", c.entry_point]
+            args.append(f"--entrypoint={c.entry_point}")
         if c.user is not None:
-            args += ["--user", c.user]
+            args.append(f"--user={c.user}")
         if c.privileged:
             args.append("--privileged")
-        for port in c.ports:
-            args += ["--publish", port]
-        for port in c.expose:
-            args += ["--expose", port]
-        return [*args, c.image, *c.args]
+        args += [f"--publish={port}" for port in c.ports]
+        args += [f"--expose={port}" for port in c.expose]
+        return [*args, "--", c.image, *c.args]
 
     def remove_everything(self) -> None:
         """Containers, networks and built tags of the run, whatever state they are in."""
         remove_run_resources(self.program, self.env, self.scope)
-        if self.built:
-            self.quiet(["rmi", *sorted(self.built)])
+        with self._built_lock:
+            made = sorted(self.built)
+        if made:
+            self.quiet(["rmi", "--", *made])
 
 
 def remove_run_resources(program: str, env: dict[str, str], scope: str) -> None:

@@ -18,13 +18,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dockyard.tasks.credentials import RunCredential
 from dockyard.tasks.model import FAILED, SUCCEEDED, BaseImage, OutputImage, Run, StepResult
 from dockyard.tasks.outcome import Outcome
 from dockyard.tasks.process import LOST, LogSink, RunControl, Stopped
@@ -32,9 +33,9 @@ from dockyard.tasks.runs import RunStore
 from dockyard.tasks.service import image_repository
 from dockyard.tasks.steps.build_command import BuildStepInvalid, path_inside
 from dockyard.tasks.steps.control import STEP_TIMED_OUT, StepControl
-from dockyard.tasks.steps.docker import Container, DockerSteps
+from dockyard.tasks.steps.docker import Container, DockerSteps, Login, docker_config
 from dockyard.tasks.steps.output import StepOutput
-from dockyard.tasks.steps.plan import Prepared, prepare
+from dockyard.tasks.steps.plan import Prepared, StepPolicy, prepare
 from dockyard.tasks.taskfile.load import RenderedTaskFile, load_task_file
 from dockyard.tasks.taskfile.model import BUILD, PUSH, Step
 from dockyard.tasks.taskfile.problems import TaskFileInvalid
@@ -53,8 +54,11 @@ class StepsInput:
     # part, as another registry on the same daemon may have a run of the same id.
     docker_scope: str
     secrets: Mapping[str, str]  # the task's secret values, with the run's own over them
-    docker_config: str  # config.json with the run's credential (and the task's logins)
-    allow_privileged: bool = False
+    # The run's credential for this registry, limited to the repositories the task file
+    # names; asked for once the file is checked.
+    credential: RunCredential
+    logins: tuple[Login, ...] = ()  # the task's credentials for other registries
+    policy: StepPolicy = field(default_factory=StepPolicy)
     # Fills in the digests base image references name now, for the base-image triggers.
     resolve_bases: Callable[[list[BaseImage]], list[BaseImage]] | None = None
 
@@ -112,7 +116,8 @@ class MultiStepRun:
                 rendered.task,
                 self._given.docker_scope,
                 self._workspace,
-                self._given.allow_privileged,
+                self._given.policy,
+                self._registry_host,
             )
         except (TaskFileInvalid, BuildStepInvalid) as exc:
             return self._invalid(rendered.mask(exc.message))
@@ -129,7 +134,9 @@ class MultiStepRun:
             for s in rendered.task.steps
         }
         self._record()
-        docker = DockerSteps(self._given.docker_scope, self._run_dir, self._given.docker_config)
+        registry = self._given.credential(prepared.repositories)
+        config = docker_config(registry, self._given.logins)
+        docker = DockerSteps(self._given.docker_scope, self._run_dir, config)
         try:
             for network in prepared.created_networks:
                 if not docker.create_network(network):
@@ -322,11 +329,13 @@ class MultiStepRun:
         for base in setup.prepared.build_bases[step.id]:
             # The daemon builds on what it holds; a pull first makes the build use what the
             # reference names now, and only what the run's credential may read.
-            if base not in docker.built:
+            if not docker.has_built(base):
                 out.line(f"Pulling {base}")
                 if docker.pull(base, _Kept(), control) != 0:
                     raise StepFailed(f"could not pull the base image {base}")
-        status = docker.build(command.argv(), command.tags, out, control, self._workspace)
+        status = docker.build(
+            command.argv(), command.tags, out, control, self._workspace, command.environment()
+        )
         if status != 0:
             raise StepFailed(f"docker build exited with status {status}")
         self._update(step.id, images=list(command.tags))
@@ -334,7 +343,7 @@ class MultiStepRun:
     def _push(self, step: Step, docker: DockerSteps, out: StepOutput, control: RunControl) -> None:
         pushed = []
         for image in step.push:
-            if image not in docker.built:
+            if not docker.has_built(image):
                 raise StepFailed(f"{image} was not built by a step of this run")
             digest = docker.push(image, out, control)
             if digest is None:
@@ -361,7 +370,6 @@ class MultiStepRun:
         image = self._pulled(image, step, docker, out, control)
         suffix = f"-{execution}" if execution else ""
         task = setup.rendered.task
-        env = (*task.env, *step.env)
         container = Container(
             name=f"dockyard-{docker.scope}-{step.id}{suffix}",
             image=image,
@@ -372,7 +380,7 @@ class MultiStepRun:
             working_directory=None
             if step.disable_working_directory_override
             else (step.working_directory or task.working_directory),
-            env=env,
+            env=setup.prepared.env[step.id],
             entry_point=step.entry_point,
             user=step.user,
             privileged=step.privileged,
@@ -405,7 +413,7 @@ class MultiStepRun:
         """The image to run: one a build step made, or pulled (this registry first for an
         unqualified name), so that the daemon's cache never stands in for a pull the run's
         credential would be refused."""
-        if image in docker.built and not step.pull:
+        if docker.has_built(image) and not step.pull:
             return image
         candidates = [image]
         if not _names_registry(image):
