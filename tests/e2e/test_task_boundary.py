@@ -170,6 +170,55 @@ def _command_lines() -> list[str]:
     return lines
 
 
+class CommandLineScan:
+    """Watches every process's command line for a text while it is open."""
+
+    def __init__(self, needle: str) -> None:
+        self.needle = needle
+        self.seen: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._scan, daemon=True)
+
+    def _scan(self) -> None:
+        while not self._stop.is_set():
+            self.seen.extend(line for line in _command_lines() if self.needle in line)
+            time.sleep(0.05)
+
+    def __enter__(self) -> CommandLineScan:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_quick_builds_arguments_are_on_no_command_line(
+    http: httpx.Client, srv: AuthServer
+) -> None:
+    """A saved build task's secret values are build arguments: buildah reads them from its
+    environment, not its command line."""
+    secret = f"Secret-{uuid.uuid4().hex}"
+    dockerfile = DOCKERFILE.replace(
+        "RUN echo built", 'ARG TOKEN\nRUN echo "arg-length=${#TOKEN}" && sleep 4'
+    )
+    source = upload_source(http, context_tar({"Dockerfile": dockerfile}))
+    with CommandLineScan(secret) as scan:
+        run = create_run(
+            http,
+            kind="build",
+            source=source,
+            images=["boundary/args:{{.Run.ID}}"],
+            build_args={"REGISTRY": srv.host, "TOKEN": secret},
+        )
+        run_id = str(run["run_id"])
+        run = wait_for_run(http, run_id, timeout=300)
+    log = log_text(http, run_id)
+    assert run["status"] == "Succeeded", log
+    assert f"arg-length={len(secret)}" in log
+    assert scan.seen == []
+
+
 def test_secrets_reach_steps_without_a_command_line(http: httpx.Client, srv: AuthServer) -> None:
     """While a build step and a cmd step use a secret (a build argument, an env value), no
     process on the machine shows it in its command line; the containers have it."""
@@ -191,30 +240,17 @@ steps:
     dockerfile = DOCKERFILE.replace(
         "RUN echo built", 'ARG TOKEN\nRUN echo "arg-length=${#TOKEN}" && sleep 6'
     )
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def scan() -> None:
-        while not stop.is_set():
-            seen.extend(line for line in _command_lines() if secret in line)
-            time.sleep(0.05)
-
-    scanner = threading.Thread(target=scan, daemon=True)
-    scanner.start()
-    try:
+    with CommandLineScan(secret) as scan:
         run_id = task_run(
             http, {"acb.yaml": task, "Dockerfile": dockerfile}, secret_values={"token": secret}
         )
         run = wait_for_run(http, run_id, timeout=300)
-    finally:
-        stop.set()
-        scanner.join()
     log = log_text(http, run_id)
     assert run["status"] == "Succeeded", log
     assert f"arg-length={len(secret)}" in log
     assert f"[env] env-length={len(secret)}" in log
     assert secret not in log
-    assert seen == []
+    assert scan.seen == []
 
 
 # --- 2. the run's own credential -------------------------------------------------------------

@@ -261,7 +261,10 @@ class TaskWorker:
             done.set()
             keeper.join()
             if self.settings.auth_enabled and self._access is not None:
-                self._access.run_identities.revoke(run.run_id)
+                try:
+                    self._access.run_identities.revoke(run.run_id)
+                except Exception:  # the run's end makes it invalid all the same
+                    log.exception("revoking the identity of run %s failed", run.run_id)
         if outcome.status is None:
             log.warning("run %s was taken from %s before it ended", run.run_id, self.id)
             return

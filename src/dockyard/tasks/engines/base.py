@@ -5,11 +5,38 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from dockyard.tasks.process import LogSink, RunControl
+
+# A build argument whose name can be an environment variable's, and is none the build
+# clients read themselves, goes to the client in its environment (`--build-arg=NAME` reads it
+# from there), so that its value (a saved task's secret value) is on no command line.
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CLIENT_PREFIXES = (
+    "DOCKER_", "BUILDKIT_", "BUILDX_", "BUILDAH_", "CONTAINERS_", "REGISTRY_", "STORAGE_", "XDG_",
+)  # fmt: skip
+_CLIENT_NAMES = frozenset({"PATH", "HOME", "TMPDIR", "SHELL", "USER", "LANG", "LC_ALL"})
+
+
+def build_arg_words(build_args: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The `--build-arg` words of a build, and the environment values they read."""
+    words: list[str] = []
+    values: dict[str, str] = {}
+    for key, value in build_args.items():
+        if (
+            _ENV_NAME_RE.fullmatch(key)
+            and key not in _CLIENT_NAMES
+            and not key.startswith(_CLIENT_PREFIXES)
+        ):
+            words.append(f"--build-arg={key}")
+            values[key] = value
+        else:
+            words.append(f"--build-arg={key}={value}")
+    return words, values
 
 
 class BuildFailed(Exception):

@@ -20,6 +20,7 @@ from dockyard.tasks.engines.base import (
     CommandJob,
     EngineMissing,
     RegistryAccess,
+    build_arg_words,
 )
 from dockyard.tasks.process import LogSink, RunControl, run_process
 
@@ -93,12 +94,12 @@ class BuildahEngine:
             bud += ["--platform", job.platform]
         if job.target:
             bud += ["--target", job.target]
-        for key, value in job.build_args.items():
-            bud += ["--build-arg", f"{key}={value}"]
+        arg_words, arg_values = build_arg_words(job.build_args)
+        bud += arg_words
         for image in job.images:
             bud += ["-t", image]
-        bud.append(str(job.context))
-        status = run_process(bud, log, control, env=env, cwd=job.context)
+        bud += ["--", str(job.context)]
+        status = run_process(bud, log, control, env={**env, **arg_values}, cwd=job.context)
         if status != 0:
             raise BuildFailed(f"the build failed: buildah bud exited with status {status}")
         if not job.push:

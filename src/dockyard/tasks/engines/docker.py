@@ -23,6 +23,7 @@ from dockyard.tasks.engines.base import (
     CommandJob,
     EngineMissing,
     RegistryAccess,
+    build_arg_words,
 )
 from dockyard.tasks.process import LogSink, Output, RunControl, Stopped, run_process
 
@@ -54,13 +55,13 @@ class DockerEngine:
             build += ["--platform", job.platform]
         if job.target:
             build += ["--target", job.target]
-        for key, value in job.build_args.items():
-            build += ["--build-arg", f"{key}={value}"]
+        arg_words, arg_values = build_arg_words(job.build_args)
+        build += arg_words
         for image in job.images:
             build += ["-t", image]
-        build.append(str(job.context))
+        build += ["--", str(job.context)]
         try:
-            status = run_process(build, log, control, env=env, cwd=job.context)
+            status = run_process(build, log, control, env={**env, **arg_values}, cwd=job.context)
             if status != 0:
                 raise BuildFailed(f"the build failed: docker build exited with status {status}")
             if not job.push:
