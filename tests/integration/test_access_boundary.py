@@ -347,6 +347,7 @@ def test_password_spraying_is_limited_per_address(tmp_path: Path) -> None:
         # Requests without credentials never count.
         for _ in range(10):
             assert_error(anon.get("/v2/"), 401, "UNAUTHORIZED")
+            assert_error(anon.get("/v2/", headers=basic("", "")), 401, "UNAUTHORIZED")
             assert_error(fetch_token(anon, None, "repository:s/x:pull"), 401, "UNAUTHORIZED")
         assert_status(anon.get("/v2/", headers=basic(name, password)), 200)
 

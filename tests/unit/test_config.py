@@ -177,3 +177,22 @@ def test_database_url_normalisation(db: str, expected: str) -> None:
 def test_database_url_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKYARD_DB", "postgresql://u@h/d")
     assert load_settings().database_url == "postgresql+psycopg://u@h/d"
+
+
+def test_token_service_comes_from_configuration_only() -> None:
+    assert load_settings().token_service == "127.0.0.1:5000"
+    assert load_settings(host="::1", port=5443).token_service == "[::1]:5443"
+    public = load_settings(public_url="https://registry.example.com/")
+    assert public.public_url == "https://registry.example.com"
+    assert public.token_service == "registry.example.com"
+    named = load_settings(public_url="https://registry.example.com", auth_service="acr")
+    assert named.token_service == "acr"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["registry.example.com", "ftp://registry.example.com", "https://r.example.com/v2", "https://"],
+)
+def test_public_url_is_a_root_http_url(url: str) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(public_url=url)

@@ -92,3 +92,29 @@ def test_foreign_tampered_and_misused_tokens_fail(database: Database) -> None:
         signer.verify_refresh(token, "svc")  # an access token is no refresh token
     with pytest.raises(Unauthorized):
         signer.verify_access(signer.issue_refresh("user:a", "svc"), "svc")
+
+
+def test_a_verified_access_token_is_remembered_only_until_it_expires(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer = TokenSigner(database)
+    token, lifetime = signer.issue_access("user:a", "svc", [])
+    assert signer.verify_access(token, "svc")["sub"] == "user:a"
+    assert signer.verify_access(token, "svc")["sub"] == "user:a"  # from memory
+    with pytest.raises(Unauthorized):
+        signer.verify_access(token, "other-svc")
+    middle = len(token) - 20  # inside the signature
+    swapped = "B" if token[middle] == "A" else "A"
+    with pytest.raises(Unauthorized):
+        signer.verify_access(token[:middle] + swapped + token[middle + 1 :], "svc")
+    # Past its `exp` the remembered answer is not used: the token is checked again (which
+    # PyJWT, on its own clock, refuses; here the check is made to refuse).
+    real_time = time.time
+    monkeypatch.setattr(signing.time, "time", lambda: real_time() + lifetime + 60)
+
+    def expired(_token: str, _service: str) -> dict[str, object]:
+        raise Unauthorized("expired")
+
+    monkeypatch.setattr(signer, "_decode", expired)
+    with pytest.raises(Unauthorized):
+        signer.verify_access(token, "svc")

@@ -210,6 +210,10 @@ class AccessService:
         per client address across usernames (password spraying), and limited."""
         if len(username) > 256 or len(password) > 1024:
             raise Unauthorized("credentials too long")
+        if not username and not password:
+            # Empty Basic credentials are what some clients send when they have none: no
+            # login was tried, so none failed.
+            raise Unauthorized("credentials required")
         keys = [f"user|{username}|{client}"]
         limits = {keys[0]: MAX_FAILURES}
         if self.max_failures_per_address:

@@ -31,6 +31,10 @@ REFRESH_TOKEN_SECONDS = 3 * 3600
 # most 8 hours) and a margin. Retired keys verify that long.
 MAX_REFRESH_TOKEN_SECONDS = 9 * 3600
 MAX_TOKEN_BYTES = 8192
+# Access tokens whose signature this process checked, until they expire: docker sends one
+# token with every request of a pull or push, and an ES256 check costs more than the
+# database read of the holder's status that every use of a token does.
+VERIFIED_ACCESS_CAPACITY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class TokenSigner:
         self._db = db
         self._keys: dict[str, _Key] = {}
         self._lock = threading.Lock()
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -185,9 +190,21 @@ class TokenSigner:
         return claims
 
     def verify_access(self, token: str, service: str) -> dict[str, Any]:
+        """The claims of a valid access token. A token verified before (the same bytes, for
+        the same service) is answered from memory until its `exp`; the holder's status and
+        generation are the caller's to check on every use."""
+        key = (token, service)
+        with self._lock:
+            known = self._verified.get(key)
+        if known is not None and float(known["exp"]) > time.time():
+            return known
         claims = self._decode(token, service)
         if claims.get("grant") == "refresh" or not isinstance(claims.get("access"), list):
             raise Unauthorized("not an access token")
+        with self._lock:
+            if len(self._verified) >= VERIFIED_ACCESS_CAPACITY:
+                self._verified.clear()
+            self._verified[key] = claims
         return claims
 
     def verify_refresh(self, token: str, service: str) -> RefreshGrant:
