@@ -732,3 +732,18 @@ def test_fuzz_token_endpoints_find_no_5xx(server_factory: Callable[..., ServerPr
     assert not failures, "\n".join(failures[:10])
     problems = [line for line in srv.log().splitlines() if "Traceback" in line]
     assert not problems, srv.log()
+
+
+@pytest.mark.parametrize("credentials", [b"\x00:\x00", b"user\x00:pw", b"user:\x00"])
+def test_nul_in_basic_credentials_is_401(
+    server_factory: Callable[..., ServerProcess], credentials: bytes
+) -> None:
+    """Found by the token fuzz on PostgreSQL (which cannot hold NUL in text): the login-failure
+    lookup keyed by the user name answered 500."""
+    srv = server_factory(env={"DOCKYARD_AUTH_ENABLED": "true"})
+    basic = "Basic " + base64.b64encode(credentials).decode()
+    with httpx.Client(base_url=srv.url, timeout=60) as client:
+        for path in ("/v2/", "/v2/a/tags/list", "/oauth2/token?service=x&scope=repository:a:pull"):
+            resp = client.get(path, headers={"Authorization": basic})
+            assert_error(resp, 401, "UNAUTHORIZED")
+    assert "Traceback" not in srv.log(), srv.log()
