@@ -543,3 +543,22 @@ def test_surrogate_pairs_are_fine() -> None:
 def test_bodies_json_loads_would_take_or_choke_on_are_invalid(body: bytes) -> None:
     with pytest.raises(ManifestError):
         parse_manifest(body, mt.OCI_MANIFEST)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        oci_manifest(artifactType="application/" + "x" * 250),
+        oci_manifest(config=desc("application/" + "x" * 250, b"{}")),
+        oci_manifest(layers=[desc(OCI_LAYER, b"l", artifactType="a/" + "x" * 300)]),
+    ],
+    ids=["artifactType", "config-mediaType", "descriptor-artifactType"],
+)
+def test_media_types_longer_than_rfc_6838_allows_are_invalid(document: dict[str, Any]) -> None:
+    with pytest.raises(ManifestError, match="longer than 255"):
+        parse_manifest(encode(document), None)
+
+
+def test_a_media_type_of_255_characters_is_fine() -> None:
+    longest = "application/" + "x" * 243
+    assert parse_manifest(encode(oci_manifest(artifactType=longest)), None).artifact_type == longest

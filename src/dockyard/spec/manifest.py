@@ -14,6 +14,8 @@ from dockyard.spec import mediatypes as mt
 from dockyard.spec.digest import Digest, InvalidDigest
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# RFC 6838: a type and a subtype of at most 127 characters each. Also the database's column.
+MAX_MEDIA_TYPE_CHARS = 255
 # In strict UTF-8 JSON the only ways to carry NUL or a lone surrogate are the escapes \u0000
 # and \ud800-\udfff (raw ones are refused by the decoders); manifests without them skip the
 # walk.
@@ -76,6 +78,7 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     size = raw.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise ManifestError(f"{where}: mediaType is required")
+    _check_media_type(media_type, f"{where}: mediaType")
     if not isinstance(digest, str):
         raise ManifestError(f"{where}: digest is required")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -90,6 +93,8 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     platform = raw.get("platform")
     if artifact_type is not None and not isinstance(artifact_type, str):
         raise ManifestError(f"{where}: artifactType must be a string")
+    if artifact_type is not None:
+        _check_media_type(artifact_type, f"{where}: artifactType")
     if annotations is not None and not _is_string_map(annotations):
         raise ManifestError(f"{where}: annotations must map strings to strings")
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
@@ -99,6 +104,11 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     return Descriptor(
         media_type, parsed_digest, size, artifact_type, annotations, tuple(urls), platform
     )
+
+
+def _check_media_type(value: str, where: str) -> None:
+    if len(value) > MAX_MEDIA_TYPE_CHARS:
+        raise ManifestError(f"{where} is longer than {MAX_MEDIA_TYPE_CHARS} characters")
 
 
 def _is_string_map(value: Any) -> bool:
@@ -150,6 +160,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     artifact_type = document.get("artifactType")
     if artifact_type is not None and not isinstance(artifact_type, str):
         raise ManifestError("artifactType must be a string")
+    if artifact_type is not None:
+        _check_media_type(artifact_type, "artifactType")
     annotations = document.get("annotations")
     if annotations is not None and not _is_string_map(annotations):
         raise ManifestError("annotations must map strings to strings")
