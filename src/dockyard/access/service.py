@@ -214,6 +214,9 @@ class AccessService:
             # Empty Basic credentials are what some clients send when they have none: no
             # login was tried, so none failed.
             raise Unauthorized("credentials required")
+        if "\x00" in username:
+            # No name holds NUL, and PostgreSQL text cannot: nothing to count it under.
+            raise Unauthorized("invalid username or password")
         keys = [f"user|{username}|{client}"]
         limits = {keys[0]: MAX_FAILURES}
         if self.max_failures_per_address:
