@@ -4,7 +4,7 @@ mounts do not link a blob whose bytes are gone, and `dockyard check` reports it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,16 @@ from tests.integration.helpers import (
     upload_blob,
     with_query,
 )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of this module's own: the damage done here must not meet the shared server's
+    `dockyard check` in other tests."""
+    srv = ServerProcess(tmp_path_factory.mktemp("dockyard-blob-faults"), workers=2)
+    srv.start()
+    yield srv
+    srv.stop()
 
 
 def blob_path(server: ServerProcess, digest: str) -> Path:

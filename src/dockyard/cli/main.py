@@ -16,7 +16,7 @@ from rich.table import Table
 from dockyard import __version__
 from dockyard.cli import access, content, tasks
 from dockyard.cli.output import err as console
-from dockyard.cli.output import out
+from dockyard.cli.output import note, out
 from dockyard.config import Settings, load_settings
 
 app = typer.Typer(help="Dockyard: a self-hosted container registry.", no_args_is_help=True)
@@ -48,13 +48,13 @@ def _open_data_dir(settings: Settings) -> None:
     try:
         fixed = make_private(settings.data_dir, sqlite_files(settings.database_url))
     except DataDirUnsafe as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        note(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     for change in fixed:
-        console.print(f"[yellow]warning:[/yellow] {change}")
+        note(f"[yellow]warning:[/yellow] {change}")
     key = settings.tls_key
     if key is not None and key.exists() and key.stat().st_mode & 0o077:
-        console.print(
+        note(
             f"[yellow]warning:[/yellow] the TLS private key {key} is open to other users "
             f"(mode {key.stat().st_mode & 0o777:04o}); chmod go-rwx it"
         )
