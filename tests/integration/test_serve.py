@@ -323,3 +323,37 @@ def test_the_data_folder_and_its_files_are_made_private(tmp_path: Path) -> None:
     restarted.start()
     restarted.stop()
     assert "open to other users" not in restarted.log()  # nothing left to change
+
+
+# --- one server per port (#12) --------------------------------------------------------------
+
+
+def test_a_second_server_on_a_port_in_use_refuses_to_start(
+    server_factory: type[ServerProcess], tmp_path: Path
+) -> None:
+    """Granian listens with SO_REUSEPORT, so a second `dockyard serve` on the same port used to
+    start silently and take a share of the connections; it must stop at once instead, whether
+    it is pointed at the first one's data folder or at another."""
+    first = server_factory(workers=2)
+    for name, args in (
+        ("another data folder", ["--data-dir", str(tmp_path / "other")]),
+        ("the same data folder", ["--data-dir", str(first.data_dir), "--db", first.database_url]),
+    ):
+        log = tmp_path / "second.log"
+        second = start(["--host", "127.0.0.1", "--port", str(first.port), *args], log=log)
+        try:
+            status = second.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(second)
+            pytest.fail(
+                f"a second server on port {first.port} ({name}) started:\n{log.read_text()}"
+            )
+        said = " ".join(log.read_text().split())
+        assert status != 0, said
+        expected = f"port {first.port} on 127.0.0.1 is already in use (another dockyard serve?)"
+        assert expected in said, said
+        assert "Traceback" not in said, said
+        for _ in range(20):  # new connections each time: none may land on a second server
+            with httpx.Client(base_url=first.url, timeout=5) as http:
+                assert http.get("/healthz").status_code == 200
+    assert not (tmp_path / "other").exists(), "the refused server created its data folder"

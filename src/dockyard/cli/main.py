@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -58,6 +60,60 @@ def _open_data_dir(settings: Settings) -> None:
             f"[yellow]warning:[/yellow] the TLS private key {key} is open to other users "
             f"(mode {key.stat().st_mode & 0o777:04o}); chmod go-rwx it"
         )
+
+
+def _require_data_dir(settings: Settings, folder_needed: bool = True) -> None:
+    """gc, check, migrate and worker work on what `serve` made: run where there is none, they
+    would create an empty folder and database (or fail deep inside one), so they stop and say
+    where they looked. `folder_needed` is false for migrate, which only needs the database
+    (a database server named by --db is always there to migrate)."""
+    from dockyard.storage.datadir import sqlite_files
+
+    folder = settings.data_dir.resolve()
+    database = next(iter(sqlite_files(settings.database_url)), None)
+    in_folder = database is not None and database.parent.resolve() == folder
+    if (folder_needed or in_folder) and not folder.is_dir():
+        _stop(f"no Dockyard data folder at {folder}", "--data-dir / set DOCKYARD_DATA_DIR")
+    if database is None or database.is_file():
+        return
+    if in_folder:
+        _stop(
+            f"no Dockyard data folder at {folder} (it holds no {database.name})",
+            "--data-dir / set DOCKYARD_DATA_DIR",
+        )
+    _stop(f"no Dockyard database at {database}", "--db / set DOCKYARD_DB")
+
+
+def _stop(problem: str, how_to_point: str) -> NoReturn:
+    console.print(
+        f"[red]error:[/red] {problem}: run `dockyard serve` first, or pass {how_to_point}"
+    )
+    raise typer.Exit(2)
+
+
+def _refuse_port_in_use(host: str, port: int) -> None:
+    """Granian's workers listen with SO_REUSEPORT, which lets a second server bind a port
+    already served and silently take a share of its connections. A bind without it (with
+    SO_REUSEADDR, as servers do, so connections closing from a previous run do not count)
+    fails when anything listens there."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        console.print(f"[red]error:[/red] cannot listen on {host}: {exc.strerror}")
+        raise typer.Exit(2) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                message = f"port {port} on {host} is already in use (another dockyard serve?)"
+            else:
+                message = f"cannot listen on port {port} on {host}: {exc.strerror}"
+            console.print(f"[red]error:[/red] {message}")
+            raise typer.Exit(2) from None
 
 
 def is_loopback_host(host: str) -> bool:
@@ -153,6 +209,7 @@ def serve(
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
         raise typer.Exit(2)
     _refuse_open_no_auth(settings)
+    _refuse_port_in_use(settings.host, settings.port)
     _open_data_dir(settings)
     upgrade(settings.database_url)
     if settings.auth_enabled:
@@ -209,7 +266,11 @@ def migrate(
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(config, data_dir=data_dir, db=db)
-    _open_data_dir(settings)
+    _require_data_dir(settings, folder_needed=False)
+    if settings.data_dir.is_dir():
+        _open_data_dir(settings)
+    else:
+        os.umask(0o077)  # a database server only: no folder to create here
     upgrade(settings.database_url)
     console.print("database schema is up to date")
 
@@ -240,6 +301,7 @@ def gc(
         gc_grace_seconds=grace_seconds,
         gc_delete_untagged=delete_untagged,
     )
+    _require_data_dir(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
     registry = build_registry(settings)
@@ -274,6 +336,7 @@ def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOpt
     from dockyard.app import build_registry
 
     settings = _settings(config, data_dir=data_dir, db=db)
+    _require_data_dir(settings)
     _open_data_dir(settings)
     registry = build_registry(settings)
     with console.status("checking metadata against storage..."):
@@ -322,6 +385,7 @@ def worker(
         tasks_enabled=True,
     )
     configure_logging(settings)
+    _require_data_dir(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
     registry = build_registry(settings)
