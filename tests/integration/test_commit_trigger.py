@@ -659,6 +659,7 @@ def test_triggers_follow_the_configured_policy_and_show_what_stopped_them(
             failing = _wait_for(
                 "no trigger error on the task",
                 lambda: http.get("/api/v1/tasks/policy-task").json()["last_trigger_error"],
+                timeout=120,  # the stopped server's poll lease (interval + 60 s) runs out first
             )
             assert "timeout must be between 120" in failing, failing
             shown = http.get("/api/v1/tasks/policy-task").json()
