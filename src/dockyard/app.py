@@ -76,13 +76,7 @@ def build_webhooks(settings: Settings, registry: Registry) -> WebhookService:
 
 
 def build_tasks(settings: Settings, registry: Registry) -> TaskService:
-    policy = TaskPolicy(
-        default_engine=settings.task_engines[0] if settings.task_engines else "buildah",
-        min_timeout_seconds=settings.task_min_timeout_seconds,
-        max_source_bytes=settings.task_max_source_bytes,
-        allow_private_sources=settings.task_allow_private_sources,
-    )
-    return TaskService(registry.db, registry.driver, policy)
+    return TaskService(registry.db, registry.driver, TaskPolicy.from_settings(settings))
 
 
 def build_access(settings: Settings, registry: Registry) -> Authenticator:

@@ -592,3 +592,93 @@ def test_polling_starts_one_run_per_new_commit(
             wait_for_run(http, runs[0]["run_id"], timeout=120)
     finally:
         server.stop()
+
+
+# --- the configured task policy, and triggers that cannot start a run --------------------------
+
+
+def _wait_for(what: str, check: Any, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+    return found
+
+
+def test_triggers_follow_the_configured_policy_and_show_what_stopped_them(
+    tmp_path_factory: pytest.TempPathFactory, git_host: GitHost, tmp_path: Path
+) -> None:
+    """A short timeout the server allows (task_min_timeout_seconds) is run by the timer and
+    the poller too; a trigger that cannot start a run says why on the task (API and CLI), and
+    the commit it could not build is built once the task is fixed."""
+    server = ServerProcess(
+        tmp_path_factory.mktemp("commit-policy"),
+        env={
+            "DOCKYARD_TASK_ALLOW_PRIVATE_SOURCES": "true",
+            "DOCKYARD_TASK_COMMIT_POLL_SECONDS": "1",
+            "DOCKYARD_TASK_MIN_TIMEOUT_SECONDS": "30",
+            "DOCKYARD_TASKS_ENABLED": "false",  # the runs stay queued: what is checked here
+        },
+    )
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            repo = Repo(git_host, "policy.git", tmp_path / "policy")
+            first = repo.commit("policy-first")
+            task = cmd_task(http, "policy-task", f"{repo.url}#main", timeout=60)
+            assert (task["timeout"], task["last_commit"]) == (60, first)
+            assert task["last_trigger_error"] is None
+
+            # The timer (made due at once) queues a run of the 60 s task.
+            added = http.post(
+                "/api/v1/tasks/policy-task/timers", json={"name": "often", "schedule": "* * * * *"}
+            )
+            assert added.status_code == 201, describe(added)
+            sql(server, "UPDATE task_timers SET next_due = 0 WHERE task = 'policy-task'")
+            timed = _wait_for(
+                f"the timer queued no run; log:\n{server.log()[-2000:]}",
+                lambda: [r for r in runs_of(http, "policy-task") if r["trigger"] == "timer"],
+            )
+            assert timed[0]["timeout"] == 60
+
+            # So does the poller for a new commit.
+            pushed = repo.commit("policy-second")
+            polled = _wait_for(
+                f"the poller queued no run; log:\n{server.log()[-2000:]}",
+                lambda: [r for r in runs_of(http, "policy-task") if r["trigger"] == "commit"],
+            )
+            assert polled[0]["trigger_detail"] == pushed
+            shown = http.get("/api/v1/tasks/policy-task").json()
+            assert (shown["last_commit"], shown["last_trigger_error"]) == (pushed, None)
+
+            # The server now wants longer runs: the next commit cannot make one. The task says
+            # so, and the commit is not taken as seen.
+            server.extra_env["DOCKYARD_TASK_MIN_TIMEOUT_SECONDS"] = "120"
+            server.restart()
+            refused = repo.commit("policy-third")
+            failing = _wait_for(
+                "no trigger error on the task",
+                lambda: http.get("/api/v1/tasks/policy-task").json()["last_trigger_error"],
+                timeout=120,  # the stopped server's poll lease (interval + 60 s) runs out first
+            )
+            assert "timeout must be between 120" in failing, failing
+            shown = http.get("/api/v1/tasks/policy-task").json()
+            assert shown["last_commit"] == pushed
+            assert shown["last_trigger_error_at"] is not None
+            assert len(runs_of(http, "policy-task")) == 2
+            cli = server.dockyard("task", "show", "-n", "policy-task", "-r", server.url)
+            assert cli.returncode == 0, cli.stderr
+            assert "timeout must be between 120" in " ".join(cli.stdout.split()), cli.stdout
+
+            # Fixed: the next poll builds the commit that was refused, and the error goes.
+            fixed = http.patch("/api/v1/tasks/policy-task", json={"timeout": 120})
+            assert fixed.status_code == 200, describe(fixed)
+            retried = _wait_for(
+                "the refused commit was not retried",
+                lambda: [r for r in runs_of(http, "policy-task") if r["trigger_detail"] == refused],
+            )
+            assert retried[0]["timeout"] == 120
+            shown = http.get("/api/v1/tasks/policy-task").json()
+            assert (shown["last_commit"], shown["last_trigger_error"]) == (refused, None)
+    finally:
+        server.stop()

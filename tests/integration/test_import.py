@@ -918,3 +918,49 @@ def test_cli_import_shows_progress_and_prints_json(
     assert "total" in tty.stderr
     assert "2.0/2.0 MiB" in tty.stderr, tty.stderr
     assert image.blobs[1][: len("sha256:") + 12] in tty.stderr
+
+
+def _catalogs(client: httpx.Client) -> set[str]:
+    """Every repository either catalog lists."""
+    names: set[str] = set()
+    for path in ("/v2/_catalog?n=1000", "/acr/v1/_catalog?n=1000"):
+        resp = client.get(path)
+        assert_status(resp, 200)
+        names.update(resp.json()["repositories"])
+    return names
+
+
+def test_refused_or_failed_imports_leave_no_repository(
+    src: httpx.Client, dst: httpx.Client, source: ServerProcess, proxy: SourceProxy
+) -> None:
+    repo = unique("team/leftover")
+    graph = push_graph(src, repo)
+    refused = unique("copies/refused")
+    for body, status in [
+        ({"source": f"{source.host}/{repo}:missing", "images": [f"{refused}:v1"]}, 404),
+        ({"source": f"127.0.0.1:{free_port()}/{repo}:v1", "images": [f"{refused}:v1"]}, 502),
+    ]:
+        assert_status(dst.post("/api/v1/imports", json=body), status)
+
+    # Midway: the first platform's layers are in (linked to both targets) when one fails.
+    first, second = unique("copies/midway"), unique("copies/midway")
+    existing = unique("copies/existing")
+    before = push_image(dst, existing, "v1")
+    proxy.faults[graph.children[1].blobs[1]] = "error"
+    body = {
+        "source": f"{proxy.host}/{repo}:v1",
+        "images": [f"{first}:v1", f"{second}:v1", f"{existing}:v2"],
+    }
+    failed(dst, body)
+
+    listed = _catalogs(dst)
+    assert not {refused, first, second} & listed, listed
+    assert existing in listed  # it was there before the import: it stays, as it was
+    assert manifest_bytes(dst, existing, "v1").headers["docker-content-digest"] == before.digest
+    for name in (first, second):
+        assert_status(dst.head(f"/v2/{name}/blobs/{graph.children[0].blobs[1]}"), 404)
+
+    # Once the source is well again, the same import creates them.
+    proxy.faults.clear()
+    imported(dst, body)
+    assert {first, second, existing} <= _catalogs(dst)

@@ -44,6 +44,7 @@ from dockyard.tasks.model import ERROR, Run
 from dockyard.tasks.process import CANCELED, LOST, SHUTDOWN, RunControl
 from dockyard.tasks.runs import RunStore
 from dockyard.tasks.saved import SavedTasks
+from dockyard.tasks.service import TaskPolicy
 from dockyard.tasks.sources import SourceStore
 
 log = logging.getLogger("dockyard.jobs")
@@ -87,6 +88,7 @@ class TaskWorkerSettings:
     upstream_registries: tuple[str, ...]
     source_ttl_seconds: float
     executor: ExecutorSettings
+    policy: TaskPolicy  # what the triggers' runs must meet, as the API checks it
     commit_poll_seconds: float = 60.0
     base_image_poll_seconds: float = 300.0
 
@@ -112,6 +114,7 @@ class TaskWorkerSettings:
                 allow_host_network_steps=settings.task_allow_host_network,
             ),
             commit_poll_seconds=settings.task_commit_poll_seconds,
+            policy=TaskPolicy.from_settings(settings),
         )
 
 
@@ -128,7 +131,7 @@ class TaskWorker:
         self.id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.runs = RunStore(db)
         self.logs = LogStore(db)
-        self.saved = SavedTasks(db)
+        self.saved = SavedTasks(db, settings.policy)
         self._db = db
         self.sources = SourceStore(db, driver, settings.executor.max_source_bytes)
         digests = BaseImageDigests(db, remote_digests(settings.executor.allow_private_sources))

@@ -9,17 +9,20 @@ referrers tag. It copies the blobs, streaming each one through the ordinary uplo
 (digest verified, never held whole in memory), mounts those this registry already stores,
 and skips foreign layers. Only then does it store the manifests, byte for byte, through
 ManifestService.put (so every check and event applies), the tagged one last: a source that
-fails midway leaves only untagged content behind, which garbage collection reclaims.
+fails midway leaves only untagged content behind, which garbage collection reclaims. A target
+repository the import created and left holding nothing but the import's own blob links is
+removed again when the import fails.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
 from dockyard.errors import Denied, ManifestInvalid, SizeInvalid, Unsupported
 from dockyard.netguard import Guard, Resolver, resolve
@@ -43,7 +46,15 @@ from dockyard.spec.manifest import (
     parse_manifest,
 )
 from dockyard.storage.db.database import Database
-from dockyard.storage.db.schema import repositories, tags
+from dockyard.storage.db.schema import (
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+    upload_sessions,
+)
+
+log = logging.getLogger("dockyard.registry")
 
 # An import holds its manifests in memory until the blobs are in; these bound that.
 MAX_MANIFESTS = 10_000
@@ -208,7 +219,11 @@ class ImportService:
     def run(self, job: PreparedImport) -> Iterator[Event]:
         """Copy, reporting progress as it goes; the last event is the result. Raises (a
         DockyardError, usually) when the import fails; closing the iterator early stops it,
-        and nothing is tagged unless the whole import is in."""
+        and nothing is tagged unless the whole import is in. A failed import removes the target
+        repositories it created, unless they got other content meanwhile."""
+        created = self._absent(job.repositories)
+        plan = _Plan()
+        finished = False
         try:
             root = job.root
             yield {
@@ -218,7 +233,6 @@ class ImportService:
                 "media_type": root.parsed.media_type,
                 "targets": [str(t) for t in job.targets],
             }
-            plan = _Plan()
             yield from self._discover(job, plan)
             total = sum(b.size for b in plan.blobs.values() if not b.foreign)
             yield {
@@ -232,9 +246,71 @@ class ImportService:
                 yield from self._copy_blob(job, blob, counts)
             for repository in job.repositories:
                 yield from self._store_manifests(job, repository, plan, counts)
-            yield self._result(job, plan, counts)
+            result = self._result(job, plan, counts)
+            finished = True  # a client that leaves after the last line changes nothing
+            yield result
         finally:
-            job.close()
+            try:
+                if not finished and created:
+                    self._remove_left_empty(created, set(plan.blobs))
+            except Exception:  # the import's own failure is the one to answer
+                log.exception("removing the repositories of a failed import failed")
+            finally:
+                job.close()
+
+    def _absent(self, names: Sequence[str]) -> list[str]:
+        with self._db.read() as conn:
+            return [
+                name
+                for name in names
+                if conn.execute(
+                    select(repositories.c.id).where(repositories.c.name == name)
+                ).first()
+                is None
+            ]
+
+    def _remove_left_empty(self, names: Sequence[str], imported_blobs: set[str]) -> None:
+        """Remove the repositories a failed import created that hold nothing but links to
+        blobs of the import: no manifest, no tag, no upload going on, no other blob."""
+        with self._db.write() as conn:
+            for name in names:
+                row = conn.execute(
+                    select(
+                        repositories.c.id,
+                        repositories.c.delete_enabled,
+                        repositories.c.write_enabled,
+                        repositories.c.read_enabled,
+                        repositories.c.list_enabled,
+                        repositories.c.tag_immutability,
+                    )
+                    .where(repositories.c.name == name)
+                    .with_for_update()
+                ).first()
+                # Attributes someone set meanwhile are content of their own: it stays.
+                if row is None or not all(row[1:5]) or row[5]:
+                    continue
+                repo_id = int(row[0])
+                linked = {
+                    str(r[0])
+                    for r in conn.execute(
+                        select(repository_blobs.c.digest).where(
+                            repository_blobs.c.repository_id == repo_id
+                        )
+                    )
+                }
+                in_use = conn.execute(
+                    select(
+                        exists().where(manifests.c.repository_id == repo_id)
+                        | exists().where(tags.c.repository_id == repo_id)
+                        | exists().where(upload_sessions.c.repository == name)
+                    )
+                ).scalar()
+                if in_use or not linked <= imported_blobs:
+                    continue
+                conn.execute(
+                    delete(repository_blobs).where(repository_blobs.c.repository_id == repo_id)
+                )
+                conn.execute(delete(repositories).where(repositories.c.id == repo_id))
 
     def _discover(self, job: PreparedImport, plan: _Plan) -> Iterator[Event]:
         """Fill the plan: children before their index, each manifest's referrers after it,

@@ -83,6 +83,8 @@ class SavedTask:
     created_at: float
     updated_at: float
     last_commit: str | None = None  # the branch head the commit trigger saw last
+    last_trigger_error: str | None = None  # why the last trigger could not start a run
+    last_trigger_error_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,9 +396,11 @@ class SavedTasks:
             request, timeout = self._prepare(task, RunOverrides())
         except DockyardError as exc:
             log.warning("%s trigger of task %s: no run: %s", trigger, name, exc)
+            _trigger_failed(conn, name, f"{trigger} trigger ({trigger_detail}): {exc.message}")
             return None
         request = replace(request, trigger_chain=list(chain))
         engine = task.spec.engine or self._policy.default_engine
+        _trigger_started(conn, task)
         return insert_run(
             conn, request, task.owner, engine, timeout, trigger, task.name, trigger_detail
         )
@@ -501,8 +505,10 @@ class SavedTasks:
                     request, timeout = self._prepare(task, RunOverrides())
                 except DockyardError as exc:
                     log.warning("timer %s of task %s: no run: %s", timer.name, task.name, exc)
+                    _trigger_failed(conn, task.name, f"timer {timer.name}: {exc.message}")
                 else:
                     engine = task.spec.engine or self._policy.default_engine
+                    _trigger_started(conn, task)
                     run_id = insert_run(
                         conn, request, task.owner, engine, timeout, "timer", task.name, timer.name
                     )
@@ -609,11 +615,14 @@ class SavedTasks:
             try:
                 request, timeout = self._prepare(task, RunOverrides(), commit, branch)
             except DockyardError as exc:
-                conn.execute(mark)
+                # Not marked as seen: the next delivery or poll of it tries again.
+                log.warning("commit %s of task %s: no run: %s", commit, name, exc.message)
+                _trigger_failed(conn, name, f"commit {commit}: {exc.message}")
                 return skip(f"task {name} cannot make a run: {exc.message}")
             engine = spec.engine or self._policy.default_engine
             run_id = insert_run(conn, request, task.owner, engine, timeout, "commit", name, commit)
             conn.execute(mark)
+            _trigger_started(conn, task)
         return CommitOutcome(commit, branch, run_id)
 
     def renew_webhook_secret(self, name: str) -> str:
@@ -797,6 +806,23 @@ def _reschedule(conn: Connection, task: str, now: float) -> None:
         )
 
 
+def _trigger_failed(conn: Connection, task: str, error: str) -> None:
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.name == task)
+        .values(last_trigger_error=error, last_trigger_error_at=time.time())
+    )
+
+
+def _trigger_started(conn: Connection, task: SavedTask) -> None:
+    if task.last_trigger_error is not None:
+        conn.execute(
+            update(tasks)
+            .where(tasks.c.name == task.name)
+            .values(last_trigger_error=None, last_trigger_error_at=None)
+        )
+
+
 def _locked_task(conn: Connection, name: str) -> SavedTask:
     row = conn.execute(select(tasks).where(tasks.c.name == name).with_for_update()).first()
     if row is None:
@@ -846,6 +872,8 @@ def _task(row: Row[Any]) -> SavedTask:
         created_at=float(data["created_at"]),
         updated_at=float(data["updated_at"]),
         last_commit=data["last_commit"],
+        last_trigger_error=data["last_trigger_error"],
+        last_trigger_error_at=data["last_trigger_error_at"],
     )
 
 

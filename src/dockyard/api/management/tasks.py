@@ -148,6 +148,11 @@ class TaskModel(_Model):
     git_access_token_set: bool
     webhook_secret_set: bool
     last_commit: str | None = Field(description="The branch head the commit trigger saw last")
+    last_trigger_error: str | None = Field(
+        description="Why the last trigger (timer, commit, base image) could not start a run; "
+        "cleared when a trigger starts one"
+    )
+    last_trigger_error_at: datetime | None
     owner: str
     created_at: datetime
     updated_at: datetime
@@ -207,6 +212,10 @@ def task_model(task: SavedTask, timers: list[Timer]) -> TaskModel:
         git_access_token_set=bool(spec.git_access_token),
         webhook_secret_set=bool(spec.webhook_secret),
         last_commit=task.last_commit,
+        last_trigger_error=task.last_trigger_error,
+        last_trigger_error_at=None
+        if task.last_trigger_error_at is None
+        else _time(task.last_trigger_error_at),
         owner=task.owner,
         created_at=_time(task.created_at),
         updated_at=_time(task.updated_at),

@@ -134,6 +134,12 @@ def _show(task: dict[str, Any], registry: str | None = None) -> None:
         ),
         ("git access token", "set" if task["git_access_token_set"] else ""),
         ("last commit", task.get("last_commit") or ""),
+        (
+            "last trigger error",
+            f"{task['last_trigger_error']} ({when(task['last_trigger_error_at'])})"
+            if task.get("last_trigger_error")
+            else "",
+        ),
         ("owner", task["owner"]),
         ("created", when(task["created_at"])),
         ("updated", when(task["updated_at"])),

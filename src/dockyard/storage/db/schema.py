@@ -455,6 +455,10 @@ tasks = Table(
     # head when the trigger was switched on is the baseline) and the push webhook's secret.
     Column("last_commit", String(64)),
     Column("webhook_secret", Text),
+    # Why the last trigger (timer, commit, base image) could not start a run, and when;
+    # cleared when a trigger starts one.
+    Column("last_trigger_error", Text),
+    Column("last_trigger_error_at", Float),
     Column("owner", String(160), nullable=False),  # principal id; triggered runs run as it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
