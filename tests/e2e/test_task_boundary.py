@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import RegistryHTTP, busybox_rootfs_tar, make_image
+from tests.e2e.task_server import owner_client, task_step_server
 from tests.integration.auth_helpers import (
     REFRESH_USERNAME,
     AuthServer,
@@ -32,7 +32,6 @@ from tests.integration.auth_helpers import (
     bearer,
     fetch_token,
     granted,
-    start_auth_server,
 )
 from tests.integration.helpers import describe
 from tests.integration.task_helpers import (
@@ -55,24 +54,12 @@ RUN echo built
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    if shutil.which("docker") is None:
-        pytest.fail("docker is not installed (scripts/test.sh installs it)", pytrace=False)
-    server = start_auth_server(
-        tmp_path_factory.mktemp("task-boundary"),
-        DOCKYARD_TASK_MIN_TIMEOUT_SECONDS="5",
-        DOCKYARD_TASK_ENGINES='["buildah", "docker"]',
-        DOCKER_BUILDKIT="0",
-    )
-    with httpx.Client(base_url=server.url, timeout=120, headers=server.owner()) as http:
-        RegistryHTTP(http).push_image("base/busybox", "1", make_image([busybox_rootfs_tar()]))
-    yield server
-    server.close()
+    yield from task_step_server(tmp_path_factory.mktemp("task-boundary"))
 
 
 @pytest.fixture
 def http(srv: AuthServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, timeout=120, headers=srv.owner()) as client:
-        yield client
+    yield from owner_client(srv)
 
 
 def task_run(http: httpx.Client, files: dict[str, str], **body: object) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,8 @@ import pytest
 
 from tests.conftest import ServerProcess
 from tests.e2e.helpers import RegistryHTTP, busybox_rootfs_tar, make_image
-from tests.integration.auth_helpers import AuthServer, start_auth_server
+from tests.e2e.task_server import owner_client, task_step_server
+from tests.integration.auth_helpers import AuthServer
 from tests.integration.helpers import describe
 from tests.integration.task_helpers import (
     context_tar,
@@ -76,24 +76,12 @@ steps:
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    if shutil.which("docker") is None:
-        pytest.fail("docker is not installed (scripts/test.sh installs it)", pytrace=False)
-    server = start_auth_server(
-        tmp_path_factory.mktemp("task-steps"),
-        DOCKYARD_TASK_MIN_TIMEOUT_SECONDS="5",
-        DOCKYARD_TASK_ENGINES='["buildah", "docker"]',
-        DOCKER_BUILDKIT="0",
-    )
-    with httpx.Client(base_url=server.url, timeout=120, headers=server.owner()) as http:
-        RegistryHTTP(http).push_image("base/busybox", "1", make_image([busybox_rootfs_tar()]))
-    yield server
-    server.close()
+    yield from task_step_server(tmp_path_factory.mktemp("task-steps"))
 
 
 @pytest.fixture
 def http(srv: AuthServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, timeout=120, headers=srv.owner()) as client:
-        yield client
+    yield from owner_client(srv)
 
 
 def docker_left(run_id: str) -> list[str]:
