@@ -5,6 +5,7 @@ empty folder or database."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,25 @@ def test_a_folder_without_a_database_is_not_taken_for_a_data_dir(
     status, said = run_dockyard(tmp_path, command, "--data-dir", str(empty))
     assert_refused(status, said, empty)
     assert list(empty.iterdir()) == [], f"dockyard {command} wrote into the folder"
+
+
+@pytest.mark.parametrize("command", ["serve", *COMMANDS])
+def test_an_unreachable_database_server_is_named_without_a_traceback(
+    tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql://dockyard:s3cret-pw@127.0.0.1:{port}/registry"
+    folder = tmp_path / "data"
+    folder.mkdir()
+    extra = ["--port", str(port)] if command == "serve" else []
+    status, said = run_dockyard(tmp_path, command, "--data-dir", str(folder), "--db", url, *extra)
+    assert status == 2, said
+    shown = f"postgresql+psycopg://dockyard:***@127.0.0.1:{port}/registry"
+    assert f"cannot reach the database at {shown}" in said, said
+    assert "Connection refused" in said, said
+    assert "pass --db / set DOCKYARD_DB" in said, said
+    assert "s3cret-pw" not in said, "the database password was printed"
+    assert "Traceback" not in said, said
+    assert "OperationalError" not in said, said

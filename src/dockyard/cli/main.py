@@ -84,6 +84,22 @@ def _require_data_dir(settings: Settings, folder_needed: bool = True) -> None:
     _stop(f"no Dockyard database at {database}", "--db / set DOCKYARD_DB")
 
 
+def _require_database(settings: Settings) -> None:
+    from rich.markup import escape
+
+    from dockyard.storage.db.database import printable_url, unreachable_reason
+
+    reason = unreachable_reason(settings.database_url)
+    if reason is None:
+        return
+    console.print(
+        f"[red]error:[/red] cannot reach the database at "
+        f"{escape(printable_url(settings.database_url))}: {escape(reason)}; start it or "
+        "check its address and credentials, then pass --db / set DOCKYARD_DB"
+    )
+    raise typer.Exit(2)
+
+
 def _stop(problem: str, how_to_point: str) -> NoReturn:
     console.print(
         f"[red]error:[/red] {problem}: run `dockyard serve` first, or pass {how_to_point}"
@@ -211,6 +227,7 @@ def serve(
     _refuse_open_no_auth(settings)
     _refuse_port_in_use(settings.host, settings.port)
     _open_data_dir(settings)
+    _require_database(settings)
     upgrade(settings.database_url)
     if settings.auth_enabled:
         _bootstrap_owner(settings)
@@ -267,6 +284,7 @@ def migrate(
 
     settings = _settings(config, data_dir=data_dir, db=db)
     _require_data_dir(settings, folder_needed=False)
+    _require_database(settings)
     if settings.data_dir.is_dir():
         _open_data_dir(settings)
     else:
@@ -302,6 +320,7 @@ def gc(
         gc_delete_untagged=delete_untagged,
     )
     _require_data_dir(settings)
+    _require_database(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
     registry = build_registry(settings)
@@ -337,6 +356,7 @@ def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOpt
 
     settings = _settings(config, data_dir=data_dir, db=db)
     _require_data_dir(settings)
+    _require_database(settings)
     _open_data_dir(settings)
     registry = build_registry(settings)
     with console.status("checking metadata against storage..."):
@@ -386,6 +406,7 @@ def worker(
     )
     configure_logging(settings)
     _require_data_dir(settings)
+    _require_database(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
     registry = build_registry(settings)

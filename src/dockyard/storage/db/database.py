@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
@@ -146,6 +146,28 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+def unreachable_reason(url: str) -> str | None:
+    """Why the database server at `url` cannot be reached, or None when it can. Commands
+    ask once before they start, so that a wrong address or password reads as one line and
+    not as a traceback from deep inside a migration. SQLite is not asked: opening a missing
+    file would create it."""
+    if url.startswith("sqlite"):
+        return None
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect():
+            return None
+    except OperationalError as exc:
+        return " ".join(str(exc.orig).split())
+    finally:
+        engine.dispose()
+
+
+def printable_url(url: str) -> str:
+    """The database URL without its password."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def null_pool_engine(url: str) -> Engine:
