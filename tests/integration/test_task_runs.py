@@ -257,6 +257,13 @@ def test_run_ids_show_list_and_cancel_a_queued_run(http: httpx.Client) -> None:
     assert logs.status_code == 200, describe(logs)
     assert logs.text == ""
     assert logs.headers["content-type"].startswith("text/plain")
+    # An offset past any log reads nothing; one no database integer holds is refused.
+    past = http.get(f"/api/v1/runs/{ids[1]}/logs", params={"offset": 2**40})
+    assert past.status_code == 200, describe(past)
+    assert past.text == ""
+    for offset in (2**63, 10**30, -1):
+        refused = http.get(f"/api/v1/runs/{ids[1]}/logs", params={"offset": offset})
+        assert_error(refused, 400, "UNSUPPORTED")
 
 
 def test_concurrent_runs_get_distinct_ordered_ids(

@@ -345,7 +345,7 @@ async def run_logs(
     _: Reader,
     tasks: Tasks,
     follow: bool = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> StreamingResponse:
     """The run's log from byte `offset`. With `follow`, streamed while the run goes on; the
     stream ends when the run has ended (then GET the run for its status)."""
