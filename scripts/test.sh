@@ -20,7 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 export PYTHONDONTWRITEBYTECODE=1
 
-APT_PACKAGES=(docker.io docker-registry redis-server skopeo buildah podman postgresql busybox-static debootstrap curl git python3 python3-venv)
+APT_PACKAGES=(docker.io docker-registry redis-server skopeo buildah podman postgresql busybox-static debootstrap curl git python3 python3-venv chromium)
 DOCKERD_FLAGS=(--storage-driver=vfs --iptables=false --ip-masq=false --bridge=none)
 PG_PASSWORD="${DOCKYARD_PG_PASSWORD:-dockyard}"
 read -r -a PG_SUITES <<<"${DOCKYARD_PG_SUITES:-tests/integration}"

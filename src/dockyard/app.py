@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
-from dockyard.access.audit import AuditLog
+from dockyard.access.audit import AuditLog, AuditRetention
 from dockyard.access.oidc import OidcVerifier
 from dockyard.access.rights import PULL, QUARANTINE_READ
 from dockyard.access.service import AccessService
@@ -82,7 +82,15 @@ def build_tasks(settings: Settings, registry: Registry) -> TaskService:
 def build_access(settings: Settings, registry: Registry) -> Authenticator:
     access = AccessService(
         registry.db,
-        AuditLog(settings.data_dir / "audit.log"),
+        AuditLog(
+            settings.data_dir / "audit.log",
+            AuditRetention(
+                max_bytes=settings.audit_log_max_bytes,
+                backups=settings.audit_log_backups,
+                max_age_seconds=settings.audit_log_max_age_days * 24 * 3600,
+            ),
+            record_reads=settings.audit_log_reads,
+        ),
         settings.admin_username,
         settings.login_max_failures_per_address,
     )

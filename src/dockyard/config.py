@@ -71,6 +71,26 @@ class Settings(BaseSettings):
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_retry_horizon_seconds: float = Field(default=24 * 3600.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    audit_log_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="the audit log is rotated (audit.log -> audit.log.1 ...) before it passes "
+        "this size",
+    )
+    audit_log_backups: int = Field(
+        default=10, ge=1, description="rotated audit log files kept (the oldest are deleted)"
+    )
+    audit_log_max_age_days: float = Field(
+        default=90.0,
+        ge=0,
+        description="audit records older than this are deleted (whole rotated files, kept "
+        "between 3/4 of this age and this age); 0: no age limit",
+    )
+    audit_log_reads: bool = Field(
+        default=False,
+        description="also record allowed reads (GET/HEAD of /v2 and /acr/v1); refusals, "
+        "logins, token issuance and changes are always recorded",
+    )
     storage_limit_bytes: int = Field(
         default=5 * 1024**4, ge=0, description="hard limit of stored bytes (5 TiB)"
     )

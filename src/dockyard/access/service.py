@@ -223,17 +223,22 @@ class AccessService:
             keys.append(f"address|{client}")
             limits[keys[1]] = self.max_failures_per_address
         self._check_failures(limits)
-        principal = self._match(username, password)
+        principal, checked = self._match(username, password)
         if principal is None:
             self._count_failures(keys)
             self.audit.record("login", username, "denied", client=client)
             raise Unauthorized("invalid username or password")
+        if checked:
+            # Only when the password was checked, not remembered: a client that sends Basic
+            # credentials with every request logs in once a minute per process, not each time.
+            self.audit.record("login", principal.id, "ok", client=client)
         return principal
 
-    def _match(self, username: str, password: str) -> Principal | None:
-        """The principal whose password this is. Unknown, disabled and expired names cost
-        the same password checks as a wrong password does (dummy hashes), so the time of a
-        refusal does not tell whether the name exists."""
+    def _match(self, username: str, password: str) -> tuple[Principal | None, bool]:
+        """The principal whose password this is, and whether its hash was checked now (not
+        remembered). Unknown, disabled and expired names cost the same password checks as a
+        wrong password does (dummy hashes), so the time of a refusal does not tell whether
+        the name exists."""
         now = time.time()
         candidate: Principal | None = None
         if username == self.admin_username:
@@ -258,15 +263,15 @@ class AccessService:
             hashes = [h for h, expires_at in rows if expires_at is None or expires_at >= now]
             for password_hash in hashes:
                 if self._verified.hit(candidate.id, password, password_hash):
-                    return candidate
+                    return candidate, False
         for password_hash in hashes[:CHECKS_PER_LOGIN]:
             if verify_password(password_hash, password):
                 assert candidate is not None
                 self._verified.remember(candidate.id, password, password_hash)
-                return candidate
+                return candidate, True
         for _ in range(CHECKS_PER_LOGIN - min(len(hashes), CHECKS_PER_LOGIN)):
             verify_dummy(password)
-        return None
+        return None, True
 
     def _check_failures(self, limits: dict[str, int]) -> None:
         with self._db.read() as conn:

@@ -187,14 +187,15 @@ class AuthGate:
                 )
             await self._refuse(scope, send, need, error, headers, caller.via == "bearer")
             return
-        audit.record(
-            "authorize",
-            caller.principal.id,
-            "allowed",
-            method=scope["method"],
-            path=scope["path"],
-            via=caller.via,
-        )
+        if audit.records(scope["method"]):
+            audit.record(
+                "authorize",
+                caller.principal.id,
+                "allowed",
+                method=scope["method"],
+                path=scope["path"],
+                via=caller.via,
+            )
         state = scope.setdefault("state", {})
         state["caller"] = caller
         if need.kind == "repository" and scope["method"] == "POST":

@@ -31,6 +31,7 @@ from dockyard.api.management import (
     webhooks,
 )
 from dockyard.api.management.deps import ManagementContext
+from dockyard.api.management.docs import add_docs_routes
 from dockyard.api.management.models import ErrorEnvelope
 from dockyard.errors import DockyardError
 from dockyard.registry.core import Registry
@@ -160,7 +161,8 @@ def management_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # The explorer is added below with assets of its own (no CDN); no ReDoc.
+        docs_url=None,
         redoc_url=None,
         responses=errors,
         # No OpenTelemetry spans or logs of requests that carry credentials and secrets; the
@@ -175,4 +177,5 @@ def management_app(
     api.add_exception_handler(Exception, handle_unexpected)
     for router in _ROUTERS:
         api.include_router(router)
+    add_docs_routes(api)
     return api
