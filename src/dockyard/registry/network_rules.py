@@ -2,9 +2,10 @@
 CIDR ranges that a rule allows), offered by the tiers that include IP rules (Premium).
 
 Every request the rules guard asks `current()`, which reads one row (the generation, by
-primary key) and answers the rule set this process cached for that generation, reading the
-rules again only when a change (in any process) has replaced it: a change applies to the
-next request everywhere, and the rules are parsed once per change, not per request."""
+primary key, outside any SQLAlchemy transaction) and answers the rule set this process
+cached for that generation, reading the rules again only when a change (in any process) has
+replaced it: a change applies to the next request everywhere, and the rules are parsed once
+per change, not per request."""
 
 from __future__ import annotations
 
@@ -67,12 +68,13 @@ class NetworkRuleService:
 
     def current(self) -> NetworkRuleSet:
         """The rules in force (blocking: one primary-key read, more after a change)."""
+        generation = read_generation(self._db)
+        cached_generation, rules = self._cached
+        if generation == cached_generation:
+            return rules
+        # The rules are read after the generation, so they are at least as new as it: a
+        # change between the two reads only makes the next request read them again.
         with self._db.read() as conn:
-            generation = read_generation(conn)
-            cached_generation, rules = self._cached
-            if generation == cached_generation:
-                return rules
-            # The rules are read after the generation, so they are at least as new as it.
             rules = self._load(conn)
         self._cached = (generation, rules)
         return rules

@@ -56,6 +56,7 @@ def list_network_rules(_: Reader, registry: RegistryDep) -> NetworkRuleSetModel:
 @router.post(
     "/network-rules",
     status_code=201,
+    response_model=NetworkRuleSetModel,
     responses={200: {"description": "The range was already allowed"}},
 )
 def add_network_rule(

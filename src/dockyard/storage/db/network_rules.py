@@ -6,29 +6,38 @@ from __future__ import annotations
 import secrets
 import time
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from dockyard.spec.ip_ranges import DefaultAction
-from dockyard.storage.db.database import insert_ignore, upsert
+from dockyard.storage.db.database import Database, insert_ignore, upsert
 from dockyard.storage.db.schema import network_rules, registry_settings
 
 DEFAULT_ACTION_SETTING = "network_default_action"
 GENERATION_SETTING = "network_rules_generation"
 
-# Built once: read on every request the network rules guard.
-_GENERATION = select(registry_settings.c.value).where(
-    registry_settings.c.name == bindparam("name", GENERATION_SETTING)
-)
+# Read on every request the network rules guard, on a pooled DBAPI connection: one
+# statement, no SQLAlchemy transaction around it, which costs several times the query.
+# The name is a constant of this module, never input.
+_GENERATION_SQL = f"SELECT value FROM registry_settings WHERE name = '{GENERATION_SETTING}'"
 _RANGES = select(network_rules.c.ip_range).order_by(
     network_rules.c.created_at, network_rules.c.ip_range
 )
 _COUNT = select(func.count()).select_from(network_rules)
 
 
-def read_generation(conn: Connection) -> str:
+def read_generation(db: Database) -> str:
     """The current generation; empty when network rules were never changed."""
-    value = conn.execute(_GENERATION).scalar()
-    return "" if value is None else str(value)
+    conn = db.engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(_GENERATION_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    finally:
+        conn.close()  # back to the pool, which ends the read
+    return "" if row is None else str(row[0])
 
 
 def new_generation(conn: Connection) -> None:
