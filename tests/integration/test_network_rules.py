@@ -18,7 +18,9 @@ import pytest
 
 from tests.conftest import ServerProcess
 from tests.integration.auth_helpers import (
+    AUTH_ENV,
     AuthServer,
+    attach,
     auth_server,
     basic,
     fetch_token,
@@ -385,6 +387,32 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(premium: AuthServer) -
     with client_from(premium.url) as local:
         refused(local.get("/v2/", headers=xff("203.0.113.9")), "127.0.0.1")
         refused(local.get("/oauth2/token", headers=xff("203.0.113.9")), "127.0.0.1")
+
+
+def test_a_dual_stack_server_sees_ipv4_clients_as_ipv4_and_ipv6_clients_as_ipv6(
+    tmp_path: Path,
+) -> None:
+    """Listening on `::`, IPv4 clients arrive as IPv4-mapped IPv6 addresses (::ffff:a.b.c.d):
+    an IPv4 rule must still match them, and a real IPv6 client is matched by IPv6 rules."""
+    proc = ServerProcess(tmp_path / "data", env=AUTH_ENV, bind="::")
+    proc.start()
+    srv = attach(proc)
+    try:
+        reset(srv)
+        deny_all_but(srv, "127.0.0.1")
+        with client_from(srv.url) as v4, client_from(srv.url, OTHER) as other:
+            assert v4.get("/v2/").status_code == 401
+            refused(other.get("/v2/"), OTHER)
+        with httpx.Client(base_url=f"http://[::1]:{proc.port}", timeout=30) as v6:
+            refused(v6.get("/v2/"), "::1")
+            refused(v6.get("/oauth2/token", params={"service": srv.host}), "::1")
+            resp = v6.post(
+                "/api/v1/network-rules", json={"ip_address_or_range": "::1"}, headers=srv.owner()
+            )
+            assert resp.status_code == 201, describe(resp)
+            assert v6.get("/v2/").status_code == 401
+    finally:
+        srv.close()
 
 
 def test_without_credentials_no_change_may_lock_the_caller_out(
