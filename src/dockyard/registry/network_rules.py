@@ -94,6 +94,9 @@ class NetworkRuleService:
         Refused (DENIED) when the tier offers no network rules or no more of them."""
         ip_range = parse_rule(text)
         with self._db.write() as conn:
+            # First: the generation row's lock lines up this change with other rule and tier
+            # changes, so none of them counts the rules before another's insert (PostgreSQL).
+            new_generation(conn)
             policies = load_policies(conn)
             allowed = policies.limits.ip_rules
             if not allowed:
@@ -111,7 +114,6 @@ class NetworkRuleService:
                         f"{used - 1} exist; remove one first",
                         detail={"sku": policies.sku.value, "limit": allowed, "current": used - 1},
                     )
-                new_generation(conn)
             return self._load(conn), added
 
     def remove(self, text: str, keep_allowed: IpAddress | None = None) -> NetworkRuleSet:

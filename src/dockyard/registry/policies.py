@@ -101,6 +101,10 @@ class PolicyService:
         _check_range("retention days", change.retention_days, RETENTION_DAYS_RANGE)
         _check_range("soft-delete days", change.soft_delete_days, SOFT_DELETE_DAYS_RANGE)
         with self._db.write() as conn:
+            if change.sku is not None or change.network_default_action is not None:
+                # Before anything is read: lined up with network rule changes (their
+                # generation row), and the rules cached by every process are read again.
+                new_generation(conn)
             before = load_policies(conn)
             updates = {k: v for k, v in _fields(change).items() if v is not None}
             after = replace(before, **updates)
@@ -118,8 +122,6 @@ class PolicyService:
                 refuse_lockout(keep_allowed, read_ranges(conn))
             for name, value in updates.items():
                 write_setting(conn, _SETTING_NAMES.get(name, name), _text(value))
-            if after.network_default_action != before.network_default_action:
-                new_generation(conn)
             retention.policies_changed(conn, before, after)
         return before, after
 
