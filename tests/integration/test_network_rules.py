@@ -395,7 +395,11 @@ def test_a_dual_stack_server_sees_ipv4_clients_as_ipv4_and_ipv6_clients_as_ipv6(
     """Listening on `::`, IPv4 clients arrive as IPv4-mapped IPv6 addresses (::ffff:a.b.c.d):
     an IPv4 rule must still match them, and a real IPv6 client is matched by IPv6 rules."""
     proc = ServerProcess(tmp_path / "data", env=AUTH_ENV, bind="::")
-    proc.start(timeout=120)  # a first start on PostgreSQL, on a busy machine
+    try:
+        proc.start(timeout=120)  # a first start on PostgreSQL, on a busy machine
+    except BaseException:
+        proc.stop()
+        raise
     srv = attach(proc)
     try:
         reset(srv)
