@@ -45,8 +45,15 @@ def fresh_database_url(data_dir: Path) -> str:
 class ServerProcess:
     """One `dockyard serve` process and its data directory."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        bind: str = "127.0.0.1",
+    ):
         self.data_dir = data_dir
+        self.bind = bind  # `--host`; `::` also listens on 127.0.0.1, where `url` points
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -69,7 +76,7 @@ class ServerProcess:
                 "dockyard",
                 "serve",
                 "--host",
-                "127.0.0.1",
+                self.bind,
                 "--port",
                 str(self.port),
                 "--data-dir",

@@ -30,6 +30,7 @@ from dockyard.api.listing import listing_routes
 from dockyard.api.management import management_app
 from dockyard.api.manifests import manifest_routes
 from dockyard.api.middleware import AccessLogMiddleware
+from dockyard.api.network_rules import ClientAddress, NetworkRuleGate
 from dockyard.api.oauth import oauth_routes
 from dockyard.api.ratelimit import RateLimitMiddleware
 from dockyard.api.uploads import upload_routes
@@ -39,6 +40,7 @@ from dockyard.jobs.task_worker import build_task_worker
 from dockyard.jobs.worker import BackgroundWorker
 from dockyard.registry.core import Registry, RegistryOptions
 from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
+from dockyard.spec.ip_ranges import AddressSet, parse_ip_range
 from dockyard.storage.db.database import Database
 from dockyard.storage.filesystem import FilesystemDriver
 from dockyard.tasks.service import TaskPolicy, TaskService
@@ -222,7 +224,13 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         else app
     )
     guarded: ASGIApp = AuthGate(limited, auth) if auth else limited
-    return AccessLogMiddleware(guarded, json_format=settings.log_format == "json")
+    # Outside AuthGate: a client the network rules refuse is refused before its credentials
+    # are looked at (but for the management API, see api/network_rules.py).
+    proxies = AddressSet.of(parse_ip_range(text) for text in settings.trusted_proxies)
+    fenced = NetworkRuleGate(
+        guarded, registry.network_rules, ClientAddress(proxies), auth, access.access.audit
+    )
+    return AccessLogMiddleware(fenced, json_format=settings.log_format == "json")
 
 
 def configure_logging(settings: Settings) -> None:

@@ -11,6 +11,8 @@ import yaml
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dockyard.spec.ip_ranges import parse_ip_range, range_text
+
 # The request classes of tiers.RateClass (config may not import tiers).
 RATE_CLASSES = ("reads", "writes", "deletes", "referrers", "tokens")
 
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
         ge=0,
         description="failed logins (any usernames) from one client address in 5 minutes "
         "before its logins are answered 429; 0: no limit",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDR ranges of reverse proxies in front of the registry: "
+        "only a request whose direct peer is one has its client address taken from "
+        "X-Forwarded-For (the right-most entry no trusted proxy wrote)",
     )
     admin_username: str = "admin"
     oidc_issuer: str = Field(default="", description="trusted OIDC issuer for /oauth2/exchange")
@@ -188,6 +196,11 @@ class Settings(BaseSettings):
         if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
             raise ValueError("public_url names the registry's root: scheme, host and port only")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_ranges(cls, value: list[str]) -> list[str]:
+        return [range_text(parse_ip_range(text)) for text in value]
 
     @field_validator("rate_limits", "rate_limits_per_identity")
     @classmethod

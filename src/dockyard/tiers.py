@@ -36,6 +36,7 @@ class TierLimits:
     geo_replication: bool
     retention_policy: bool
     customer_managed_keys: bool
+    ip_rules: int  # network rules (IP access rules); 0: network rules are not offered
     rates_per_minute: dict[RateClass, int]  # per registry, and again per identity
 
 
@@ -58,6 +59,7 @@ TIERS: dict[Sku, TierLimits] = {
         geo_replication=False,
         retention_policy=False,
         customer_managed_keys=False,
+        ip_rules=0,
         rates_per_minute=_BASIC_AND_STANDARD_RATES,
     ),
     Sku.STANDARD: TierLimits(
@@ -69,6 +71,7 @@ TIERS: dict[Sku, TierLimits] = {
         geo_replication=False,
         retention_policy=False,
         customer_managed_keys=False,
+        ip_rules=0,
         rates_per_minute=_BASIC_AND_STANDARD_RATES,
     ),
     Sku.PREMIUM: TierLimits(
@@ -80,6 +83,7 @@ TIERS: dict[Sku, TierLimits] = {
         geo_replication=True,
         retention_policy=True,
         customer_managed_keys=True,
+        ip_rules=100,
         rates_per_minute={
             RateClass.READS: 20_000,
             RateClass.WRITES: 4_000,

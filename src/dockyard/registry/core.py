@@ -11,6 +11,7 @@ from dockyard.registry.importer import ImportService
 from dockyard.registry.integrity import IntegrityChecker
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
+from dockyard.registry.network_rules import NetworkRuleService
 from dockyard.registry.policies import PolicyService
 from dockyard.registry.purge import PurgeService
 from dockyard.registry.quarantine import QuarantineService
@@ -61,6 +62,7 @@ class Registry:
         self.purge = PurgeService(db, self.manifests)
         self.quarantine = QuarantineService(db)
         self.policies = PolicyService(db, options.storage_limit_bytes, options.rate_overrides)
+        self.network_rules = NetworkRuleService(db)
         self.integrity = IntegrityChecker(db, driver, options.allow_sparse_index)
         self.gc = GarbageCollector(
             db,

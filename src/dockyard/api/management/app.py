@@ -17,6 +17,7 @@ from dockyard.api.management import (
     audit,
     cleanup,
     imports,
+    network_rules,
     quarantine,
     registry,
     roles,
@@ -59,6 +60,7 @@ _ACCESS_ERROR_CODES = {400: ErrorCode.UNSUPPORTED, 404: ErrorCode.NAME_UNKNOWN}
 # In the order of the OpenAPI document.
 _ROUTERS = (
     registry.router,
+    network_rules.router,
     usage.router,
     imports.router,
     cleanup.router,

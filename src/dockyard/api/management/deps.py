@@ -4,6 +4,7 @@ once it may read (`Reader`) or change (`Writer`) access control, and the access 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,9 +14,11 @@ from dockyard.access.principals import ANONYMOUS, Principal
 from dockyard.access.run_identity import RUN_KIND
 from dockyard.access.service import AccessService
 from dockyard.api.auth import Authenticator
+from dockyard.api.network_rules import CLIENT_ADDRESS_STATE
 from dockyard.errors import Denied, Unauthorized
 from dockyard.registry.core import Registry
 from dockyard.registry.policies import PolicyService
+from dockyard.spec.ip_ranges import IpAddress
 from dockyard.webhooks.service import WebhookService
 
 
@@ -102,6 +105,19 @@ def require_repository_action(
     if not allowed:
         where = "the registry" if repository == "*" else repository
         raise Denied(f"{principal.id} may not {action.replace('_', ' ')} on {where}")
+
+
+def lockout_guard(request: Request) -> IpAddress | None:
+    """The caller's address when the network rules govern its management calls (a registry
+    without credentials, where no one is exempt): a change must not shut it out. None when
+    credentials are on: those who may change the registry reach it wherever they are."""
+    if _context(request).enforce:
+        return None
+    address = request.scope.get("state", {}).get(CLIENT_ADDRESS_STATE)
+    if address is None:
+        return None
+    assert isinstance(address, IPv4Address | IPv6Address)
+    return address
 
 
 def _auth(request: Request) -> Authenticator:

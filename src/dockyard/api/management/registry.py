@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.api.management.deps import Access, Reader, Writer
+from dockyard.api.management.deps import Access, Reader, Writer, lockout_guard
 from dockyard.api.management.deps import Policies as PolicyDep
 from dockyard.registry.policies import PolicyChange
+from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.storage.db.settings import Policies
 from dockyard.tiers import Sku
 
@@ -28,6 +29,7 @@ class Limits(_Model):
     geo_replication: bool
     retention_policy: bool
     customer_managed_keys: bool
+    ip_rules: int = Field(description="IP network rules; 0: network rules are not offered")
     rates_per_minute: dict[str, int] = Field(
         description="Per registry and per identity: reads, writes, deletes, referrers, tokens"
     )
@@ -51,6 +53,9 @@ class RegistryView(_Model):
     retention_policy: RetentionPolicy
     soft_delete_policy: SoftDeletePolicy
     quarantine_enabled: bool
+    network_default_action: DefaultAction = Field(
+        description="Deny: only clients a network rule allows (see /network-rules)"
+    )
 
 
 class RetentionUpdate(_Model):
@@ -71,6 +76,10 @@ class RegistryUpdate(_Model):
     retention_policy: RetentionUpdate | None = None
     soft_delete_policy: SoftDeleteUpdate | None = None
     quarantine_enabled: bool | None = None
+    network_default_action: DefaultAction | None = Field(
+        default=None,
+        description="Allow, or Deny but for the clients a network rule allows (Premium)",
+    )
 
 
 def registry_view(
@@ -89,6 +98,7 @@ def registry_view(
             geo_replication=limits.geo_replication,
             retention_policy=limits.retention_policy,
             customer_managed_keys=limits.customer_managed_keys,
+            ip_rules=limits.ip_rules,
             rates_per_minute=rates,
         ),
         anonymous_pull=policies.anonymous_pull,
@@ -100,6 +110,7 @@ def registry_view(
             enabled=policies.soft_delete_enabled, days=policies.soft_delete_days
         ),
         quarantine_enabled=policies.quarantine_enabled,
+        network_default_action=policies.network_default_action,
     )
 
 
@@ -112,11 +123,11 @@ def show_registry(_: Reader, service: PolicyDep) -> RegistryView:
 
 @router.patch("/registry")
 def update_registry(
-    body: RegistryUpdate, principal: Writer, service: PolicyDep, access: Access
+    body: RegistryUpdate, request: Request, principal: Writer, service: PolicyDep, access: Access
 ) -> RegistryView:
     """Change the tier or policies. A tier that the registry's current use does not fit (more
     webhooks, scope maps or tokens than it allows, anonymous pull or a retention policy it
-    does not offer) is refused with every reason."""
+    does not offer, network rules below Premium) is refused with every reason."""
     retention = body.retention_policy or RetentionUpdate()
     soft_delete = body.soft_delete_policy or SoftDeleteUpdate()
     change = PolicyChange(
@@ -127,8 +138,9 @@ def update_registry(
         soft_delete_enabled=soft_delete.enabled,
         soft_delete_days=soft_delete.days,
         quarantine_enabled=body.quarantine_enabled,
+        network_default_action=body.network_default_action,
     )
-    before, after = service.update(change)
+    before, after = service.update(change, lockout_guard(request))
     changed = {
         name: getattr(after, name)
         for name in before.__dataclass_fields__

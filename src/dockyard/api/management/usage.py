@@ -114,6 +114,12 @@ def show_usage(
             Counted(
                 name="Tokens", current_value=counts["tokens"], limit=limits.tokens, unit="Count"
             ),
+            Counted(
+                name="IPRules",
+                current_value=counts["ip_rules"],
+                limit=limits.ip_rules,
+                unit="Count",
+            ),
         ],
         repositories=repositories,
     )

@@ -4,8 +4,8 @@ users, role assignments, scope maps, tokens, anonymous pull, the audit log and s
 They talk to a running registry over HTTP (`/oauth2/token` and the management API under
 `/api/v1`, see cli/client.py), never to its database. One module a concept: login.py,
 admin.py (the admin user), users.py, roles.py, scope_maps.py, tokens.py, registry.py
-(anonymous pull, audit log, keys) and webhooks.py; common.py holds their options and output
-helpers.
+(anonymous pull, audit log, keys), webhooks.py and network_rules.py; common.py holds their
+options and output helpers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typer
 
 from dockyard.cli.access.admin import admin_app, credential_app
 from dockyard.cli.access.login import login, logout
+from dockyard.cli.access.network_rules import network_rule_app
 from dockyard.cli.access.registry import audit, config_app, keys_app
 from dockyard.cli.access.roles import role_app
 from dockyard.cli.access.scope_maps import scope_map_app
@@ -36,3 +37,4 @@ def register(app: typer.Typer) -> None:
     app.command()(audit)
     app.add_typer(keys_app, name="keys")
     app.add_typer(webhook_app, name="webhook")
+    app.add_typer(network_rule_app, name="network-rule")

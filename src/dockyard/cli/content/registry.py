@@ -19,6 +19,7 @@ from dockyard.cli.access.common import (
 )
 from dockyard.cli.content.apps import registry_app
 from dockyard.registry.usage import human_bytes
+from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.tiers import Sku
 
 
@@ -43,6 +44,8 @@ def _show(answer: dict[str, Any]) -> None:
         ("retention policy", f"{_on(retention['enabled'])}, {retention['days']} days"),
         ("soft delete", f"{_on(soft_delete['enabled'])}, {soft_delete['days']} days"),
         ("quarantine", _on(answer["quarantine_enabled"])),
+        ("network default action", answer["network_default_action"]),
+        ("IP network rules", limits["ip_rules"] or "not offered"),
     ]
     rows += [(f"{kind} per minute", rate) for kind, rate in limits["rates_per_minute"].items()]
     print_table("registry", ("setting", "value"), rows)
@@ -88,6 +91,13 @@ def update(
         bool | None,
         typer.Option("--quarantine/--no-quarantine", help="Hold new pushes until scanned"),
     ] = None,
+    default_action: Annotated[
+        DefaultAction | None,
+        typer.Option(
+            "--default-action",
+            help="Allow, or Deny but for the clients a network rule allows (Premium)",
+        ),
+    ] = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
@@ -103,6 +113,8 @@ def update(
         body["immutable_tags"] = immutable_tags
     if quarantine is not None:
         body["quarantine_enabled"] = quarantine
+    if default_action is not None:
+        body["network_default_action"] = default_action.value
     for key, enabled, days in (
         ("retention_policy", retention, retention_days),
         ("soft_delete_policy", soft_delete, soft_delete_days),

@@ -228,6 +228,15 @@ registry_settings = Table(
     Column("value", Text, nullable=False),
 )
 
+# Network rules: the IP addresses and CIDR ranges allowed in when the default action (a
+# registry_settings row) is Deny. The `network_rules_generation` setting changes with them.
+network_rules = Table(
+    "network_rules",
+    metadata,
+    Column("ip_range", String(64), primary_key=True),  # canonical: 10.0.0.0/24, 2001:db8::/48
+    Column("created_at", Float, nullable=False),
+)
+
 # Token-signing keys; retired keys still verify tokens until those expire.
 signing_keys = Table(
     "signing_keys",

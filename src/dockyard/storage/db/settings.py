@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from dockyard.errors import Denied
+from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.storage.db.database import upsert
-from dockyard.storage.db.schema import registry_settings, scope_maps, tokens, webhooks
+from dockyard.storage.db.network_rules import read_default_action
+from dockyard.storage.db.schema import (
+    network_rules,
+    registry_settings,
+    scope_maps,
+    tokens,
+    webhooks,
+)
 from dockyard.tiers import DEFAULT_SKU, SKU_SETTING, TIERS, Sku, TierLimits
 
 DEFAULT_RETENTION_DAYS = 7
@@ -43,6 +51,7 @@ class Policies:
     soft_delete_enabled: bool  # deleted tags and manifests are kept `soft_delete_days`
     soft_delete_days: int
     quarantine_enabled: bool
+    network_default_action: DefaultAction  # Deny: only clients a network rule allows
 
     @property
     def limits(self) -> TierLimits:
@@ -63,6 +72,7 @@ class Policies:
             soft_delete_enabled=_flag(values, "soft_delete_enabled"),
             soft_delete_days=int(values.get("soft_delete_days", DEFAULT_SOFT_DELETE_DAYS)),
             quarantine_enabled=_flag(values, "quarantine_enabled"),
+            network_default_action=read_default_action(values),
         )
 
 
@@ -70,7 +80,12 @@ def load_policies(conn: Connection) -> Policies:
     return Policies.from_settings(read_settings(conn))
 
 
-_COUNTED = {"webhooks": webhooks, "scope_maps": scope_maps, "tokens": tokens}
+_COUNTED = {
+    "webhooks": webhooks,
+    "scope_maps": scope_maps,
+    "tokens": tokens,
+    "ip_rules": network_rules,
+}
 
 
 def _count(conn: Connection, item: str) -> int:
