@@ -50,7 +50,7 @@ def build_registry(settings: Settings) -> Registry:
     driver = FilesystemDriver(settings.data_dir / "storage")
     db = Database(settings.database_url)
     options = RegistryOptions(
-        allow_sparse_index=settings.allow_sparse_index,
+        allow_sparse_manifests=settings.allow_sparse_manifests,
         max_manifest_bytes=settings.max_manifest_bytes,
         gc_grace_seconds=settings.gc_grace_seconds,
         upload_ttl_seconds=settings.upload_ttl_seconds,

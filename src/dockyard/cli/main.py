@@ -185,6 +185,15 @@ def serve(
             "reaches it can do anything)",
         ),
     ] = None,
+    allow_sparse_manifests: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-sparse-manifests",
+            "--allow-sparse-index",
+            help="Accept manifests whose layers or child manifests are absent (mirrors of "
+            "partial content) [off]",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry server."""
     from granian import Granian
@@ -204,6 +213,7 @@ def serve(
         log_format=log_format,
         auth_enabled=auth,
         insecure_no_auth_on_network=insecure_no_auth_on_network,
+        allow_sparse_manifests=allow_sparse_manifests,
     )
     if (settings.tls_cert is None) != (settings.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
