@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
+from dockyard import telemetry
 from dockyard.access.audit import AuditLog
 from dockyard.access.oidc import OidcVerifier
 from dockyard.access.rights import PULL, QUARANTINE_READ
@@ -234,4 +235,11 @@ def create_app_from_env() -> ASGIApp:
     """Factory for server worker processes: every setting arrives as a DOCKYARD_* variable."""
     settings = load_settings()
     configure_logging(settings)
+    if not telemetry.multiprocess_ready():
+        logging.getLogger("dockyard.metrics").error(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set: "
+            "this process's series are missing from /metrics"
+        )
+    elif not telemetry.preallocate_process_files():
+        telemetry.keep_in_memory()
     return create_app(settings)

@@ -221,13 +221,15 @@ def serve(
     _refuse_open_no_auth(settings)
     _refuse_port_in_use(settings.host, settings.port)
     _open_data_dir(settings)
-    upgrade(settings.database_url)
-    if settings.auth_enabled:
-        _bootstrap_owner(settings)
+    # Before anything imports prometheus_client (creating the first owner imports the app):
+    # it picks in-memory or multiprocess values once, at import, from this variable.
     metrics_dir = settings.data_dir / "run" / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    upgrade(settings.database_url)
+    if settings.auth_enabled:
+        _bootstrap_owner(settings)
     _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
     scheme = "https" if settings.tls_cert else "http"
     console.print(
