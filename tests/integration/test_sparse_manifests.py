@@ -174,3 +174,45 @@ def test_allow_sparse_index_is_an_alias(
         push(http, repo, manifest, "v1")
         index = index_manifest([{"mediaType": OCI_MANIFEST, "digest": unique_digest(), "size": 9}])
         push(http, repo, index, "multi")
+
+
+def test_sparse_manifest_soft_deleted_and_restored_links_only_its_own_blobs(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """A sparse manifest may name a blob that only another repository holds (it cannot be
+    pulled from here); soft delete and restore must not link that blob into this one."""
+    srv = server_factory(
+        env={"DOCKYARD_ALLOW_SPARSE_MANIFESTS": "true", "DOCKYARD_GC_ENABLED": "false"}
+    )
+    with httpx.Client(base_url=srv.url, timeout=60) as http:
+        resp = http.patch(
+            "/api/v1/registry", json={"soft_delete_policy": {"enabled": True, "days": 1}}
+        )
+        assert_status(resp, 200)
+        private = random_bytes(200)
+        assert upload_blob(http, "other/private", private) == sha256(private)
+        repo = "mirror/restored"
+        manifest, absent = _with_absent_layer(http, repo)
+        obj = manifest.json
+        obj["layers"].append(
+            {
+                "mediaType": obj["layers"][0]["mediaType"],
+                "digest": sha256(private),
+                "size": len(private),
+            }
+        )
+        sparse = Pushed(canonical(obj), OCI_MANIFEST)
+        push(http, repo, sparse, "v1")
+        assert_error(http.get(f"/v2/{repo}/blobs/{sha256(private)}"), 404, "BLOB_UNKNOWN")
+
+        assert_status(http.delete(f"/v2/{repo}/manifests/{sparse.digest}"), 202)
+        restored = http.post(f"/api/v1/repositories/{repo}/restore", json={"digest": sparse.digest})
+        assert_status(restored, 200)
+        assert restored.json()["manifest_restored"] is True
+        served = http.get(f"/v2/{repo}/manifests/v1", headers={"Accept": OCI_MANIFEST})
+        assert_status(served, 200)
+        assert served.content == sparse.body
+        assert_status(http.get(f"/v2/{repo}/blobs/{obj['layers'][0]['digest']}"), 200)
+        assert_error(http.get(f"/v2/{repo}/blobs/{sha256(absent)}"), 404, "BLOB_UNKNOWN")
+        assert_error(http.get(f"/v2/{repo}/blobs/{sha256(private)}"), 404, "BLOB_UNKNOWN")
+    assert "Traceback" not in srv.log()
