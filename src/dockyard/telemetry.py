@@ -69,8 +69,9 @@ def preallocate_process_files() -> bool:
             )
             return False
         try:
-            if os.fstat(fd).st_size < _PREALLOCATED_BYTES:
-                os.posix_fallocate(fd, 0, _PREALLOCATED_BYTES)
+            # Also when the file exists: prometheus_client may have created it sparse already
+            # (metrics made at import); allocating fills the holes and keeps what is written.
+            os.posix_fallocate(fd, 0, _PREALLOCATED_BYTES)
         except OSError as exc:
             log.error("metrics: no room for %s (%s); this process keeps them in memory", path, exc)
             with contextlib.suppress(OSError):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
-from dockyard import __version__
+from dockyard import __version__, telemetry
 from dockyard.cli import access, content, tasks
 from dockyard.cli.output import err as console
 from dockyard.cli.output import note, out
@@ -227,6 +227,7 @@ def serve(
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    telemetry.preallocate_process_files()  # this process writes some too (creating the owner)
     upgrade(settings.database_url)
     if settings.auth_enabled:
         _bootstrap_owner(settings)
