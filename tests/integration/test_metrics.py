@@ -82,7 +82,7 @@ def test_metrics_with_auth_on_show_the_registry(tmp_path: Path) -> None:
                 owner, source=upload_source(owner, context_tar({"Dockerfile": "FROM scratch\n"}))
             )
             assert run["status"] == "Queued"
-        failed = httpx.get(f"{srv.url}/v2/", headers=basic("owner", "not-the-password"))
+        failed = httpx.get(f"{srv.url}/v2/", headers=basic("owner", "not-the-password"), timeout=60)
         assert failed.status_code == 401
 
         with httpx.Client(base_url=srv.url, timeout=60, headers=srv.owner()) as owner:
