@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
+from dockyard import telemetry
 from dockyard.access.audit import AuditLog, AuditRetention
 from dockyard.access.oidc import OidcVerifier
 from dockyard.access.rights import PULL, QUARANTINE_READ
@@ -52,7 +53,7 @@ def build_registry(settings: Settings) -> Registry:
     driver = FilesystemDriver(settings.data_dir / "storage")
     db = Database(settings.database_url)
     options = RegistryOptions(
-        allow_sparse_index=settings.allow_sparse_index,
+        allow_sparse_manifests=settings.allow_sparse_manifests,
         max_manifest_bytes=settings.max_manifest_bytes,
         gc_grace_seconds=settings.gc_grace_seconds,
         upload_ttl_seconds=settings.upload_ttl_seconds,
@@ -250,4 +251,11 @@ def create_app_from_env() -> ASGIApp:
     """Factory for server worker processes: every setting arrives as a DOCKYARD_* variable."""
     settings = load_settings()
     configure_logging(settings)
+    if not telemetry.multiprocess_ready():
+        logging.getLogger("dockyard.metrics").error(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set: "
+            "this process's series are missing from /metrics"
+        )
+    elif not telemetry.preallocate_process_files():
+        telemetry.keep_in_memory()
     return create_app(settings)

@@ -8,17 +8,21 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dockyard.spec.ip_ranges import parse_ip_range, range_text
 
 # The request classes of tiers.RateClass (config may not import tiers).
 RATE_CLASSES = ("reads", "writes", "deletes", "referrers", "tokens")
+# Old setting name -> its new name (both accepted in YAML, the environment and flags).
+RENAMED = {"allow_sparse_index": "allow_sparse_manifests"}
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCKYARD_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="DOCKYARD_", extra="forbid", validate_by_name=True, validate_by_alias=True
+    )
 
     data_dir: Path = Path("./dockyard-data")
     db: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir")
@@ -29,7 +33,15 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     log_format: Literal["human", "json"] = "human"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    allow_sparse_index: bool = False
+    allow_sparse_manifests: bool = Field(
+        default=False,
+        # The env source takes aliases as they are, without the prefix.
+        validation_alias=AliasChoices(
+            "DOCKYARD_ALLOW_SPARSE_MANIFESTS", "DOCKYARD_ALLOW_SPARSE_INDEX"
+        ),
+        description="accept manifests whose layers or child manifests are absent (mirrors of "
+        "partial content); the config must be there. Alias: allow_sparse_index",
+    )
     max_manifest_bytes: int = 4 * 1024 * 1024
     gc_enabled: bool = True
     gc_interval_seconds: float = Field(default=3600.0, gt=0)
@@ -184,6 +196,17 @@ class Settings(BaseSettings):
         description="how often base images in other registries are checked for base-image "
         "triggers (pushes to this registry trigger at once)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        """Settings renamed: the old name still works where the new one is not given."""
+        if isinstance(data, dict):
+            for old, new in RENAMED.items():
+                if old in data:
+                    data = dict(data)
+                    data.setdefault(new, data.pop(old))
+        return data
 
     @field_validator("public_url")
     @classmethod

@@ -196,3 +196,34 @@ def test_token_service_comes_from_configuration_only() -> None:
 def test_public_url_is_a_root_http_url(url: str) -> None:
     with pytest.raises(pydantic.ValidationError):
         load_settings(public_url=url)
+
+
+def test_allow_sparse_index_is_an_alias_everywhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The old name works in YAML, the environment and the serve flag; the new name wins
+    where both are given at one level, and the usual precedence holds between levels."""
+    import typer.main
+
+    from dockyard.cli.main import app
+
+    assert load_settings().allow_sparse_manifests is False
+    old_yaml = write_yaml(tmp_path, "allow_sparse_index: true\n")
+    assert load_settings(old_yaml).allow_sparse_manifests is True
+    both = write_yaml(tmp_path, "allow_sparse_index: true\nallow_sparse_manifests: false\n")
+    assert load_settings(both).allow_sparse_manifests is False
+    monkeypatch.setenv("DOCKYARD_ALLOW_SPARSE_INDEX", "true")
+    assert load_settings().allow_sparse_manifests is True
+    monkeypatch.setenv("DOCKYARD_ALLOW_SPARSE_MANIFESTS", "false")
+    assert load_settings().allow_sparse_manifests is False
+    monkeypatch.delenv("DOCKYARD_ALLOW_SPARSE_MANIFESTS")
+    monkeypatch.delenv("DOCKYARD_ALLOW_SPARSE_INDEX")
+    monkeypatch.setenv("ALLOW_SPARSE_INDEX", "true")  # only DOCKYARD_* variables count
+    assert load_settings().allow_sparse_manifests is False
+    assert load_settings(allow_sparse_manifests=True).allow_sparse_manifests is True
+    assert Settings(allow_sparse_index=True).allow_sparse_manifests is True  # type: ignore[call-arg]
+
+    serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    for flag in ("--allow-sparse-manifests", "--allow-sparse-index"):
+        assert serve.make_context("serve", [flag]).params["allow_sparse_manifests"] is True
+    assert serve.make_context("serve", []).params["allow_sparse_manifests"] is None

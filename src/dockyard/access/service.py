@@ -9,8 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import Connection, bindparam, delete, select, update
 
+from dockyard import telemetry
 from dockyard.access.audit import AuditLog
 from dockyard.access.passwords import (
     VerifiedCache,
@@ -52,6 +54,9 @@ MAX_FAILURES_PER_ADDRESS = 30  # per client address, whatever the usernames (spr
 # Every failed login costs as many password checks as the principal with the most passwords
 # has (tokens and the admin user have two), so that its time tells nothing of the name.
 CHECKS_PER_LOGIN = 2
+AUTH_FAILURES = Counter(
+    "dockyard_auth_failures_total", "Failed logins: credentials that matched no principal"
+)
 ADMIN_GENERATION = "admin_credential_generation"
 
 # Built once: the status of a principal is read on every request that presents a token.
@@ -286,6 +291,7 @@ class AccessService:
                 )
 
     def _count_failures(self, keys: list[str]) -> None:
+        telemetry.record(AUTH_FAILURES.inc)
         now = time.time()
         with self._db.write() as conn:
             found = {

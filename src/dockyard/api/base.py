@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dockyard.api.metrics import DatabaseGauges, render
 from dockyard.registry.core import Registry
 
 
 def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
+    gauges = DatabaseGauges(registry.db)
+
     async def version_check(request: Request) -> Response:
         return JSONResponse({})
 
@@ -28,12 +31,7 @@ def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
-        if multiprocess_metrics:
-            collector = CollectorRegistry()
-            multiprocess.MultiProcessCollector(collector)  # type: ignore[no-untyped-call]
-            payload = generate_latest(collector)
-        else:
-            payload = generate_latest()
+        payload = await to_thread.run_sync(render, gauges, multiprocess_metrics)
         return Response(payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return [

@@ -13,6 +13,8 @@ import uuid
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dockyard import telemetry
+
 access_log = logging.getLogger("dockyard.access")
 
 # Every /v2 answer names the API version, as the Docker Registry HTTP API v2 does.
@@ -105,10 +107,10 @@ class AccessLogMiddleware:
             method = scope["method"]
             path = scope["path"]
             endpoint = endpoint_of(path)
-            REQUESTS.labels(method, endpoint, str(status)).inc()
-            LATENCY.labels(method, endpoint).observe(elapsed)
+            telemetry.record(lambda: REQUESTS.labels(method, endpoint, str(status)).inc())
+            telemetry.record(lambda: LATENCY.labels(method, endpoint).observe(elapsed))
             if sent:
-                BYTES_SENT.labels(endpoint).inc(sent)
+                telemetry.record(lambda: BYTES_SENT.labels(endpoint).inc(sent))
             self._log(scope, method, path, status, elapsed, request_id)
 
     def _log(

@@ -15,6 +15,7 @@ from anyio import to_thread
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dockyard import telemetry
 from dockyard.api.auth import Caller
 from dockyard.api.errors import error_response
 from dockyard.errors import TooManyRequests
@@ -93,7 +94,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         bucket = "identity" if refused.bucket.identity is not None else "registry"
-        RATE_LIMITED.labels(rate_class.value, bucket).inc()
+        telemetry.record(lambda: RATE_LIMITED.labels(rate_class.value, bucket).inc())
         error = _too_many(refused)
         response = error_response(
             error.code,

@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
-from dockyard import __version__
+from dockyard import __version__, telemetry
 from dockyard.cli import access, content, tasks
 from dockyard.cli.output import err as console
 from dockyard.cli.output import note, out
@@ -201,6 +201,15 @@ def serve(
             "reaches it can do anything)",
         ),
     ] = None,
+    allow_sparse_manifests: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-sparse-manifests",
+            "--allow-sparse-index",
+            help="Accept manifests whose layers or child manifests are absent (mirrors of "
+            "partial content) [off]",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry server."""
     from granian import Granian
@@ -220,6 +229,7 @@ def serve(
         log_format=log_format,
         auth_enabled=auth,
         insecure_no_auth_on_network=insecure_no_auth_on_network,
+        allow_sparse_manifests=allow_sparse_manifests,
     )
     if (settings.tls_cert is None) != (settings.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
@@ -228,13 +238,16 @@ def serve(
     _refuse_port_in_use(settings.host, settings.port)
     _open_data_dir(settings)
     _require_database(settings)
-    upgrade(settings.database_url)
-    if settings.auth_enabled:
-        _bootstrap_owner(settings)
+    # Before anything imports prometheus_client (creating the first owner imports the app):
+    # it picks in-memory or multiprocess values once, at import, from this variable.
     metrics_dir = settings.data_dir / "run" / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    telemetry.preallocate_process_files()  # this process writes some too (creating the owner)
+    upgrade(settings.database_url)
+    if settings.auth_enabled:
+        _bootstrap_owner(settings)
     _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
     scheme = "https" if settings.tls_cert else "http"
     console.print(

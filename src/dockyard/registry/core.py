@@ -26,7 +26,7 @@ from dockyard.storage.driver import BlobDriver
 
 @dataclass(frozen=True)
 class RegistryOptions:
-    allow_sparse_index: bool = False
+    allow_sparse_manifests: bool = False
     max_manifest_bytes: int = 4 * 1024 * 1024
     gc_grace_seconds: float = 3600.0
     upload_ttl_seconds: float = 7 * 24 * 3600.0
@@ -47,7 +47,7 @@ class Registry:
         self.manifests = ManifestService(
             db,
             driver,
-            options.allow_sparse_index,
+            options.allow_sparse_manifests,
             options.max_manifest_bytes,
             self.storage_limit,
         )
@@ -57,13 +57,13 @@ class Registry:
             db, self.blobs, self.uploads, self.manifests, options.import_allow_private_sources
         )
         self.repositories = RepositoryService(db)
-        self.soft_delete = SoftDeleteService(db, self.manifests, options.allow_sparse_index)
+        self.soft_delete = SoftDeleteService(db, self.manifests, options.allow_sparse_manifests)
         self.retention = RetentionService(db, self.manifests)
         self.purge = PurgeService(db, self.manifests)
         self.quarantine = QuarantineService(db)
         self.policies = PolicyService(db, options.storage_limit_bytes, options.rate_overrides)
         self.network_rules = NetworkRuleService(db)
-        self.integrity = IntegrityChecker(db, driver, options.allow_sparse_index)
+        self.integrity = IntegrityChecker(db, driver, options.allow_sparse_manifests)
         self.gc = GarbageCollector(
             db,
             driver,

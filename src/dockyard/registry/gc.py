@@ -15,8 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter
 from sqlalchemy import and_, delete, exists, select
 
+from dockyard import telemetry
 from dockyard.registry.locks import undeletable
 from dockyard.registry.manifests import delete_manifest
 from dockyard.spec.digest import Digest, InvalidDigest
@@ -32,6 +34,12 @@ from dockyard.storage.db.schema import (
     upload_sessions,
 )
 from dockyard.storage.driver import BlobDriver, blob_key, upload_key
+
+# Runs of this server's processes (the background loop); `dockyard gc` runs in its own.
+GC_RUNS = Counter("dockyard_gc_runs_total", "Garbage collection runs (not dry runs)")
+GC_BYTES_FREED = Counter(
+    "dockyard_gc_bytes_freed_total", "Bytes garbage collection removed (blobs, orphan files)"
+)
 
 
 @dataclass
@@ -69,6 +77,9 @@ class GarbageCollector:
         self._collect_blobs(now - self.grace_seconds, dry_run, report)
         self._collect_uploads(now - self.upload_ttl_seconds, dry_run, report)
         self._collect_orphan_files(now - self.grace_seconds, dry_run, report)
+        if not dry_run:
+            telemetry.record(GC_RUNS.inc)
+            telemetry.record(lambda: GC_BYTES_FREED.inc(report.bytes_freed))
         return report
 
     def _unreferenced_blob(self, cutoff: float):  # type: ignore[no-untyped-def]

@@ -32,10 +32,10 @@ class Problem:
 
 
 class IntegrityChecker:
-    def __init__(self, db: Database, driver: BlobDriver, allow_sparse_index: bool) -> None:
+    def __init__(self, db: Database, driver: BlobDriver, allow_sparse_manifests: bool) -> None:
         self._db = db
         self._driver = driver
-        self._allow_sparse_index = allow_sparse_index
+        self._allow_sparse_manifests = allow_sparse_manifests
 
     def run(self) -> list[Problem]:
         problems: list[Problem] = []
@@ -106,13 +106,14 @@ class IntegrityChecker:
                 problems.append(
                     Problem("blob-size", digest, f"row says {size} bytes, storage has {stored}")
                 )
-        for repo, manifest, blob in dangling_refs:
-            problems.append(
-                Problem("manifest-blob-missing", f"{repo}@{manifest}", f"needs blob {blob}")
-            )
+        if not self._allow_sparse_manifests:  # else a manifest may name blobs not stored
+            for repo, manifest, blob in dangling_refs:
+                problems.append(
+                    Problem("manifest-blob-missing", f"{repo}@{manifest}", f"needs blob {blob}")
+                )
         for repo, tag, digest in dangling_tags:
             problems.append(Problem("tag-dangling", f"{repo}:{tag}", f"points at missing {digest}"))
-        if not self._allow_sparse_index:
+        if not self._allow_sparse_manifests:
             for repo, index, child in missing_children:
                 problems.append(
                     Problem("index-child-missing", f"{repo}@{index}", f"lists missing {child}")

@@ -123,14 +123,14 @@ class ManifestService:
         self,
         db: Database,
         driver: BlobDriver,
-        allow_sparse_index: bool,
+        allow_sparse_manifests: bool,
         max_bytes: int,
         storage_limit: StorageLimit | None = None,
     ) -> None:
         self._db = db
         self._driver = driver
         self._storage_limit = storage_limit
-        self._allow_sparse_index = allow_sparse_index
+        self._allow_sparse_manifests = allow_sparse_manifests
         self.max_bytes = max_bytes
 
     def put(
@@ -216,12 +216,20 @@ class ManifestService:
         subject = str(parsed.subject.digest) if parsed.subject else None
         return PushedManifest(str(digest), subject, tuple(tag_names))
 
+    def _required_blobs(self, parsed: ParsedManifest) -> list[str]:
+        """The blobs a push needs in the repository: all but foreign layers, or with sparse
+        manifests allowed only the config (the spec lets a registry accept a manifest whose
+        blobs it lacks; the config is what the registry reads and clients read first)."""
+        blobs = parsed.blobs[:1] if self._allow_sparse_manifests else parsed.blobs
+        return sorted({str(d.digest) for d in blobs if not d.is_foreign})
+
     def _require_blob_bytes(self, parsed: ParsedManifest) -> None:
         """A blob whose file was deleted behind the registry is unknown to a push, so that the
         client uploads it again (which restores the file). One stat per blob, before the lock;
         whether the blob is linked is checked in the transaction."""
+        required = set(self._required_blobs(parsed))
         for blob in parsed.blobs:
-            if blob.is_foreign:
+            if str(blob.digest) not in required:
                 continue
             text = str(blob.digest)
             if self._driver.size(blob_key(text)) is None:
@@ -241,8 +249,8 @@ class ManifestService:
         quarantined: bool = False,
     ) -> bool:
         """Whether the row was inserted."""
-        needed = sorted({str(d.digest) for d in parsed.blobs if not d.is_foreign})
-        optional = sorted({str(d.digest) for d in parsed.blobs if d.is_foreign} - set(needed))
+        needed = self._required_blobs(parsed)
+        optional = sorted({str(d.digest) for d in parsed.blobs} - set(needed))
         present = {
             row[0]
             for row in conn.execute(_BLOBS_IN, {"repo_id": repo_id, "digests": needed + optional})
@@ -254,17 +262,17 @@ class ManifestService:
                 detail={"digest": missing[0]},
             )
         children = sorted({str(d.digest) for d in parsed.children})
-        if children and not self._allow_sparse_index:
+        if children and not self._allow_sparse_manifests:
             known = {
                 row[0]
                 for row in conn.execute(_MANIFESTS_IN, {"repo_id": repo_id, "digests": children})
             }
             absent = [d for d in children if d not in known]
             if absent:
-                raise ManifestUnknown(
+                # The spec's code for a manifest refused for what it references, blob or not.
+                raise ManifestBlobUnknown(
                     f"index references manifest {absent[0]} that is not in the repository",
                     detail={"digest": absent[0]},
-                    status=400,
                 )
         row = {
             "repository_id": repo_id,
@@ -282,7 +290,12 @@ class ManifestService:
         }
         if not insert_ignore(conn, manifests, row):
             return False  # a concurrent push of the same manifest committed first
-        referenced = [d for d in needed + optional if d in present]
+        # Foreign layers are recorded when stored; with sparse manifests every other blob is,
+        # present or not, so that GC keeps one that arrives after the manifest.
+        recorded = {d for d in needed + optional if d in present}
+        if self._allow_sparse_manifests:
+            recorded |= {str(b.digest) for b in parsed.blobs if not b.is_foreign}
+        referenced = sorted(recorded)
         if referenced:
             conn.execute(
                 _INSERT_MANIFEST_BLOB,

@@ -20,6 +20,7 @@ from dockyard.storage.db.schema import (
     manifests,
     recycle_bin,
     recycle_bin_blobs,
+    repository_blobs,
     tags,
 )
 from dockyard.storage.db.settings import load_policies
@@ -74,10 +75,20 @@ def keep_manifest(
             )
         )
     )
+    # Only blobs linked in the repository: a sparse manifest may name blobs it never had
+    # (a restore links the kept blobs back, and must not link another repository's).
     needed = sorted(
         str(r[0])
         for r in conn.execute(
-            select(manifest_blobs.c.blob_digest).where(
+            select(manifest_blobs.c.blob_digest)
+            .select_from(
+                manifest_blobs.join(
+                    repository_blobs,
+                    (repository_blobs.c.repository_id == manifest_blobs.c.repository_id)
+                    & (repository_blobs.c.digest == manifest_blobs.c.blob_digest),
+                )
+            )
+            .where(
                 manifest_blobs.c.repository_id == repo_id,
                 manifest_blobs.c.manifest_digest == digest,
             )

@@ -71,10 +71,12 @@ class _Plan:
 
 
 class SoftDeleteService:
-    def __init__(self, db: Database, manifests: ManifestService, allow_sparse_index: bool) -> None:
+    def __init__(
+        self, db: Database, manifests: ManifestService, allow_sparse_manifests: bool
+    ) -> None:
         self._db = db
         self._manifests = manifests
-        self._allow_sparse_index = allow_sparse_index
+        self._allow_sparse_manifests = allow_sparse_manifests
 
     def _entries(self, conn: Connection, name: str) -> list[Entry]:
         found = recycle_bin.entries(conn, name)
@@ -267,7 +269,7 @@ class SoftDeleteService:
                 detail={"digest": plan.digest, "subject": str(parsed.subject.digest)},
                 status=400,
             )
-        if not self._allow_sparse_index:
+        if not self._allow_sparse_manifests:
             absent = [str(d.digest) for d in parsed.children if str(d.digest) not in present]
             if absent:
                 raise ManifestUnknown(
@@ -283,7 +285,7 @@ class SoftDeleteService:
             for r in conn.execute(select(blobs.c.digest).where(blobs.c.digest.in_(needed)))
         }
         missing = [d for d in needed if d not in stored]
-        if missing:
+        if missing and not self._allow_sparse_manifests:
             raise ManifestBlobUnknown(
                 f"blob {missing[0]} of {plan.digest} is no longer stored",
                 detail={"digest": missing[0]},
