@@ -115,7 +115,9 @@ def _slow_body(total: int, stop_after: int, killed: threading.Event) -> Iterator
 
 
 def test_kill_9_during_upload_leaves_nothing_visible(server_factory: type[ServerProcess]) -> None:
-    server = server_factory(workers=1, env={"DOCKYARD_GC_GRACE_SECONDS": "0"})
+    server = server_factory(
+        workers=1, env={"DOCKYARD_GC_GRACE_SECONDS": "0", "DOCKYARD_UPLOAD_TTL_SECONDS": "0"}
+    )
     fake_digest = sha256(b"the body that never finished")
     errors: list[BaseException] = []
     killed = threading.Event()

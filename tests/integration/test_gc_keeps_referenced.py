@@ -7,7 +7,7 @@ a blob yet: none of them may be collected while something still points at them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -119,3 +119,24 @@ def test_upload_session_survives_sweeps(gc_server: ServerProcess) -> None:
         done = http.put(with_query(location(second), [("digest", sha256(data))]))
         assert_status(done, 201)
         assert done.headers["Docker-Content-Digest"] == sha256(data)
+
+
+def test_a_monolithic_push_that_pauses_survives_sweeps(gc_server: ServerProcess) -> None:
+    """A monolithic push writes to a file that no session row names yet: a pause in the body
+    longer than the grace period must not let GC take it for a crash's leftover."""
+    data = random_bytes(256 * 1024)
+
+    def paused_body() -> Iterator[bytes]:
+        yield data[:65536]
+        time.sleep(SWEEP_WAIT)
+        yield data[65536:]
+
+    with httpx.Client(base_url=gc_server.url, timeout=60) as http:
+        resp = http.post(
+            "/v2/gc/paused/blobs/uploads/",
+            params={"digest": sha256(data)},
+            content=paused_body(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert_status(resp, 201)
+        assert resp.headers["Docker-Content-Digest"] == sha256(data)

@@ -76,7 +76,9 @@ class GarbageCollector:
             self._collect_manifests(now - self.grace_seconds, dry_run, report)
         self._collect_blobs(now - self.grace_seconds, dry_run, report)
         self._collect_uploads(now - self.upload_ttl_seconds, dry_run, report)
-        self._collect_orphan_files(now - self.grace_seconds, dry_run, report)
+        self._collect_orphan_files(
+            now - self.grace_seconds, now - self.upload_ttl_seconds, dry_run, report
+        )
         if not dry_run:
             telemetry.record(GC_RUNS.inc)
             telemetry.record(lambda: GC_BYTES_FREED.inc(report.bytes_freed))
@@ -187,13 +189,19 @@ class GarbageCollector:
                 conn.execute(delete(upload_sessions).where(upload_sessions.c.id == upload_id))
             self._driver.delete(upload_key(upload_id))
 
-    def _collect_orphan_files(self, cutoff: float, dry_run: bool, report: GcReport) -> None:
-        """Files that a crash left behind: blob files with no row, upload files with no session."""
+    def _collect_orphan_files(
+        self, cutoff: float, upload_cutoff: float, dry_run: bool, report: GcReport
+    ) -> None:
+        """Files that a crash left behind: blob files with no row, upload files with no session.
+
+        An upload file without a session is also what a request in flight writes (a
+        monolithic push, a session's first chunk): it is judged by the upload time-to-live,
+        as a session is, not by the grace period, which may be shorter than a request."""
         with self._db.read() as conn:
             sessions = {r[0] for r in conn.execute(select(upload_sessions.c.id))}
         for key, size, modified in list(self._driver.walk("uploads")):
             upload_id = key.rsplit("/", 1)[-1]
-            if modified < cutoff and upload_id not in sessions:
+            if modified < upload_cutoff and upload_id not in sessions:
                 report.orphan_files.append((key, size))
                 if not dry_run:
                     self._driver.delete(key)

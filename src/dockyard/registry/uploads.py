@@ -306,7 +306,14 @@ class UploadService:
         with self._db.write() as conn:
             adopted = conn.execute(_ADOPT_AND_CLAIM if finishing else _ADOPT, adopt).rowcount
             if adopted == 1:
-                self._driver.move(private_key, upload_key(session.id))
+                try:
+                    self._driver.move(private_key, upload_key(session.id))
+                except FileNotFoundError:  # deleted behind the registry: the write rolls back
+                    raise BlobUploadUnknown(
+                        f"the bytes of upload {session.id} are gone from storage; "
+                        "start the upload again",
+                        detail={"uuid": session.id},
+                    ) from None
         if adopted != 1:
             self._driver.delete(private_key)
             current = self.get(session.repository, session.id)  # BlobUploadUnknown when gone
