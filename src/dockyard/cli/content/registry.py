@@ -18,7 +18,7 @@ from dockyard.cli.access.common import (
     reports_errors,
 )
 from dockyard.cli.content.apps import registry_app
-from dockyard.registry.usage import human_bytes
+from dockyard.spec.sizes import human_bytes
 from dockyard.tiers import Sku
 
 
