@@ -19,6 +19,10 @@ import pytest
 from tests.conftest import ServerProcess, free_port
 from tests.integration.test_durability import push_image
 
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): the server process as
+# an operator runs it (TLS, logs, settings, memory, ports, file modes), not what it stores.
+pytestmark = pytest.mark.db_independent
+
 
 def start(
     args: list[str], env: dict[str, str] | None = None, log: Path | None = None

@@ -225,6 +225,11 @@ def serve(
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
+    # Granian forks its workers from this process: importing the application here (about a
+    # second of CPU) lets every worker, and every respawned one, inherit it instead of
+    # importing it again.
+    import dockyard.app  # noqa: F401
+
     scheme = "https" if settings.tls_cert else "http"
     console.print(
         f"Dockyard {__version__} on {scheme}://{settings.host}:{settings.port} "
