@@ -38,14 +38,15 @@ def start(
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], verify: bool = True) -> None:
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=1, verify=verify) as http:  # one client: see ServerProcess.start
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "server exited"
+            try:
+                if http.get(f"{url}/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
     pytest.fail("server did not start")
 
 
