@@ -225,10 +225,12 @@ def serve(
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
-    # Granian forks its workers from this process: importing the application here (about a
-    # second of CPU) lets every worker, and every respawned one, inherit it instead of
+    # Granian forks its workers from this process: importing the application here (about two
+    # seconds of CPU) lets every worker, and every respawned one, inherit it instead of
     # importing it again.
-    import dockyard.app  # noqa: F401
+    from dockyard.app import import_served_api
+
+    import_served_api()
 
     scheme = "https" if settings.tls_cert else "http"
     console.print(
