@@ -22,13 +22,11 @@ from dockyard.access.oidc import OidcVerifier
 from dockyard.access.rights import PULL, QUARANTINE_READ
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
-from dockyard.api.acr import acr_routes
 from dockyard.api.auth import Authenticator, AuthGate, Caller
 from dockyard.api.base import base_routes
 from dockyard.api.blobs import blob_routes
 from dockyard.api.errors import handle_dockyard_error, handle_http_exception, handle_unexpected
 from dockyard.api.listing import listing_routes
-from dockyard.api.management import management_app
 from dockyard.api.manifests import manifest_routes
 from dockyard.api.middleware import AccessLogMiddleware
 from dockyard.api.network_rules import ClientAddress, NetworkRuleGate
@@ -147,7 +145,19 @@ def _quarantine_reader(auth: Authenticator) -> Callable[[Request, str], bool]:
     return may
 
 
+def import_served_api() -> None:
+    """Import the parts of the API that only create_app needs: FastAPI and the models of the
+    ACR and management APIs cost about a second of CPU, which gc, check, worker and the
+    first-start bootstrap do not pay. `serve` calls this before Granian forks its workers,
+    so that they inherit these modules instead of importing them each."""
+    import dockyard.api.acr
+    import dockyard.api.management  # noqa: F401
+
+
 def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
+    from dockyard.api.acr import acr_routes
+    from dockyard.api.management import management_app
+
     registry = registry or build_registry(settings)
     webhooks = build_webhooks(settings, registry)
     worker = BackgroundWorker(

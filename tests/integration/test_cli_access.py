@@ -34,6 +34,11 @@ with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
 print("Login Succeeded")
 """
 
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): the CLI is an HTTP
+# client: what it does to access data is the management API's, which test_management_api.py checks
+# on PostgreSQL.
+pytestmark = pytest.mark.db_independent
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"

@@ -27,6 +27,11 @@ from tests.integration.helpers import (
     push_image,
 )
 
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): the CLI is an HTTP
+# client: its effects are the /acr/v1 API's, which test_acr_api.py, test_locks.py and
+# test_delete_repo.py check on PostgreSQL.
+pytestmark = pytest.mark.db_independent
+
 AUTH_ENV = {"DOCKYARD_AUTH_ENABLED": "true"}
 
 

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): these commands stop
+# before any database is opened, and the tests clear DOCKYARD_DB (both passes would run the same
+# thing).
+pytestmark = pytest.mark.db_independent
+
 COMMANDS = ["gc", "check", "migrate", "worker"]
 
 

@@ -429,6 +429,8 @@ def test_credentials(http: httpx.Client) -> None:
 # --- the CLI ------------------------------------------------------------------------------------
 
 
+# The CLI is an HTTP client: the saved-task API it calls is checked on PostgreSQL above.
+@pytest.mark.db_independent
 def test_cli_task_commands(task_server: ServerProcess) -> None:
     s = task_server
     created = cli(

@@ -19,6 +19,10 @@ import pytest
 from tests.conftest import ServerProcess, free_port
 from tests.integration.test_durability import push_image
 
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): the server process as
+# an operator runs it (TLS, logs, settings, memory, ports, file modes), not what it stores.
+pytestmark = pytest.mark.db_independent
+
 
 def start(
     args: list[str], env: dict[str, str] | None = None, log: Path | None = None
@@ -34,14 +38,15 @@ def start(
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], verify: bool = True) -> None:
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=1, verify=verify) as http:  # one client: see ServerProcess.start
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "server exited"
+            try:
+                if http.get(f"{url}/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
     pytest.fail("server did not start")
 
 

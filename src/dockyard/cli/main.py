@@ -10,7 +10,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -19,7 +19,9 @@ from dockyard import __version__, telemetry
 from dockyard.cli import access, content, tasks
 from dockyard.cli.output import err as console
 from dockyard.cli.output import note, out
-from dockyard.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from dockyard.config import Settings
 
 app = typer.Typer(help="Dockyard: a self-hosted container registry.", no_args_is_help=True)
 
@@ -33,6 +35,10 @@ DbOption = Annotated[
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
+    # The server's settings (pydantic) are imported only by the commands that read them: the
+    # others are HTTP clients, and every one of their runs would pay for the import.
+    from dockyard.config import load_settings
+
     try:
         return load_settings(config, **overrides)
     except Exception as exc:
@@ -249,6 +255,13 @@ def serve(
     if settings.auth_enabled:
         _bootstrap_owner(settings)
     _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
+    # Granian forks its workers from this process: importing the application here (about two
+    # seconds of CPU) lets every worker, and every respawned one, inherit it instead of
+    # importing it again.
+    from dockyard.app import import_served_api
+
+    import_served_api()
+
     scheme = "https" if settings.tls_cert else "http"
     console.print(
         f"Dockyard {__version__} on {scheme}://{settings.host}:{settings.port} "

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 
 from dockyard.errors import Denied, NameUnknown
 from dockyard.registry.names import check_name
+from dockyard.spec.sizes import human_bytes
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import (
     blobs,
@@ -46,16 +47,6 @@ class RegistryUsage:
     blob_count: int
     storage_limit_bytes: int
     repositories: list[RepositoryUsage]
-
-
-def human_bytes(count: int) -> str:
-    """A byte count for people: 512 B, 1.5 KiB, 5.0 TiB."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    value, index = float(count), 0
-    while value >= 1024 and index < len(units) - 1:
-        value /= 1024
-        index += 1
-    return f"{count} B" if index == 0 else f"{value:.1f} {units[index]}"
 
 
 _STORED = select(storage_usage.c.bytes).where(storage_usage.c.id == 1)

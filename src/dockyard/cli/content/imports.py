@@ -29,7 +29,7 @@ from dockyard.cli.access.common import (
 )
 from dockyard.cli.client import CliError
 from dockyard.cli.output import err
-from dockyard.registry.usage import human_bytes
+from dockyard.spec.sizes import human_bytes
 
 
 def _short(digest: str) -> str:

@@ -18,8 +18,8 @@ from dockyard.cli.access.common import (
     reports_errors,
 )
 from dockyard.cli.content.apps import registry_app
-from dockyard.registry.usage import human_bytes
 from dockyard.spec.ip_ranges import DefaultAction
+from dockyard.spec.sizes import human_bytes
 from dockyard.tiers import Sku
 
 

@@ -34,7 +34,7 @@ from dockyard.cli.content.acr import (
     one_target,
 )
 from dockyard.cli.content.apps import repository_app
-from dockyard.registry.usage import human_bytes
+from dockyard.spec.sizes import human_bytes
 
 RepositoryOption = Annotated[
     str | None, typer.Option("--repository", help="The repository", show_default=False)

@@ -18,7 +18,7 @@ from dockyard.cli.access.common import (
     print_table,
     reports_errors,
 )
-from dockyard.registry.usage import human_bytes
+from dockyard.spec.sizes import human_bytes
 
 
 def _show(answer: dict[str, Any]) -> None:

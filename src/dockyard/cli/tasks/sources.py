@@ -25,7 +25,7 @@ from dockyard.cli.client import CliError, ManagementClient
 from dockyard.cli.output import err, note
 from dockyard.cli.tasks.context import ContextError, PackReport, pack_context
 from dockyard.cli.tasks.dockerignore import clean_path
-from dockyard.registry.usage import human_bytes
+from dockyard.spec.sizes import human_bytes
 
 SOURCES_PATH = "/runs/sources"
 UPLOAD_CHUNK = 1024 * 1024

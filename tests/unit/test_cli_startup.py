@@ -1,0 +1,28 @@
+"""The CLI is an HTTP client for most of its commands: starting it must not import the
+server's stack (SQLAlchemy, the settings model, the ASGI server), which would cost every
+run of every command about half a second of CPU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+SERVER_STACK = ("sqlalchemy", "pydantic_settings", "granian", "starlette", "dockyard.config")
+
+
+def test_cli_start_imports_no_server_stack() -> None:
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys; import dockyard.cli.main; print(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = json.loads(loaded.stdout)
+    heavy = [m for m in modules if m.split(".")[0] in SERVER_STACK or m in SERVER_STACK]
+    assert heavy == []
+    assert "dockyard.cli.access" in modules  # the commands are registered all the same
