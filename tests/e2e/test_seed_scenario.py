@@ -342,7 +342,9 @@ def test_a_commit_takes_the_app_from_build_to_the_upgraded_release(
     chart = registry.get_manifest(CHART_REPOSITORY, CHART_TAG, accept=OCI_MANIFEST)
     chart_digest = chart.headers["Docker-Content-Digest"]
     manifest = chart.json()
-    assert manifest["mediaType"] == OCI_MANIFEST
+    # (Helm writes no top-level mediaType; the registry serves it as an OCI manifest.)
+    assert manifest.get("mediaType", OCI_MANIFEST) == OCI_MANIFEST
+    assert chart.headers["Content-Type"].startswith(OCI_MANIFEST)
     assert manifest["config"]["mediaType"] == HELM_CONFIG
     assert [layer["mediaType"] for layer in manifest["layers"]] == [HELM_CHART]
     assert chart_app_version(registry) == run_id
