@@ -39,7 +39,10 @@ SOURCES_FILE = Path("/etc/apt/sources.list.d/debian.sources")
 BASE_REPOSITORY, BASE_TAG = "base/debian", "bookworm"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Modules the seed programs import; checked in the new root before it is used.
-NEEDED_MODULES = "urllib.request, http.server, tarfile, gzip, json, hashlib, base64, argparse"
+# (ctypes: the Helm SDK the seed tools image adds loads Helm's library with it)
+NEEDED_MODULES = (
+    "urllib.request, http.server, tarfile, gzip, json, hashlib, base64, argparse, ctypes"
+)
 # Left out of the layer: device nodes (the runtime makes /dev), downloaded packages, indexes.
 EMPTIED = ("dev", "proc", "sys", "tmp", "run", "var/cache/apt/archives", "var/lib/apt/lists")
 CHUNK = 1 << 20

@@ -1,173 +1,289 @@
-"""A Helm chart stored as an OCI artifact, with Helm's own media types.
+"""Real Helm (v4, from the helm-python-sdk package, which ships Helm's Go SDK as the native
+library libhelm_c) against an auth-enabled Dockyard over plain HTTP: `helm package`,
+`helm registry login` with a user's and with a scope-map token's credentials (Helm then
+follows the registry's Bearer challenge to /oauth2/token), `helm push` to oci://, the tags
+of a chart, `helm pull`, `helm show chart|values`, and the webhooks a push fires. oras reads
+what Helm pushed, and Helm pulls what oras pushed with Helm's media types.
 
-There is no helm binary here, so the chart is packaged the way `helm package` does (a
-gzipped tar of <name>/Chart.yaml, values.yaml, templates/...) and pushed the way
-`helm push` does (config = chart metadata as JSON, one chart layer, OCI manifest, tag =
-chart version with '+' replaced by '_'). It is pulled back with plain HTTP and with oras.
+Helm's OCI client speaks HTTPS unless told `plain_http` (the CLI's `--plain-http`): the SDK
+takes it on the registry client, on `login` and on each `push`/`pull`/`show`.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import oras.provider
 import pytest
 
-from tests.e2e.helpers import (
-    FIXED_MTIME,
-    HELM_CHART,
-    HELM_CONFIG,
-    OCI_MANIFEST,
-    Blob,
-    RegistryHTTP,
-    tar_members,
-)
+from tests.e2e.helpers import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, sha256_digest, tar_members
+from tests.integration.auth_helpers import AuthServer, nonce, start_auth_server
+from tests.integration.test_webhooks import FAST, Receiver, create_hook, wait_for
 
-if TYPE_CHECKING:
-    from tests.conftest import ServerProcess
+try:
+    import helm_python as helm
+except ImportError:  # a missing tool fails the suite, it never skips it
+    pytest.fail(
+        "helm-python-sdk is not installed: pip install -e '.[test]' (it pins it)", pytrace=False
+    )
 
 pytestmark = pytest.mark.e2e
 
 CHART_NAME = "dockyard-demo"
+VALUES = "message: hello from dockyard\nreplicas: 1\n"
 
 
-def chart_files(version: str) -> dict[str, bytes]:
-    return {
-        "Chart.yaml": (
-            "apiVersion: v2\n"
-            f"name: {CHART_NAME}\n"
-            "description: A tiny chart for the Dockyard e2e suite\n"
-            "type: application\n"
-            f"version: {version}\n"
-            'appVersion: "1.2.3"\n'
-        ).encode(),
-        "values.yaml": b"message: hello from dockyard\nreplicas: 1\n",
-        "templates/configmap.yaml": (
-            b"apiVersion: v1\n"
-            b"kind: ConfigMap\n"
-            b"metadata:\n"
-            b"  name: {{ .Release.Name }}-demo\n"
-            b"data:\n"
-            b"  message: {{ .Values.message | quote }}\n"
-        ),
-        "templates/NOTES.txt": b"Installed {{ .Chart.Name }} {{ .Chart.Version }}.\n",
-    }
+def write_chart(folder: Path, version: str = "0.0.1") -> Path:
+    """A chart folder as `helm create` leaves one, trimmed to what the tests look at."""
+    chart = folder / CHART_NAME
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\n"
+        f"name: {CHART_NAME}\n"
+        "description: A tiny chart for the Dockyard e2e suite\n"
+        "type: application\n"
+        f"version: {version}\n"
+        'appVersion: "1.2.3"\n'
+    )
+    (chart / "values.yaml").write_text(VALUES)
+    (chart / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\n"
+        "kind: ConfigMap\n"
+        "metadata:\n"
+        "  name: {{ .Release.Name }}-demo\n"
+        "data:\n"
+        "  message: {{ .Values.message | quote }}\n"
+    )
+    return chart
 
 
-def package_chart(version: str) -> bytes:
-    """Like `helm package`: <name>-<version>.tgz holding <name>/..."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
-        for rel, data in chart_files(version).items():
-            info = tarfile.TarInfo(f"{CHART_NAME}/{rel}")
-            info.size = len(data)
-            info.mode = 0o644
-            info.mtime = FIXED_MTIME
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    found.start()
+    yield found
+    found.stop()
 
 
-def chart_config(version: str) -> bytes:
-    """Helm's config blob: the chart metadata as JSON (field order as Helm writes it)."""
-    meta = {
-        "name": CHART_NAME,
-        "version": version,
-        "description": "A tiny chart for the Dockyard e2e suite",
-        "apiVersion": "v2",
-        "appVersion": "1.2.3",
-        "type": "application",
-    }
-    return json.dumps(meta, separators=(",", ":")).encode()
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[AuthServer]:
+    """An auth-enabled server with a webhook on `push` and `chart_push`."""
+    server = start_auth_server(tmp_path_factory.mktemp("helm"), **FAST)
+    with httpx.Client(base_url=server.url, timeout=30, headers=server.owner()) as http:
+        create_hook(http, "helmhook", receiver.url, actions=["push", "chart_push"])
+    yield server
+    server.close()
 
 
-def chart_manifest(config: Blob, chart: Blob, version: str) -> bytes:
-    manifest: dict[str, Any] = {
-        "schemaVersion": 2,
-        "config": config.descriptor(),
-        "layers": [chart.descriptor()],
-        "annotations": {
-            "org.opencontainers.image.created": "2024-01-01T00:00:00Z",
-            "org.opencontainers.image.description": "A tiny chart for the Dockyard e2e suite",
-            "org.opencontainers.image.title": CHART_NAME,
-            "org.opencontainers.image.version": version,
-        },
-    }
-    # Helm (via oras-go) writes the manifest without a top-level mediaType in older
-    # releases and with it in newer ones; newer form here.
-    manifest = {"mediaType": OCI_MANIFEST, **manifest}
-    return json.dumps(manifest, separators=(",", ":")).encode()
+@pytest.fixture
+def owner(srv: AuthServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=srv.url, timeout=60, headers=srv.owner()) as http:
+        yield http
 
 
-def test_helm_chart_push_pull(
-    server: ServerProcess,
-    registry: RegistryHTTP,
-    client: httpx.Client,
-    repo: str,
-    tmp_path: Path,
+def logged_in(srv: AuthServer, folder: Path, username: str, password: str) -> Any:
+    """A Helm registry client logged in to `srv`, its credentials file in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    client = helm.RegistryClient(plain_http=True, credentials_file=folder / "registry.json")
+    client.login(srv.host, username, password, plain_http=True)
+    return client
+
+
+def manifest_of(owner: httpx.Client, repository: str, tag: str) -> httpx.Response:
+    resp = owner.get(f"/v2/{repository}/manifests/{tag}", headers={"Accept": OCI_MANIFEST})
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+def test_helm_package_push_tags_pull_show_as_a_user(
+    srv: AuthServer, owner: httpx.Client, receiver: Receiver, tmp_path: Path
 ) -> None:
-    chart_repo = f"{repo}/charts/{CHART_NAME}"
-    pushed: dict[str, tuple[str, bytes, Blob, Blob]] = {}
+    base = f"helm{nonce()}"
+    repository = f"{base}/{CHART_NAME}"
+    user, password = srv.user("AcrPush", f"{base}/*")
+    chart_dir = write_chart(tmp_path / "src")
+
+    # helm package --version: the archive holds <name>/... with the version set.
+    archives: dict[str, Path] = {}
     for version in ("0.1.0", "0.2.0+build.7"):
-        tag = version.replace("+", "_")  # what helm does: '+' is not allowed in tags
-        chart = Blob(package_chart(version), HELM_CHART)
-        config = Blob(chart_config(version), HELM_CONFIG)
-        registry.push_blobs(chart_repo, config, chart)
-        body = chart_manifest(config, chart, version)
-        digest = registry.put_manifest(chart_repo, tag, body, OCI_MANIFEST)
-        pushed[tag] = (digest, body, config, chart)
+        packaged = helm.package(chart_dir, destination=tmp_path / "dist", version=version)
+        archives[version] = Path(packaged)
+        assert archives[version].name == f"{CHART_NAME}-{version}.tgz"
+        members = tar_members(archives[version].read_bytes())
+        assert f"version: {version}" in (members[f"{CHART_NAME}/Chart.yaml"] or b"").decode()
+        assert members[f"{CHART_NAME}/values.yaml"] == VALUES.encode()
 
-    tags = client.get(f"/v2/{chart_repo}/tags/list")
-    assert tags.status_code == 200, tags.text
-    assert tags.json() == {"name": chart_repo, "tags": ["0.1.0", "0.2.0_build.7"]}
+    with pytest.raises(helm.HelmRegistryError):
+        logged_in(srv, tmp_path, user, "not-the-password")
+    with logged_in(srv, tmp_path, user, password) as client:
+        stored = json.loads((tmp_path / "registry.json").read_text())
+        assert srv.host in stored["auths"]
 
-    for tag, (digest, body, config, chart) in pushed.items():
-        # Helm pulls with an OCI manifest Accept header, then config and chart layer.
-        resp = registry.get_manifest(chart_repo, tag, accept=OCI_MANIFEST)
-        assert resp.content == body
-        assert resp.headers.get("Docker-Content-Digest") == digest
-        assert resp.headers["Content-Type"].startswith(OCI_MANIFEST)
-        manifest = resp.json()
-        assert manifest["config"]["mediaType"] == HELM_CONFIG
-        assert [layer["mediaType"] for layer in manifest["layers"]] == [HELM_CHART]
-        assert registry.get_blob(chart_repo, config.digest) == config.data
-        chart_bytes = registry.get_blob(chart_repo, chart.digest)
-        assert chart_bytes == chart.data
-        version = json.loads(registry.get_blob(chart_repo, config.digest))["version"]
-        members = tar_members(chart_bytes)
-        expected = chart_files(version)
-        assert {k: v for k, v in members.items() if v is not None} == {
-            f"{CHART_NAME}/{rel}": data for rel, data in expected.items()
+        for archive in archives.values():
+            client.push(archive, f"oci://{srv.host}/{base}", plain_http=True)
+
+        # Helm lists the chart's versions newest first; the registry has them with '+' as '_'
+        # (OCI tags allow no '+'), and Helm maps them back.
+        assert client.tags(f"oci://{srv.host}/{repository}") == ["0.2.0+build.7", "0.1.0"]
+        listed = owner.get(f"/v2/{repository}/tags/list")
+        assert listed.json() == {"name": repository, "tags": ["0.1.0", "0.2.0_build.7"]}
+
+        pulled_dir = tmp_path / "pulled"
+        pulled_dir.mkdir()
+        digests: dict[str, str] = {}
+        for version, archive in archives.items():
+            tag = version.replace("+", "_")
+            resolved = client.resolve(f"oci://{srv.host}/{repository}:{tag}")
+            resp = manifest_of(owner, repository, tag)
+            digests[tag] = resp.headers["Docker-Content-Digest"]
+            assert resolved == {
+                "digest": digests[tag],
+                "media_type": OCI_MANIFEST,
+                "size": len(resp.content),
+            }
+            manifest = resp.json()
+            assert manifest["config"]["mediaType"] == HELM_CONFIG
+            [layer] = manifest["layers"]
+            assert layer["mediaType"] == HELM_CHART
+            assert layer["digest"] == sha256_digest(archive.read_bytes())
+            config = owner.get(f"/v2/{repository}/blobs/{manifest['config']['digest']}").json()
+            assert (config["name"], config["version"]) == (CHART_NAME, version)
+
+            # helm pull oci://... --version: the very archive that was pushed.
+            client.pull(
+                f"oci://{srv.host}/{repository}",
+                version=version,
+                destination=pulled_dir,
+                plain_http=True,
+            )
+            assert (pulled_dir / archive.name).read_bytes() == archive.read_bytes()
+
+        # helm show: the newest version's Chart.yaml and its values. (The SDK's `version=`
+        # of show sends an option libhelm_c refuses, so the latest is shown.)
+        shown = client.show(
+            f"oci://{srv.host}/{repository}", output_format="chart", plain_http=True
+        )
+        assert f"name: {CHART_NAME}" in shown
+        assert "version: 0.2.0+build.7" in shown
+        values = client.show(
+            f"oci://{srv.host}/{repository}", output_format="values", plain_http=True
+        )
+        assert values.strip() == VALUES.strip()
+
+    # Each push fired `push` and `chart_push` for its tag, with the stored manifest's digest.
+    # (Helm stores the manifest by digest, then tags it: untagged events come first.)
+    def heard(action: str) -> dict[str, str]:
+        return {
+            e["target"]["tag"]: e["target"]["digest"]
+            for e in receiver.events()
+            if e["action"] == action
+            and e["target"]["repository"] == repository
+            and "tag" in e["target"]
         }
 
-    # oras sees the same manifest and blob bytes.
-    oras_client = oras.provider.Registry(hostname=server.host, insecure=True)
-    target = f"{server.host}/{chart_repo}:0.1.0"
-    digest, body, config, chart = pushed["0.1.0"]
-    manifest = oras_client.get_manifest(target, allowed_media_type=[OCI_MANIFEST])
-    assert manifest == json.loads(body)
-    out = tmp_path / "chart.tgz"
-    oras_client.download_blob(target, chart.digest, str(out))
-    assert out.read_bytes() == chart.data
+    wait_for(lambda: len(heard("push")) == 2 and len(heard("chart_push")) == 2, what="events")
+    assert heard("push") == digests
+    assert heard("chart_push") == digests
+    [chart_event] = [
+        e
+        for e in receiver.events()
+        if e["action"] == "chart_push"
+        and e["target"].get("tag") == "0.1.0"
+        and e["target"]["repository"] == repository
+    ]
+    assert (chart_event["target"]["name"], chart_event["target"]["version"]) == (
+        CHART_NAME,
+        "0.1.0",
+    )
+    assert "helm" in chart_event["request"]["useragent"].lower()
 
-    # And a chart pushed by oras (as `oras push` with Helm media types would) lands intact.
-    (tmp_path / "config.json").write_bytes(chart_config("0.3.0"))
-    tgz = tmp_path / f"{CHART_NAME}-0.3.0.tgz"
-    tgz.write_bytes(package_chart("0.3.0"))
-    resp = oras_client.push(
-        target=f"{server.host}/{chart_repo}:0.3.0",
-        files=[f"{tgz}:{HELM_CHART}"],
-        manifest_config=f"{tmp_path / 'config.json'}:{HELM_CONFIG}",
+
+def test_helm_login_with_scope_map_tokens(srv: AuthServer, tmp_path: Path) -> None:
+    base = f"helm{nonce()}"
+    repository = f"{base}/{CHART_NAME}"
+    archive = helm.package(write_chart(tmp_path / "src"), destination=tmp_path, version="1.0.0")
+    reader, reader_password = srv.token([f"repositories/{repository}/content/read"])
+    writer, writer_password = srv.token(
+        [f"repositories/{repository}/content/read", f"repositories/{repository}/content/write"]
+    )
+
+    with pytest.raises(helm.HelmRegistryError):
+        logged_in(srv, tmp_path / "bad", writer, reader_password)
+
+    reading = logged_in(srv, tmp_path / "reader", reader, reader_password)
+    with reading as client, pytest.raises(helm.HelmRegistryError):  # read only
+        client.push(archive, f"oci://{srv.host}/{base}", plain_http=True)
+
+    with logged_in(srv, tmp_path / "writer", writer, writer_password) as client:
+        client.push(archive, f"oci://{srv.host}/{base}", plain_http=True)
+        with pytest.raises(helm.HelmRegistryError):  # another repository than the map's
+            client.push(archive, f"oci://{srv.host}/{base}-other", plain_http=True)
+        assert client.tags(f"oci://{srv.host}/{repository}") == ["1.0.0"]
+
+    with logged_in(srv, tmp_path / "reader", reader, reader_password) as client:
+        out = tmp_path / "out"
+        out.mkdir()
+        client.pull(
+            f"oci://{srv.host}/{repository}", version="1.0.0", destination=out, plain_http=True
+        )
+        assert (out / f"{CHART_NAME}-1.0.0.tgz").read_bytes() == Path(archive).read_bytes()
+        shown = client.show(
+            f"oci://{srv.host}/{repository}", output_format="chart", plain_http=True
+        )
+        assert "version: 1.0.0" in shown
+
+
+def test_oras_and_helm_read_each_others_charts(
+    srv: AuthServer, owner: httpx.Client, tmp_path: Path
+) -> None:
+    base = f"helm{nonce()}"
+    repository = f"{base}/{CHART_NAME}"
+    user, password = srv.user("AcrPush", f"{base}/*")
+    archive = Path(
+        helm.package(write_chart(tmp_path / "src"), destination=tmp_path / "dist", version="0.1.0")
+    )
+    with logged_in(srv, tmp_path, user, password) as client:
+        client.push(archive, f"oci://{srv.host}/{base}", plain_http=True)
+
+    oras_client = oras.provider.Registry(hostname=srv.host, insecure=True)
+    oras_client.auth.set_basic_auth(user, password)
+    target = f"{srv.host}/{repository}:0.1.0"
+    manifest = oras_client.get_manifest(target, allowed_media_type=[OCI_MANIFEST])
+    assert manifest == manifest_of(owner, repository, "0.1.0").json()
+    out = tmp_path / "chart.tgz"
+    oras_client.download_blob(target, manifest["layers"][0]["digest"], str(out))
+    assert out.read_bytes() == archive.read_bytes()
+
+    # A chart pushed by oras with Helm's media types (as `oras push` would) is a chart to Helm.
+    other = Path(
+        helm.package(write_chart(tmp_path / "src2"), destination=tmp_path / "d2", version="0.3.0")
+    )
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"apiVersion": "v2", "name": CHART_NAME, "version": "0.3.0"}))
+    # (basic auth: oras-py's token backend keeps its first, pull-only, token; see
+    # test_auth_clients.py)
+    oras_pusher = oras.provider.Registry(hostname=srv.host, insecure=True, auth_backend="basic")
+    oras_pusher.auth.set_basic_auth(user, password)
+    resp = oras_pusher.push(
+        target=f"{srv.host}/{repository}:0.3.0",
+        files=[f"{other}:{HELM_CHART}"],
+        manifest_config=f"{config}:{HELM_CONFIG}",
         disable_path_validation=True,
         quiet=True,
     )
     assert resp.status_code == 201
-    got = registry.get_manifest(chart_repo, "0.3.0", accept=OCI_MANIFEST).json()
-    assert got["config"]["mediaType"] == HELM_CONFIG
-    assert got["layers"][0]["mediaType"] == HELM_CHART
-    assert registry.get_blob(chart_repo, got["layers"][0]["digest"]) == tgz.read_bytes()
-    assert registry.get_blob(chart_repo, got["config"]["digest"]) == chart_config("0.3.0")
+    with logged_in(srv, tmp_path, user, password) as client:
+        assert client.tags(f"oci://{srv.host}/{repository}") == ["0.3.0", "0.1.0"]
+        pulled = tmp_path / "pulled"
+        pulled.mkdir()
+        client.pull(
+            f"oci://{srv.host}/{repository}", version="0.3.0", destination=pulled, plain_http=True
+        )
+        assert (pulled / other.name).read_bytes() == other.read_bytes()
+    with helm.Chart.load(pulled / other.name) as chart:
+        rendered = chart.render(name="demo")
+    assert 'message: "hello from dockyard"' in rendered[f"{CHART_NAME}/templates/configmap.yaml"]

@@ -4,6 +4,13 @@ made with debootstrap, runs the app detached, builds and runs the test image aga
 only when the tests pass pushes the app, packages and pushes its Helm chart as an OCI
 artifact, and upgrades the release on a deployment target the test runs. A commit that
 breaks the app stops the run before the chart step.
+
+The chart steps run Helm itself (v4, the helm-python-sdk package over libhelm_c, copied into
+the tools image from an image the test pushes: the steps have no network): `helm package`,
+`helm push` to oci://, and `helm install --dry-run=client` with the memory storage driver,
+which pulls the chart from oci:// and renders the release without a cluster. `helm upgrade`
+against a cluster cannot run here (there is no Kubernetes), so the rendered release is handed
+to the test's deployment target instead.
 """
 
 from __future__ import annotations
@@ -30,13 +37,14 @@ import httpx
 import pytest
 
 from tests.e2e.debian import DebianLayer, debian_layer, push_debian_base
-from tests.e2e.helpers import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, RegistryHTTP, sha256_digest
+from tests.e2e.helm_sdk import SDK_REPOSITORY, SDK_TAG, helm_sdk_layer, push_helm_sdk
+from tests.e2e.helpers import HELM_CHART, HELM_CONFIG, OCI_MANIFEST, RegistryHTTP, tar_members
 from tests.integration.auth_helpers import AuthServer, start_auth_server
 from tests.integration.helpers import describe
 from tests.integration.task_helpers import log_text, wait_for_run
 
 pytestmark = pytest.mark.e2e
-__all__ = ["debian_layer"]  # fixture
+__all__ = ["debian_layer", "helm_sdk_layer"]  # fixtures
 
 SEED = Path(__file__).parent / "seed"
 TASK_FILE = "acr-task.yaml"
@@ -117,12 +125,13 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 class Upgrade:
     release: str
     headers: dict[str, str]
-    chart: bytes
+    manifest: str
 
 
 @dataclass
 class DeployTarget:
-    """Takes `POST /releases/<release>` with a chart archive as the body and remembers it."""
+    """Takes `POST /releases/<release>` with a rendered release (its manifest) as the body and
+    remembers it."""
 
     url: str = ""
     upgrades: list[Upgrade] = field(default_factory=list)
@@ -137,10 +146,11 @@ def deploy_target() -> Iterator[DeployTarget]:
             prefix = "/releases/"
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not self.path.startswith(prefix) or not body:
-                self._answer(400, {"error": "POST /releases/<release> with a chart"})
+                self._answer(400, {"error": "POST /releases/<release> with a manifest"})
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
-            target.upgrades.append(Upgrade(self.path[len(prefix) :], headers, body))
+            release = self.path[len(prefix) :]
+            target.upgrades.append(Upgrade(release, headers, body.decode()))
             self._answer(200, {"release": self.path[len(prefix) :], "revision": 1})
 
         def _answer(self, status: int, doc: dict[str, Any]) -> None:
@@ -167,11 +177,13 @@ def deploy_target() -> Iterator[DeployTarget]:
 
 @pytest.fixture(scope="module")
 def srv(
-    tmp_path_factory: pytest.TempPathFactory, debian_layer: DebianLayer
+    tmp_path_factory: pytest.TempPathFactory,
+    debian_layer: DebianLayer,
+    helm_sdk_layer: DebianLayer,
 ) -> Iterator[AuthServer]:
     """An auth-enabled server whose workers run multi-step tasks on the Docker daemon, with
     loopback contexts allowed, the commit poller practically off (the test delivers the push
-    webhook) and `base/debian:bookworm` in it."""
+    webhook), `base/debian:bookworm` and Helm's `base/helm-python-sdk` in it."""
     if shutil.which("docker") is None:
         pytest.fail("docker is not installed (scripts/test.sh installs it)", pytrace=False)
     CLOCK_FILE.write_text("0\n")
@@ -194,12 +206,19 @@ def srv(
     )
     with httpx.Client(base_url=server.url, timeout=300, headers=server.owner()) as http:
         push_debian_base(http, debian_layer)
+        push_helm_sdk(http, helm_sdk_layer)
     yield server
     server.close()
     CLOCK_FILE.unlink(missing_ok=True)
     # The daemon pulled the base under this server's address; each session's rootfs differs.
     subprocess.run(
-        ["docker", "rmi", "-f", f"{server.host}/base/debian:bookworm"],
+        [
+            "docker",
+            "rmi",
+            "-f",
+            f"{server.host}/base/debian:bookworm",
+            f"{server.host}/{SDK_REPOSITORY}:{SDK_TAG}",
+        ],
         capture_output=True,
         timeout=120,
     )
@@ -323,7 +342,9 @@ def test_a_commit_takes_the_app_from_build_to_the_upgraded_release(
     chart = registry.get_manifest(CHART_REPOSITORY, CHART_TAG, accept=OCI_MANIFEST)
     chart_digest = chart.headers["Docker-Content-Digest"]
     manifest = chart.json()
-    assert manifest["mediaType"] == OCI_MANIFEST
+    # (Helm writes no top-level mediaType; the registry serves it as an OCI manifest.)
+    assert manifest.get("mediaType", OCI_MANIFEST) == OCI_MANIFEST
+    assert chart.headers["Content-Type"].startswith(OCI_MANIFEST)
     assert manifest["config"]["mediaType"] == HELM_CONFIG
     assert [layer["mediaType"] for layer in manifest["layers"]] == [HELM_CHART]
     assert chart_app_version(registry) == run_id
@@ -334,16 +355,33 @@ def test_a_commit_takes_the_app_from_build_to_the_upgraded_release(
     assert (entry["mediaType"], entry["configMediaType"]) == (OCI_MANIFEST, HELM_CONFIG)
     assert CHART_TAG in entry["tags"]
 
-    # The upgrade step gave the target exactly the chart that Dockyard holds.
+    # Helm packaged it: the chart layer is an archive of web/ with the chart's files.
+    archive = tar_members(registry.get_blob(CHART_REPOSITORY, manifest["layers"][0]["digest"]))
+    assert archive["web/values.yaml"] == (SEED / "chart" / "values.yaml").read_bytes()
+    assert "version: 0.1.0" in (archive["web/Chart.yaml"] or b"").decode()
+    assert set(archive) >= {"web/Chart.yaml", "web/templates/deployment.yaml"}
+    assert f"[chart] Pushed: {srv.host}/{CHART_REPOSITORY}:{CHART_TAG}" in log, log
+
+    # The upgrade step: Helm installed the chart from oci:// in client dry-run (memory storage;
+    # no cluster here, so no real `helm upgrade`), and the target got the rendered release.
     [upgrade] = deploy_target.upgrades
     assert upgrade.release == RELEASE
-    chart_layer = manifest["layers"][0]
-    assert sha256_digest(upgrade.chart) == chart_layer["digest"]
     assert upgrade.headers["x-chart-name"] == "web"
     assert upgrade.headers["x-chart-version"] == CHART_TAG
     assert upgrade.headers["x-chart-app-version"] == run_id
     assert upgrade.headers["x-chart-digest"] == chart_digest
-    assert f'[upgrade] Release "{RELEASE}" has been upgraded' in log, log
+    rendered = upgrade.manifest
+    assert "# Source: web/templates/deployment.yaml" in rendered, rendered
+    assert "kind: Deployment" in rendered, rendered
+    assert f"name: {RELEASE}-web" in rendered, rendered
+    assert f"app.kubernetes.io/instance: {RELEASE}" in rendered, rendered
+    assert f'app.kubernetes.io/version: "{run_id}"' in rendered, rendered
+    assert f'image: "{srv.host}/seed/web:{run_id}"' in rendered, rendered  # --set
+    assert "containerPort: 8080" in rendered, rendered  # the chart's values
+    assert "{{" not in rendered, rendered
+    assert "[upgrade] STATUS: pending-install" in log, log  # a dry run stores nothing
+    assert f"[upgrade] Digest: {chart_digest}" in log, log
+    assert f'[upgrade] Release "{RELEASE}" rendered and handed to the target' in log, log
 
 
 def test_a_commit_that_breaks_the_app_stops_before_the_chart(

@@ -86,6 +86,7 @@ def test_changes_append_acr_shaped_events(server_factory: type[ServerProcess]) -
         ("push", "events/app", "b"),
         ("tag_delete", "events/app", "a"),
         ("delete", "events/app", None),
+        ("push", "charts/mychart", "0.1.0"),
         ("chart_push", "charts/mychart", "0.1.0"),
         ("delete", "events/app", None),
     ]
@@ -105,11 +106,19 @@ def test_changes_append_acr_shaped_events(server_factory: type[ServerProcess]) -
     assert push["timestamp"].endswith("Z")
     assert len({e["id"] for e in got}) == len(got)
     assert got[4]["target"] == {"mediaType": MANIFEST, "digest": digest, "repository": "events/app"}
-    chart_event = got[5]["target"]
+    assert got[5]["target"] == {
+        "mediaType": MANIFEST,
+        "size": len(chart_manifest),
+        "digest": pushed.headers["Docker-Content-Digest"],
+        "length": len(chart_manifest),
+        "repository": "charts/mychart",
+        "tag": "0.1.0",
+    }
+    chart_event = got[6]["target"]
     assert chart_event["name"] == "mychart"
     assert chart_event["version"] == "0.1.0"
     assert chart_event["digest"] == pushed.headers["Docker-Content-Digest"]
-    assert got[6]["target"] == {"repository": "events/app"}
+    assert got[7]["target"] == {"repository": "events/app"}
 
 
 def test_referrer_push_event(server_factory: type[ServerProcess]) -> None:

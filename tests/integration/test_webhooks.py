@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import ServerProcess, free_port
 from tests.integration.egress_helpers import Fence
-from tests.integration.test_durability import push_image
+from tests.integration.test_durability import MANIFEST, push_blob, push_image
 
 FAST = {
     "DOCKYARD_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
@@ -178,6 +178,89 @@ def test_push_is_delivered_signed_in_acr_shape(
     assert delivery["request_headers"]["X-Dockyard-Event-Id"] == event["id"]
     assert json.loads(delivery["request_body"]) == event
     assert delivery["duration_ms"] is not None
+
+
+HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
+HELM_CHART = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+def push_chart(http: httpx.Client, repo: str, version: str) -> tuple[str, int]:
+    """A chart stored the way `helm push` stores it (Helm's config and layer media types);
+    the manifest's digest and size."""
+    config = json.dumps({"apiVersion": "v2", "name": repo.rsplit("/", 1)[-1], "version": version})
+    digests = {}
+    for name, blob in (("config", config.encode()), ("chart", os.urandom(300))):
+        digests[name] = (push_blob(http, repo, blob), len(blob))
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {
+                "mediaType": HELM_CONFIG,
+                "digest": digests["config"][0],
+                "size": digests["config"][1],
+            },
+            "layers": [
+                {
+                    "mediaType": HELM_CHART,
+                    "digest": digests["chart"][0],
+                    "size": digests["chart"][1],
+                }
+            ],
+        }
+    ).encode()
+    resp = http.put(
+        f"/v2/{repo}/manifests/{version}", content=body, headers={"Content-Type": MANIFEST}
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.headers["Docker-Content-Digest"], len(body)
+
+
+def test_a_chart_push_reaches_push_and_chart_push_subscribers(
+    server_factory: type[ServerProcess],
+) -> None:
+    """ACR sends `push` for any OCI artifact, Helm charts included: a webhook that only
+    listens to `push` hears a `helm push`, and one on `chart_push` hears it too."""
+    receivers = {name: Receiver() for name in ("onpush", "oncharts")}
+    for found in receivers.values():
+        found.start()
+    try:
+        server = server_factory(env=FAST)
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            create_hook(http, "onpush", receivers["onpush"].url, actions=["push"])
+            create_hook(http, "oncharts", receivers["oncharts"].url, actions=["chart_push"])
+            digest, size = push_chart(http, "helm/demo", "0.1.0")
+            wait_for(lambda: len(receivers["onpush"].requests) == 1, what="the push event")
+            wait_for(lambda: len(receivers["oncharts"].requests) == 1, what="the chart event")
+            time.sleep(0.5)  # nothing else follows
+            [pushed] = receivers["onpush"].events()
+            [charted] = receivers["oncharts"].events()
+            assert pushed["action"] == "push"
+            assert pushed["target"] == {
+                "mediaType": MANIFEST,
+                "size": size,
+                "digest": digest,
+                "length": size,
+                "repository": "helm/demo",
+                "tag": "0.1.0",
+            }
+            assert charted["action"] == "chart_push"
+            assert charted["target"] == {
+                "mediaType": MANIFEST,
+                "size": size,
+                "digest": digest,
+                "repository": "helm/demo",
+                "tag": "0.1.0",
+                "name": "demo",
+                "version": "0.1.0",
+            }
+            assert pushed["id"] != charted["id"]
+            assert pushed["request"] == charted["request"]
+            listed = http.get("/api/v1/webhooks/onpush/events").json()
+            assert [(d["action"], d["status"]) for d in listed] == [("push", "delivered")]
+    finally:
+        for found in receivers.values():
+            found.stop()
 
 
 def test_scope_and_actions_filter(server_factory: type[ServerProcess]) -> None:

@@ -417,13 +417,17 @@ def _push_events(
     tag_names: list[str],
     request: RequestInfo | None,
 ) -> None:
-    """One push event per tag (one untagged event for a push by digest), as ACR sends them."""
+    """One push event per tag (one untagged event for a push by digest), as ACR sends them.
+    A Helm chart is an OCI artifact like any other, so it fires `push` too (what webhooks on
+    `push` expect of `helm push`), followed by `chart_push`."""
     chart = events.is_chart(parsed.config_media_type)
-    action = events.CHART_PUSH if chart else events.PUSH
     pushed_tags: list[str | None] = list(tag_names) or [None]
     for tag in pushed_tags:
-        target = events.push_target(name, digest, parsed.media_type, size, tag, chart)
-        events.append(conn, action, name, target, request)
+        target = events.push_target(name, digest, parsed.media_type, size, tag, False)
+        events.append(conn, events.PUSH, name, target, request)
+        if chart:
+            target = events.push_target(name, digest, parsed.media_type, size, tag, True)
+            events.append(conn, events.CHART_PUSH, name, target, request)
     if parsed.subject is not None:
         target = events.push_target(name, digest, parsed.media_type, size, None, False)
         target["subject"] = str(parsed.subject.digest)
