@@ -7,9 +7,6 @@ error messages stay whole for `grep` and friends, and tables take the width thei
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
-
 from rich.console import Console
 
 # Wide enough that no table is ever squeezed; tables are never stretched to it (they are not
@@ -17,15 +14,18 @@ from rich.console import Console
 PIPE_WIDTH = 100_000
 
 
-def console_for(stream: TextIO, stderr: bool = False) -> Console:
-    """A console for `stream`: the terminal's width on a terminal, else no wrapping."""
-    if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=PIPE_WIDTH, soft_wrap=True)
+def console_for(stderr: bool = False) -> Console:
+    """A console for stdout or stderr: the terminal's width on a terminal (as rich detects
+    one, FORCE_TERMINAL and TTY_COMPATIBLE included), else no wrapping."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+        console.soft_wrap = True
+    return console
 
 
-err = console_for(sys.stderr, stderr=True)
-out = console_for(sys.stdout)
+err = console_for(stderr=True)
+out = console_for()
 
 
 def note(markup: str) -> None:
