@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install Dockyard into ./.venv and run the registry with its built-in defaults:
-# SQLite database and blobs under ./dockyard-data, listening on 127.0.0.1:5000.
+# Install Dockyard into ./.venv, make `dockyard` a command of the shell (a link in
+# ~/.local/bin or /usr/local/bin when one is on PATH and writable; else it says the command to
+# use), and run the registry with its built-in defaults: SQLite database and blobs under
+# ./dockyard-data, listening on 127.0.0.1:5000 (where the CLI goes when no login is stored).
 # Extra arguments go to `dockyard serve` (e.g. --port 5000 --workers 2). Without credentials it
 # serves on loopback only: --host 0.0.0.0 also needs --insecure-no-auth-on-network.
 set -euo pipefail
@@ -28,6 +30,9 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q -e .
+# `dockyard` in the user's shell (a link on PATH), or the exact command to use.
+bash scripts/link-cli.sh .venv/bin/dockyard
+echo "dockyard commands use this registry when no other is named: try \`dockyard repository list\`" >&2
 
 # The quick start serves without credentials; `dockyard serve` alone requires them.
 exec .venv/bin/dockyard serve --no-auth "$@"

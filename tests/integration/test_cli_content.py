@@ -146,7 +146,10 @@ def test_show_tags_and_manifests_page_through_everything(
     assert {m["architecture"] for m in detail} == {"amd64"}
     table = cli.ok("repository", "show-manifests", "--repository", repo)
     assert newest.digest in table
-    assert "linux/amd64" in table
+    assert "latest" in table
+    # Platforms are among the detailed fields, in the table as in JSON.
+    table = cli.ok("repository", "show-manifests", repo, "--detail")
+    assert "amd64" in table
 
 
 # --- changing -------------------------------------------------------------------------------------
@@ -183,7 +186,7 @@ def test_update_locks_and_write_once_tags(cli: Cli, client: httpx.Client, repo: 
         "repository", "update", "--image", f"{repo}:v1", "--immutable-tags"
     )
     assert "nothing to change" in cli.fails("repository", "update", "--repository", repo)
-    assert "either --repository or --image" in cli.fails(
+    assert "give one repository or image" in cli.fails(
         "repository", "update", "--write-enabled", "true"
     )
     cli.fails("repository", "update", "--repository", repo, "--write-enabled", "maybe")

@@ -27,6 +27,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from dockyard.cli.output import note
+from dockyard.config import Settings
+
 # The username that marks the password as a refresh token (ACR's convention).
 REFRESH_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
 CONFIG_ENV = "DOCKYARD_CLI_CONFIG"
@@ -36,6 +39,11 @@ TIMEOUT_SECONDS = 30.0
 STREAM_READ_TIMEOUT_SECONDS = 600.0
 DOCKER_TIMEOUT_SECONDS = 120.0
 _LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+# Where `bash scripts/start.sh` (`dockyard serve` with its defaults) serves: the registry the
+# commands use when no other is named and no login is stored.
+QUICK_START_REGISTRY = (
+    f"http://{Settings.model_fields['host'].default}:{Settings.model_fields['port'].default}"
+)
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -158,12 +166,15 @@ class CredentialStore:
 
 
 def resolve_registry(explicit: str | None, store: CredentialStore) -> str:
+    """-r, else $DOCKYARD_REGISTRY, else the stored login's registry, else the local quick
+    start (saying so on stderr)."""
     chosen = explicit or os.environ.get(REGISTRY_ENV) or store.default_registry()
     if not chosen:
-        raise CliError(
-            "which registry?",
-            f"pass -r/--registry URL, set {REGISTRY_ENV}, or run `dockyard login -r URL`",
+        note(
+            f"using the local quick-start registry {QUICK_START_REGISTRY} (no -r/--registry, "
+            f"no ${REGISTRY_ENV}, no stored login)"
         )
+        return QUICK_START_REGISTRY
     return normalize_registry(chosen)
 
 
@@ -185,7 +196,14 @@ class ConnectionLost(CliError):
 
 
 def _connection_error(url: str, exc: httpx.HTTPError) -> CliError:
-    return CliError(f"cannot reach {url}: {exc}", "is the registry URL right and is it running?")
+    if url == QUICK_START_REGISTRY:
+        hint = (
+            "is the local quick start running (`bash scripts/start.sh`)? For another "
+            f"registry pass -r URL, set {REGISTRY_ENV}, or run `dockyard login -r URL`"
+        )
+    else:
+        hint = "is the registry URL right and is it running?"
+    return CliError(f"cannot reach {url}: {exc}", hint)
 
 
 def discover_service(http: httpx.Client, registry: str) -> str | None:
@@ -307,9 +325,10 @@ class ManagementClient:
         path: str,
         body: Any = None,
         params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         try:
-            resp = self._http.request(method, path, json=body, params=params)
+            resp = self._http.request(method, path, json=body, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise _connection_error(self.registry, exc) from exc
         if resp.status_code >= 400:

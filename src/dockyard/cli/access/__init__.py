@@ -21,6 +21,7 @@ from dockyard.cli.access.scope_maps import scope_map_app
 from dockyard.cli.access.tokens import token_app
 from dockyard.cli.access.users import user_app
 from dockyard.cli.access.webhooks import webhook_app
+from dockyard.cli.conventions import aliased
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(scope_map_app, name="scope-map")
     app.add_typer(token_app, name="token")
     app.add_typer(config_app, name="config")
-    app.command()(audit)
+    app.command(cls=aliased({"--limit": "--top"}))(audit)
     app.add_typer(keys_app, name="keys")
     app.add_typer(webhook_app, name="webhook")
     app.add_typer(network_rule_app, name="network-rule")

@@ -33,11 +33,7 @@ class AdminPassword(StrEnum):
     password2 = "password2"
 
 
-ADMIN_VIEW = TableView(
-    "admin user",
-    ("username", "enabled"),
-    lambda admin: [(admin["username"], "yes" if admin["enabled"] else "no")],
-)
+ADMIN_VIEW = TableView("admin user", ("username", "enabled"), lambda admin: [admin])
 
 
 def _print_secrets(answer: dict[str, Any]) -> None:

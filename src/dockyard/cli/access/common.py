@@ -33,7 +33,8 @@ RegistryOption = Annotated[
     typer.Option(
         "--registry",
         "-r",
-        help="Registry URL [$DOCKYARD_REGISTRY, else the last `dockyard login`]",
+        help="Registry URL [$DOCKYARD_REGISTRY, else the last `dockyard login`, else the "
+        "local quick start, http://127.0.0.1:5000]",
         show_default=False,
     ),
 ]
@@ -122,16 +123,47 @@ def print_answer(answer: Any, output: Output, show: Callable[[Any], None]) -> No
         show(answer)
 
 
+def cell(value: Any) -> str:
+    """A JSON value as a table cell: lists one item a line, nothing as blank."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "\n".join(cell(item) for item in value)
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column: the JSON field it shows (its heading, so that what a table shows is
+    found under the same name in `-o json`), and how a value of that field reads."""
+
+    field: str
+    render: Callable[[Any], Any] = cell
+
+
 @dataclass(frozen=True, slots=True)
 class TableView:
-    """How an answer shows as a table: a title, the columns, and the rows it makes."""
+    """How an answer shows as a table: a title, the columns (JSON fields of the items), and
+    where the items are in the answer (by default the answer is the list of them)."""
 
     title: str
-    columns: Sequence[str]
-    rows: Callable[[Any], Iterable[Iterable[Any]]]
+    columns: Sequence[Column | str]
+    items: Callable[[Any], Iterable[dict[str, Any]]] = lambda answer: answer
+
+    @property
+    def fields(self) -> list[Column]:
+        return [c if isinstance(c, Column) else Column(c) for c in self.columns]
+
+    def rows(self, answer: Any) -> list[list[Any]]:
+        return [
+            [column.render(item.get(column.field)) for column in self.fields]
+            for item in self.items(answer)
+        ]
 
     def print(self, answer: Any) -> None:
-        print_table(self.title, self.columns, self.rows(answer))
+        print_table(self.title, [c.field for c in self.fields], self.rows(answer))
 
 
 def print_listing(

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
@@ -50,31 +51,33 @@ def config_anonymous_pull(
     typer.echo(f"anonymous pull is {'on' if answer['enabled'] else 'off'}")
 
 
-def _audit_rows(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    rows = []
+AUDIT_FIELDS = ("ts", "event", "actor", "outcome")
+
+
+def _audit_items(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries carry fields of their own beyond the common ones: the table shows those
+    together, as `field=value` words, under `detail`."""
+    items = []
     for entry in entries:
-        detail = {k: v for k, v in entry.items() if k not in ("ts", "event", "actor", "outcome")}
-        rows.append(
-            (
-                when(entry.get("ts")),
-                entry.get("event", ""),
-                entry.get("actor", ""),
-                entry.get("outcome", ""),
-                " ".join(
-                    f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
-                    for k, v in detail.items()
-                ),
-            )
+        detail = " ".join(
+            f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+            for k, v in entry.items()
+            if k not in AUDIT_FIELDS
         )
-    return rows
+        items.append({**{k: entry.get(k) for k in AUDIT_FIELDS}, "detail": detail})
+    return items
 
 
-AUDIT_VIEW = TableView("audit log", ("time", "event", "actor", "outcome", "detail"), _audit_rows)
+AUDIT_VIEW = TableView(
+    "audit log",
+    (Column("ts", when), "event", "actor", "outcome", Column("detail")),
+    _audit_items,
+)
 
 
 @reports_errors
 def audit(
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="Newest entries")] = 50,
+    top: Annotated[int, typer.Option("--top", min=1, max=10000, help="Newest entries")] = 50,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
@@ -82,7 +85,7 @@ def audit(
 ) -> None:
     """Show the newest audit log entries: logins, decisions and every change, with who."""
     login = Login(registry, username, password)
-    print_listing(login, "/audit", output, AUDIT_VIEW, {"limit": limit})
+    print_listing(login, "/audit", output, AUDIT_VIEW, {"limit": top})
 
 
 @keys_app.command("rotate")

@@ -17,12 +17,20 @@ from dockyard.cli.access.common import (
     print_listing,
     reports_errors,
 )
+from dockyard.cli.conventions import aliased
 
 role_app = typer.Typer(help="Role assignments (ACR's built-in roles).", no_args_is_help=True)
 
-PrincipalOption = Annotated[
-    str, typer.Option("--principal", help="User or service principal name", show_default=False)
+AssigneeOption = Annotated[
+    str,
+    typer.Option(
+        "--assignee",
+        help="User or service principal name (as `az role assignment`)",
+        show_default=False,
+    ),
 ]
+# `--principal`, the first spelling, still works.
+ALIASES = aliased({"--principal": "--assignee"})
 RoleOption = Annotated[
     str,
     typer.Option(
@@ -35,17 +43,13 @@ ScopeOption = Annotated[
     str, typer.Option("--scope", help="'*' (the registry), a repository, or 'prefix/*'")
 ]
 
-ROLES_VIEW = TableView(
-    "role assignments",
-    ("principal", "role", "scope"),
-    lambda roles: [(r["principal"], r["role"], r["scope"]) for r in roles],
-)
+ROLES_VIEW = TableView("role assignments", ("principal", "role", "scope"))
 
 
-@role_app.command("assign")
+@role_app.command("assign", cls=ALIASES)
 @reports_errors
 def role_assign(
-    principal: PrincipalOption,
+    assignee: AssigneeOption,
     role: RoleOption,
     scope: ScopeOption = "*",
     registry: RegistryOption = None,
@@ -54,28 +58,28 @@ def role_assign(
 ) -> None:
     """Give a user a role over the registry or some repositories."""
     with Login(registry, username, password).connect() as api:
-        api.post("/roles", {"principal": principal, "role": role, "scope": scope})
-    typer.echo(f"{principal} has {role} on {scope}")
+        api.post("/roles", {"principal": assignee, "role": role, "scope": scope})
+    typer.echo(f"{assignee} has {role} on {scope}")
 
 
-@role_app.command("list")
+@role_app.command("list", cls=ALIASES)
 @reports_errors
 def role_list(
-    principal: Annotated[str | None, typer.Option("--principal", help="Only this user's")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", help="Only this user's")] = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """List role assignments."""
-    params = {"principal": principal} if principal else None
+    params = {"principal": assignee} if assignee else None
     print_listing(Login(registry, username, password), "/roles", output, ROLES_VIEW, params)
 
 
-@role_app.command("remove")
+@role_app.command("remove", cls=ALIASES)
 @reports_errors
 def role_remove(
-    principal: PrincipalOption,
+    assignee: AssigneeOption,
     role: RoleOption,
     scope: ScopeOption = "*",
     registry: RegistryOption = None,
@@ -84,5 +88,5 @@ def role_remove(
 ) -> None:
     """Remove one role assignment."""
     with Login(registry, username, password).connect() as api:
-        api.call("DELETE", "/roles", params={"principal": principal, "role": role, "scope": scope})
-    typer.echo(f"{principal} no longer has {role} on {scope}")
+        api.call("DELETE", "/roles", params={"principal": assignee, "role": role, "scope": scope})
+    typer.echo(f"{assignee} no longer has {role} on {scope}")

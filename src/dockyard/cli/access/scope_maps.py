@@ -32,18 +32,9 @@ ActionOption = Annotated[
     list[str] | None,
     typer.Option("--action", help="A whole action, e.g. repositories/a/*/content/read"),
 ]
-COLUMNS = ("name", "kind", "actions", "description")
-
-
-def _rows(maps: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        (m["name"], "system" if m["system"] else "", "\n".join(m["actions"]), m["description"])
-        for m in maps
-    ]
-
-
-SCOPE_MAPS_VIEW = TableView("scope maps", COLUMNS, _rows)
-SCOPE_MAP_VIEW = TableView("scope map", COLUMNS, lambda found: _rows([found]))
+COLUMNS = ("name", "system", "actions", "description")
+SCOPE_MAPS_VIEW = TableView("scope maps", COLUMNS)
+SCOPE_MAP_VIEW = TableView("scope map", COLUMNS, lambda found: [found])
 
 
 def _repository_actions(args: list[str], options: tuple[str, ...]) -> dict[str, list[str]]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     NameOption,
     Output,
@@ -39,24 +40,13 @@ class Status(StrEnum):
     disabled = "disabled"
 
 
-COLUMNS = ("name", "scope map", "status", "created", "passwords")
+def _passwords(passwords: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{p['name']} (expires: {when(p['expiry'])})" for p in passwords)
 
 
-def _rows(tokens: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            t["name"],
-            t["scopeMap"],
-            t["status"],
-            when(t["created"]),
-            "\n".join(f"{p['name']} (expires: {when(p['expiry'])})" for p in t["passwords"]),
-        )
-        for t in tokens
-    ]
-
-
-TOKENS_VIEW = TableView("tokens", COLUMNS, _rows)
-TOKEN_VIEW = TableView("token", COLUMNS, lambda token: _rows([token]))
+COLUMNS = ("name", "scopeMap", "status", Column("created", when), Column("passwords", _passwords))
+TOKENS_VIEW = TableView("tokens", COLUMNS)
+TOKEN_VIEW = TableView("token", COLUMNS, lambda token: [token])
 
 
 def _print_secrets(answer: dict[str, Any]) -> None:

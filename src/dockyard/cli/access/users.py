@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     NameOption,
     Output,
@@ -33,14 +34,7 @@ class UserKind(StrEnum):
     service_principal = "service-principal"
 
 
-USERS_VIEW = TableView(
-    "users",
-    ("name", "kind", "status", "created"),
-    lambda users: [
-        (u["name"], u["kind"], "enabled" if u["enabled"] else "disabled", when(u["created"]))
-        for u in users
-    ],
-)
+USERS_VIEW = TableView("users", ("name", "kind", "enabled", Column("created", when)))
 
 
 def _print_created(answer: dict[str, Any]) -> None:

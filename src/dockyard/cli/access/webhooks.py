@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     NameOption,
     Output,
@@ -47,43 +48,28 @@ HeadersOption = Annotated[
 ]
 StatusOption = Annotated[str | None, typer.Option("--status", help="enabled or disabled")]
 UriOption = Annotated[str | None, typer.Option("--uri", help="http(s) URL to POST events to")]
-COLUMNS = ("name", "status", "uri", "actions", "scope", "created")
-EVENT_COLUMNS = ("id", "event", "action", "repository", "status", "attempts", "response", "ms")
-
-
-def _rows(hooks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            h["name"],
-            h["status"],
-            h["uri"],
-            ",".join(h["actions"]),
-            h["scope"] or "(registry)",
-            when(h["created_at"]),
-        )
-        for h in hooks
-    ]
-
-
-def _event_rows(deliveries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            d["id"],
-            d["event_id"],
-            d["action"],
-            d["repository"],
-            d["status"],
-            d["attempts"],
-            d["response_status"] if d["response_status"] is not None else d["last_error"] or "",
-            d["duration_ms"] if d["duration_ms"] is not None else "",
-        )
-        for d in deliveries
-    ]
-
-
-WEBHOOKS_VIEW = TableView("webhooks", COLUMNS, _rows)
-WEBHOOK_VIEW = TableView("webhook", COLUMNS, lambda found: _rows([found]))
-EVENTS_VIEW = TableView("webhook events", EVENT_COLUMNS, _event_rows)
+COLUMNS = (
+    "name",
+    "status",
+    "uri",
+    Column("actions", ",".join),
+    Column("scope", lambda scope: scope or "(registry)"),
+    Column("created_at", when),
+)
+EVENT_COLUMNS = (
+    "id",
+    "event_id",
+    "action",
+    "repository",
+    "status",
+    "attempts",
+    "response_status",
+    "last_error",
+    "duration_ms",
+)
+WEBHOOKS_VIEW = TableView("webhooks", COLUMNS)
+WEBHOOK_VIEW = TableView("webhook", COLUMNS, lambda found: [found])
+EVENTS_VIEW = TableView("webhook events", EVENT_COLUMNS)
 
 
 def _actions(actions: str) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.conventions import one_of, without_registry_host
 
 PAGE_SIZE = 100
 LOCK_NAMES = (
@@ -122,11 +123,39 @@ def locked(attributes: dict[str, Any]) -> str:
     return ", ".join(off) if off else "-"
 
 
-def one_target(repository: str | None, image: str | None) -> ImageReference | str:
-    """The `--repository` or the `--image` of a command that takes exactly one of them."""
-    if (repository is None) == (image is None):
-        raise CliError("give either --repository or --image")
+def is_image(text: str) -> bool:
+    """Whether a name on the command line has a tag or digest (repository names have neither
+    `:` nor `@`; a registry host's port comes before the first `/`)."""
+    return "@" in text or ":" in text.rpartition("/")[2]
+
+
+def one_target(
+    registry: str, positional: str | None, repository: str | None, image: str | None
+) -> ImageReference | str:
+    """What a command that takes a repository or an image acts on: the positional argument
+    (an image when it has a tag or digest), or --repository, or --image."""
+    given = [value for value in (positional, repository, image) if value is not None]
+    if len(given) != 1:
+        raise CliError(
+            "give one repository or image",
+            "as REPOSITORY, REPOSITORY:TAG or REPOSITORY@DIGEST, or with --repository or --image",
+        )
+    text = without_registry_host(given[0], registry)
     if image is not None:
-        return ImageReference.parse(image)
-    assert repository is not None
-    return repository
+        return ImageReference.parse(text)
+    if positional is not None and is_image(text):
+        return ImageReference.parse(text, "image")
+    return text
+
+
+def one_repository(registry: str, positional: str | None, repository: str | None) -> str:
+    """The repository a command acts on: the positional argument or --repository."""
+    chosen = one_of("repository", ("REPOSITORY", positional), ("--repository", repository))
+    return without_registry_host(chosen, registry)
+
+
+def one_image(registry: str, positional: str | None, image: str | None) -> ImageReference:
+    """The image (repository:tag or repository@digest) a command acts on: the positional
+    argument or --image."""
+    chosen = one_of("image", ("IMAGE", positional), ("--image", image))
+    return ImageReference.parse(without_registry_host(chosen, registry), "image")

@@ -1,45 +1,129 @@
-"""`dockyard manifest list-referrers`: what refers to an image (signatures, SBOMs, ...)."""
+"""`dockyard manifest show|show-metadata|list-metadata|list-referrers`, as `az acr manifest`
+has them: a manifest itself, its attributes, a repository's manifests, and what refers to an
+image (signatures, SBOMs, ...)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     print_answer,
-    print_table,
+    print_json,
     reports_errors,
 )
-from dockyard.cli.content.acr import ImageReference, acr_call
+from dockyard.cli.content.acr import (
+    OrderByOption,
+    TopOption,
+    acr_call,
+    one_image,
+    one_repository,
+)
 from dockyard.cli.content.apps import manifest_app
+from dockyard.cli.content.repository import MANIFESTS_DETAIL_VIEW, list_manifests, show_target
+from dockyard.cli.conventions import POSITIONAL, aliased
+from dockyard.spec.mediatypes import MANIFESTS
+
+# `az acr manifest` names the image or repository with -n/--name; here it comes first, or with
+# --image / --repository, and -n/--name still works.
+NAME_ALIASES = aliased({"--name": POSITIONAL, "-n": POSITIONAL})
+ImageArgument = Annotated[
+    str | None,
+    typer.Argument(metavar="IMAGE", help="repository:tag or repository@digest", show_default=False),
+]
+ImageOption = Annotated[
+    str | None,
+    typer.Option("--image", "-t", help="repository:tag or repository@digest", show_default=False),
+]
+RepositoryArgument = Annotated[
+    str | None, typer.Argument(metavar="REPOSITORY", help="The repository", show_default=False)
+]
+RepositoryOption = Annotated[
+    str | None, typer.Option("--repository", help="The repository", show_default=False)
+]
+REFERRERS_VIEW = TableView(
+    "referrers",
+    ("digest", Column("artifactType", lambda kind: kind or "-"), "mediaType", "size"),
+    lambda answer: answer["manifests"],
+)
+# Every manifest type, so that the registry answers the manifest as it was pushed.
+ACCEPT = ", ".join(sorted(MANIFESTS))
 
 
-def _show_referrers(answer: dict[str, Any]) -> None:
-    rows = [
-        (
-            referrer["digest"],
-            referrer.get("artifactType") or "-",
-            referrer["mediaType"],
-            referrer["size"],
+@manifest_app.command("show", cls=NAME_ALIASES)
+@reports_errors
+def show(
+    positional: ImageArgument = None,
+    image: ImageOption = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+) -> None:
+    """Print an image's manifest, as the registry stores it (JSON).
+
+    dockyard manifest show team/app:v1"""
+    with Login(registry, username, password).connect() as api:
+        target = one_image(api.registry, positional, image)
+        reference = target.digest or target.tag
+        manifest = api.call(
+            "GET",
+            f"{api.registry}/v2/{target.repository}/manifests/{reference}",
+            headers={"Accept": ACCEPT},
         )
-        for referrer in answer["manifests"]
-    ]
-    print_table(
-        f"referrers of {answer['subject']}", ("digest", "artifact type", "media type", "size"), rows
-    )
+    print_json(manifest)
 
 
-@manifest_app.command("list-referrers")
+@manifest_app.command("show-metadata", cls=NAME_ALIASES)
+@reports_errors
+def show_metadata(
+    positional: ImageArgument = None,
+    image: ImageOption = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """Show the attributes of an image, by tag or by digest."""
+    with Login(registry, username, password).connect() as api:
+        target = one_image(api.registry, positional, image)
+        answer = acr_call(api, "GET", target.path)
+    print_answer(answer, output, show_target)
+
+
+@manifest_app.command("list-metadata", cls=NAME_ALIASES)
+@reports_errors
+def list_metadata(
+    positional: RepositoryArgument = None,
+    repository: RepositoryOption = None,
+    top: TopOption = None,
+    orderby: OrderByOption = None,
+    registry: RegistryOption = None,
+    username: UsernameOption = None,
+    password: PasswordOption = None,
+    output: OutputOption = Output.table,
+) -> None:
+    """List a repository's manifests with their attributes."""
+    with Login(registry, username, password).connect() as api:
+        name = one_repository(api.registry, positional, repository)
+        found = list_manifests(api, name, top, orderby)
+    print_answer(found, output, replace(MANIFESTS_DETAIL_VIEW, title=f"manifests of {name}").print)
+
+
+@manifest_app.command("list-referrers", cls=NAME_ALIASES)
 @reports_errors
 def list_referrers(
-    name: Annotated[str, typer.Option("--name", "-n", help="repository@digest or repository:tag")],
+    positional: ImageArgument = None,
+    image: ImageOption = None,
     artifact_type: Annotated[
         str | None, typer.Option("--artifact-type", help="Only referrers of this type")
     ] = None,
@@ -49,14 +133,15 @@ def list_referrers(
     output: OutputOption = Output.table,
 ) -> None:
     """List the manifests whose subject is this image (OCI referrers API)."""
-    target = ImageReference.parse(name, "--name")
     params = {"artifactType": artifact_type} if artifact_type else None
     with Login(registry, username, password).connect() as api:
+        target = one_image(api.registry, positional, image)
         digest = target.digest
         if digest is None:
             digest = acr_call(api, "GET", target.path)["tag"]["digest"]
         index = api.call(
             "GET", f"{api.registry}/v2/{target.repository}/referrers/{digest}", params=params
         )
-    answer = {"subject": f"{target.repository}@{digest}", "manifests": index["manifests"]}
-    print_answer(answer, output, _show_referrers)
+    subject = f"{target.repository}@{digest}"
+    answer: dict[str, Any] = {"subject": subject, "manifests": index["manifests"]}
+    print_answer(answer, output, replace(REFERRERS_VIEW, title=f"referrers of {subject}").print)

@@ -5,20 +5,22 @@ run), then purges one repository per request, showing progress, and prints what 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     print_json,
-    print_table,
     reports_errors,
     when,
 )
@@ -49,27 +51,29 @@ def _affected(plan: dict[str, Any]) -> list[str]:
     return [r for r in plan["repositories"] if r in names]
 
 
+TAGS_VIEW = TableView(
+    "tags",
+    ("repository", "tag", "digest", Column("last_update", when)),
+    lambda answer: answer["tags"],
+)
+MANIFESTS_VIEW = TableView(
+    "manifests",
+    ("repository", "digest", "media_type", Column("created", when)),
+    lambda answer: answer["manifests"],
+)
+KEPT_VIEW = TableView(
+    "kept",
+    ("repository", Column("reference", lambda reference: reference or "*"), "reason"),
+    lambda answer: answer["skipped"],
+)
+
+
 def _show(answer: dict[str, Any]) -> None:
     verb = "to delete" if answer["dry_run"] else "deleted"
-    print_table(
-        f"tags {verb}",
-        ("repository", "tag", "digest", "last update"),
-        [(t["repository"], t["tag"], t["digest"], when(t["last_update"])) for t in answer["tags"]],
-    )
-    print_table(
-        f"manifests {verb}",
-        ("repository", "digest", "media type", "pushed"),
-        [
-            (m["repository"], m["digest"], m["media_type"], when(m["created"]))
-            for m in answer["manifests"]
-        ],
-    )
+    replace(TAGS_VIEW, title=f"tags {verb}").print(answer)
+    replace(MANIFESTS_VIEW, title=f"manifests {verb}").print(answer)
     if answer["skipped"]:
-        print_table(
-            "kept",
-            ("repository", "tag or digest", "why"),
-            [(s["repository"], s["reference"] or "*", s["reason"]) for s in answer["skipped"]],
-        )
+        KEPT_VIEW.print(answer)
     prefix = "DRY RUN: would delete" if answer["dry_run"] else "deleted"
     out.print(
         f"{prefix} {len(answer['tags'])} tags and {len(answer['manifests'])} manifests "

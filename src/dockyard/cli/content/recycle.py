@@ -1,75 +1,90 @@
 """`dockyard manifest list-deleted | list-deleted-tags | restore`: the recycle bin of
-soft-deleted manifests and tags, as `az acr manifest` has it."""
+soft-deleted manifests and tags, as `az acr manifest` has it.
+
+The repository (`team/app`, or `team/app:v1` for one tag) comes first, or with --repository
+(--image for repository:tag); `-n/--name`, the first spelling, still works."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     print_answer,
     print_table,
     reports_errors,
     when,
 )
+from dockyard.cli.client import CliError
+from dockyard.cli.content.acr import one_repository, one_target
 from dockyard.cli.content.apps import manifest_app
+from dockyard.cli.conventions import POSITIONAL, aliased
 
+# `az acr manifest` names the repository (or repository:tag) with -n/--name; here it comes
+# first, or with --repository / --image, and -n/--name still works.
+NAME_ALIASES = aliased({"--name": POSITIONAL, "-n": POSITIONAL})
 RepositoryOption = Annotated[
-    str, typer.Option("--name", "-n", help="The repository", show_default=False)
+    str | None, typer.Option("--repository", help="The repository", show_default=False)
 ]
 ImageOption = Annotated[
-    str,
-    typer.Option("--name", "-n", help="The repository, with :tag to restore only that tag"),
+    str | None,
+    typer.Option("--image", "-t", help="repository:tag: only that tag", show_default=False),
+]
+NameArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="REPOSITORY[:TAG]",
+        help="The repository, or repository:tag for only that tag",
+        show_default=False,
+    ),
 ]
 
 
-def split_image(text: str) -> tuple[str, str | None]:
-    """`repo[:tag]`; a colon before the last slash belongs to the name."""
-    name, colon, tag = text.rpartition(":")
-    if not colon or "/" in tag:
-        return text, None
-    return name, tag
+def _repository_and_tag(
+    registry: str, positional: str | None, repository: str | None, image: str | None
+) -> tuple[str, str | None]:
+    """The repository (and maybe tag) a recycle-bin command is about: REPOSITORY[:TAG] first,
+    or --repository, or --image repository:tag."""
+    target = one_target(registry, positional, repository, image)
+    if isinstance(target, str):
+        return target, None
+    if target.tag is None:
+        raise CliError(f"{target} names a digest: give the repository and --digest")
+    return target.repository, target.tag
+
+
+DELETED_MANIFESTS_VIEW = TableView(
+    "deleted manifests",
+    (
+        "digest",
+        "media_type",
+        "size",
+        Column("tags", lambda tags: ", ".join(tags) or "-"),
+        Column("deleted_at", when),
+        Column("expires_at", when),
+    ),
+    lambda answer: answer["manifests"],
+)
+DELETED_TAGS_VIEW = TableView(
+    "deleted tags",
+    ("tag", "digest", Column("deleted_at", when), Column("expires_at", when)),
+    lambda answer: answer["tags"],
+)
 
 
 def _path(name: str, what: str) -> str:
     return f"/repositories/{quote(name, safe='/')}/{what}"
-
-
-def _show_manifests(answer: dict[str, Any]) -> None:
-    print_table(
-        f"deleted manifests of {answer['repository']}",
-        ("digest", "media type", "size", "tags", "deleted", "expires"),
-        [
-            (
-                m["digest"],
-                m["media_type"],
-                m["size"],
-                ", ".join(m["tags"]) or "-",
-                when(m["deleted_at"]),
-                when(m["expires_at"]),
-            )
-            for m in answer["manifests"]
-        ],
-    )
-
-
-def _show_tags(answer: dict[str, Any]) -> None:
-    print_table(
-        f"deleted tags of {answer['repository']}",
-        ("tag", "digest", "deleted", "expires"),
-        [
-            (t["tag"], t["digest"], when(t["deleted_at"]), when(t["expires_at"]))
-            for t in answer["tags"]
-        ],
-    )
 
 
 def _show_restored(answer: dict[str, Any]) -> None:
@@ -86,10 +101,13 @@ def _show_restored(answer: dict[str, Any]) -> None:
     print_table("restored", ("", ""), rows)
 
 
-@manifest_app.command("list-deleted")
+@manifest_app.command("list-deleted", cls=NAME_ALIASES)
 @reports_errors
 def list_deleted(
-    name: RepositoryOption,
+    positional: Annotated[
+        str | None, typer.Argument(metavar="REPOSITORY", help="The repository", show_default=False)
+    ] = None,
+    repository: RepositoryOption = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
@@ -97,16 +115,18 @@ def list_deleted(
 ) -> None:
     """List the soft-deleted manifests of a repository (also of a deleted repository)."""
     with Login(registry, username, password).connect() as api:
+        name = one_repository(api.registry, positional, repository)
         answer = api.get(_path(name, "deleted-manifests"))
-    print_answer(answer, output, _show_manifests)
+    view = replace(DELETED_MANIFESTS_VIEW, title=f"deleted manifests of {name}")
+    print_answer(answer, output, view.print)
 
 
-@manifest_app.command("list-deleted-tags")
+@manifest_app.command("list-deleted-tags", cls=NAME_ALIASES)
 @reports_errors
 def list_deleted_tags(
-    name: Annotated[
-        str, typer.Option("--name", "-n", help="The repository, with :tag for only that tag")
-    ],
+    positional: NameArgument = None,
+    repository: RepositoryOption = None,
+    image: ImageOption = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
@@ -115,16 +135,18 @@ def list_deleted_tags(
     """List the soft-deleted tags of a repository.
 
     Both the tags deleted on their own and the tags of deleted manifests."""
-    repository, tag = split_image(name)
     with Login(registry, username, password).connect() as api:
-        answer = api.get(_path(repository, "deleted-tags"), {"tag": tag} if tag else None)
-    print_answer(answer, output, _show_tags)
+        name, tag = _repository_and_tag(api.registry, positional, repository, image)
+        answer = api.get(_path(name, "deleted-tags"), {"tag": tag} if tag else None)
+    print_answer(answer, output, replace(DELETED_TAGS_VIEW, title=f"deleted tags of {name}").print)
 
 
-@manifest_app.command("restore")
+@manifest_app.command("restore", cls=NAME_ALIASES)
 @reports_errors
 def restore(
-    name: ImageOption,
+    positional: NameArgument = None,
+    repository: RepositoryOption = None,
+    image: ImageOption = None,
     digest: Annotated[
         str | None,
         typer.Option(
@@ -141,12 +163,12 @@ def restore(
 ) -> None:
     """Restore a soft-deleted manifest (same digest, same bytes) with its deleted tags.
 
-    With --name repo:tag only that tag comes back; without --digest, onto the manifest most
+    With repo:tag only that tag comes back; without --digest, onto the manifest most
     recently deleted with it. A tag that now points elsewhere is moved only with --force."""
-    repository, tag = split_image(name)
-    if digest is None and tag is None:
-        raise typer.BadParameter("give --digest, or a tag with --name repo:tag")
-    body = {"digest": digest, "tag": tag, "force": force}
     with Login(registry, username, password).connect() as api:
-        answer = api.post(_path(repository, "restore"), body)
+        name, tag = _repository_and_tag(api.registry, positional, repository, image)
+        if digest is None and tag is None:
+            raise CliError("give --digest, or a tag: repository:tag")
+        body = {"digest": digest, "tag": tag, "force": force}
+        answer = api.post(_path(name, "restore"), body)
     print_answer(answer, output, _show_restored)

@@ -3,39 +3,55 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     YesOption,
     confirm,
     print_answer,
-    print_json,
     print_table,
     reports_errors,
     when,
 )
-from dockyard.cli.client import CliError
+from dockyard.cli.client import CliError, ManagementClient
 from dockyard.cli.content.acr import (
     ImageReference,
+    OrderBy,
     OrderByOption,
     Switch,
     TopOption,
     acr_call,
     fetch_all,
     locked,
+    one_image,
+    one_repository,
     one_target,
 )
 from dockyard.cli.content.apps import repository_app
 from dockyard.spec.sizes import human_bytes
 
+TargetArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="REPOSITORY|IMAGE",
+        help="A repository, or an image: repository:tag or repository@digest",
+        show_default=False,
+    ),
+]
+RepositoryArgument = Annotated[
+    str | None, typer.Argument(metavar="REPOSITORY", help="The repository", show_default=False)
+]
 RepositoryOption = Annotated[
     str | None, typer.Option("--repository", help="The repository", show_default=False)
 ]
@@ -101,7 +117,7 @@ def _show_manifest(answer: dict[str, Any]) -> None:
     print_table("manifest", ("attribute", "value"), rows)
 
 
-def _show_target(answer: dict[str, Any]) -> None:
+def show_target(answer: dict[str, Any]) -> None:
     if "tag" in answer:
         _show_tag(answer)
     elif "manifest" in answer:
@@ -112,6 +128,39 @@ def _show_target(answer: dict[str, Any]) -> None:
 
 def _target_path(target: ImageReference | str) -> str:
     return target.path if isinstance(target, ImageReference) else target
+
+
+def _locks(attributes: dict[str, Any]) -> str:
+    return locked(attributes or {})
+
+
+# Without --detail, `-o json` is what `az acr repository show-tags|show-manifests` print; the
+# tables show the same fields, and with --detail the same fields as the detailed JSON.
+TAGS_VIEW = TableView("tags", ("name",), lambda names: [{"name": name} for name in names])
+TAGS_DETAIL_VIEW = TableView(
+    "tags",
+    (
+        "name",
+        "digest",
+        Column("lastUpdateTime", when),
+        Column("changeableAttributes", _locks),
+    ),
+)
+MANIFESTS_VIEW = TableView(
+    "manifests", ("digest", Column("tags", ", ".join), Column("timestamp", when))
+)
+MANIFESTS_DETAIL_VIEW = TableView(
+    "manifests",
+    (
+        "digest",
+        Column("tags", ", ".join),
+        "os",
+        "architecture",
+        Column("imageSize", _size),
+        Column("lastUpdateTime", when),
+        Column("changeableAttributes", _locks),
+    ),
+)
 
 
 @repository_app.command("list")
@@ -126,12 +175,14 @@ def list_repositories(
     """List the repositories (those you may read, that are not unlisted)."""
     with Login(registry, username, password).connect() as api:
         names = fetch_all(api, "_catalog", "repositories", str, top)
-    print_answer(names, output, lambda n: print_table("repositories", ("name",), [(x,) for x in n]))
+    view = TableView("repositories", ("name",), lambda found: [{"name": n} for n in found])
+    print_answer(names, output, view.print)
 
 
 @repository_app.command("show")
 @reports_errors
 def show(
+    target: TargetArgument = None,
     repository: RepositoryOption = None,
     image: ImageOption = None,
     registry: RegistryOption = None,
@@ -139,17 +190,20 @@ def show(
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """Show the attributes of a repository, or of an image by tag or digest."""
-    target = one_target(repository, image)
+    """Show the attributes of a repository, or of an image by tag or digest.
+
+    dockyard repository show team/app; dockyard repository show team/app:v1"""
     with Login(registry, username, password).connect() as api:
-        answer = acr_call(api, "GET", _target_path(target))
-    print_answer(answer, output, _show_target)
+        chosen = one_target(api.registry, target, repository, image)
+        answer = acr_call(api, "GET", _target_path(chosen))
+    print_answer(answer, output, show_target)
 
 
 @repository_app.command("show-tags")
 @reports_errors
 def show_tags(
-    repository: Annotated[str, typer.Option("--repository", help="The repository")],
+    positional: RepositoryArgument = None,
+    repository: RepositoryOption = None,
     top: TopOption = None,
     orderby: OrderByOption = None,
     detail: DetailOption = False,
@@ -158,24 +212,21 @@ def show_tags(
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """List a repository's tags, by name or by last update."""
+    """List a repository's tags, by name or by last update (--detail: digests, times, locks)."""
     params = {"orderby": orderby.acr} if orderby else {}
     with Login(registry, username, password).connect() as api:
-        found = fetch_all(api, f"{repository}/_tags", "tags", lambda t: t["name"], top, params)
-    if output == Output.json:
-        print_json(found if detail else [t["name"] for t in found])
-        return
-    rows = [
-        (t["name"], t["digest"], when(t["lastUpdateTime"]), locked(t["changeableAttributes"]))
-        for t in found
-    ]
-    print_table(f"tags of {repository}", ("tag", "digest", "last update", "locked"), rows)
+        name = one_repository(api.registry, positional, repository)
+        found = fetch_all(api, f"{name}/_tags", "tags", lambda t: t["name"], top, params)
+    answer = found if detail else [t["name"] for t in found]
+    view = TAGS_DETAIL_VIEW if detail else TAGS_VIEW
+    print_answer(answer, output, replace(view, title=f"tags of {name}").print)
 
 
 @repository_app.command("show-manifests")
 @reports_errors
 def show_manifests(
-    repository: Annotated[str, typer.Option("--repository", help="The repository")],
+    positional: RepositoryArgument = None,
+    repository: RepositoryOption = None,
     top: TopOption = None,
     orderby: OrderByOption = None,
     detail: DetailOption = False,
@@ -184,37 +235,39 @@ def show_manifests(
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
-    """List a repository's manifests with their tags, by digest or by last update."""
-    params = {"orderby": orderby.acr} if orderby else {}
+    """List a repository's manifests with their tags, by digest or by last update (--detail:
+    platforms, sizes, locks)."""
     with Login(registry, username, password).connect() as api:
-        found = fetch_all(
-            api, f"{repository}/_manifests", "manifests", lambda m: m["digest"], top, params
-        )
-    if output == Output.json:
-        brief = [
-            {"digest": m["digest"], "tags": m["tags"], "timestamp": m["lastUpdateTime"]}
-            for m in found
-        ]
-        print_json(found if detail else brief)
-        return
-    rows = [
-        (
-            m["digest"],
-            ", ".join(m["tags"]) or "-",
-            _platform(m),
-            _size(m.get("imageSize")),
-            when(m["lastUpdateTime"]),
-            locked(m["changeableAttributes"]),
-        )
-        for m in found
-    ]
-    columns = ("digest", "tags", "platform", "size", "last update", "locked")
-    print_table(f"manifests of {repository}", columns, rows)
+        name = one_repository(api.registry, positional, repository)
+        found = list_manifests(api, name, top, orderby)
+    answer = found if detail else [_brief(m) for m in found]
+    view = MANIFESTS_DETAIL_VIEW if detail else MANIFESTS_VIEW
+    print_answer(answer, output, replace(view, title=f"manifests of {name}").print)
+
+
+def list_manifests(
+    api: ManagementClient, repository: str, top: int | None, orderby: OrderBy | None
+) -> list[dict[str, Any]]:
+    """A repository's manifests with every attribute (`/acr/v1/<repo>/_manifests`)."""
+    params = {"orderby": orderby.acr} if orderby else {}
+    return fetch_all(
+        api, f"{repository}/_manifests", "manifests", lambda m: m["digest"], top, params
+    )
+
+
+def _brief(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What `az acr repository show-manifests` prints of a manifest without --detail."""
+    return {
+        "digest": manifest["digest"],
+        "tags": manifest["tags"],
+        "timestamp": manifest["lastUpdateTime"],
+    }
 
 
 @repository_app.command("delete")
 @reports_errors
 def delete(
+    target: TargetArgument = None,
     repository: RepositoryOption = None,
     image: ImageOption = None,
     yes: YesOption = False,
@@ -224,23 +277,20 @@ def delete(
     output: OutputOption = Output.table,
 ) -> None:
     """Delete a repository, or an image: the manifest (by tag or digest) and every tag on it."""
-    target = one_target(repository, image)
     with Login(registry, username, password).connect() as api:
-        if isinstance(target, str):
-            confirm(f"Delete repository {target!r} with all its images?", yes)
-            answer = acr_call(api, "DELETE", target)
-            print_answer(answer, output, lambda a: _deleted_repository(target, a))
+        chosen = one_target(api.registry, target, repository, image)
+        if isinstance(chosen, str):
+            confirm(f"Delete repository {chosen!r} with all its images?", yes)
+            answer = acr_call(api, "DELETE", chosen)
+            print_answer(answer, output, lambda a: _deleted_repository(chosen, a))
             return
-        digest = target.digest
+        digest = chosen.digest
         if digest is None:
-            digest = acr_call(api, "GET", target.path)["tag"]["digest"]
-        confirm(f"Delete manifest {target.repository}@{digest} and every tag on it?", yes)
-        acr_call(api, "DELETE", f"{target.repository}/_manifests/{digest}")
-    print_answer(
-        {"deleted": f"{target.repository}@{digest}"},
-        output,
-        lambda _: typer.echo(f"deleted {target.repository}@{digest}"),
-    )
+            digest = acr_call(api, "GET", chosen.path)["tag"]["digest"]
+        confirm(f"Delete manifest {chosen.repository}@{digest} and every tag on it?", yes)
+        acr_call(api, "DELETE", f"{chosen.repository}/_manifests/{digest}")
+    gone = f"{chosen.repository}@{digest}"
+    print_answer({"deleted": gone}, output, lambda _: typer.echo(f"deleted {gone}"))
 
 
 def _deleted_repository(name: str, answer: dict[str, Any]) -> None:
@@ -252,16 +302,21 @@ def _deleted_repository(name: str, answer: dict[str, Any]) -> None:
 @repository_app.command("untag")
 @reports_errors
 def untag(
-    image: Annotated[str, typer.Option("--image", "-t", help="repository:tag")],
+    positional: Annotated[
+        str | None, typer.Argument(metavar="IMAGE", help="repository:tag", show_default=False)
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option("--image", "-t", help="repository:tag", show_default=False)
+    ] = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
 ) -> None:
     """Remove a tag; the manifest it pointed at stays."""
-    target = ImageReference.parse(image)
-    if target.tag is None:
-        raise CliError(f"--image {image!r} names a digest; untag takes repository:tag")
     with Login(registry, username, password).connect() as api:
+        target = one_image(api.registry, positional, image)
+        if target.tag is None:
+            raise CliError(f"{target} names a digest; untag takes repository:tag")
         acr_call(api, "DELETE", target.path)
     typer.echo(f"untagged {target}")
 
@@ -273,6 +328,7 @@ def _switch(value: Switch | None) -> bool | None:
 @repository_app.command("update")
 @reports_errors
 def update(
+    target: TargetArgument = None,
     repository: RepositoryOption = None,
     image: ImageOption = None,
     delete_enabled: Annotated[
@@ -300,7 +356,6 @@ def update(
     output: OutputOption = Output.table,
 ) -> None:
     """Lock or unlock a repository, or an image by tag or digest (its changeable attributes)."""
-    target = one_target(repository, image)
     body: dict[str, bool] = {}
     for key, value in (
         ("deleteEnabled", delete_enabled),
@@ -311,15 +366,19 @@ def update(
         flag = _switch(value)
         if flag is not None:
             body[key] = flag
-    if immutable_tags is not None:
-        if isinstance(target, ImageReference):
-            raise CliError("--immutable-tags applies to a --repository, not to an image")
-        body["tagImmutability"] = immutable_tags
-    if not body:
+    if not body and immutable_tags is None:
         raise CliError(
             "nothing to change",
             "give --delete-enabled, --write-enabled, --read-enabled or --list-enabled",
         )
     with Login(registry, username, password).connect() as api:
-        answer = acr_call(api, "PATCH", _target_path(target), body)
-    print_answer(answer, output, _show_target)
+        chosen = one_target(api.registry, target, repository, image)
+        if immutable_tags is not None:
+            if isinstance(chosen, ImageReference):
+                raise CliError(
+                    "--immutable-tags applies to a repository (REPOSITORY or --repository), "
+                    "not to an image"
+                )
+            body["tagImmutability"] = immutable_tags
+        answer = acr_call(api, "PATCH", _target_path(chosen), body)
+    print_answer(answer, output, show_target)

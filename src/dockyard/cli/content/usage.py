@@ -8,11 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     print_answer,
     print_table,
@@ -48,20 +50,14 @@ def _show(answer: dict[str, Any]) -> None:
             ),
         ],
     )
-    print_table(
-        "repositories",
-        ("repository", "size", "manifests", "tags", "blobs"),
-        [
-            (
-                r["name"],
-                human_bytes(r["size_bytes"]),
-                r["manifest_count"],
-                r["tag_count"],
-                r["blob_count"],
-            )
-            for r in answer["repositories"]
-        ],
-    )
+    REPOSITORIES_VIEW.print(answer)
+
+
+REPOSITORIES_VIEW = TableView(
+    "repositories",
+    ("name", Column("size_bytes", human_bytes), "manifest_count", "tag_count", "blob_count"),
+    lambda answer: answer["repositories"],
+)
 
 
 @reports_errors

@@ -21,7 +21,8 @@ from dockyard.cli.access.common import (
     UsernameOption,
     reports_errors,
 )
-from dockyard.cli.client import CliError, ManagementClient, registry_host
+from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.conventions import without_registry_host
 from dockyard.cli.output import note
 from dockyard.cli.tasks.follow import follow_to_end
 from dockyard.cli.tasks.sources import (
@@ -36,6 +37,8 @@ from dockyard.cli.tasks.taskfile import (
     parse_pairs,
     single_file_context,
 )
+from dockyard.spec.names import is_valid_name, is_valid_tag
+from dockyard.tasks.model import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 
 DEFAULT_TIMEOUT = 3600
 MIN_TIMEOUT = 300
@@ -66,9 +69,34 @@ TimeoutOption = Annotated[
 
 
 def _image_names(images: list[str], registry: str) -> list[str]:
-    """Repository[:tag] names; a leading `<this registry's host>/` is dropped."""
-    prefix = registry_host(registry) + "/"
-    return [image.removeprefix(prefix) for image in images]
+    """Repository[:tag] names, a leading `<this registry's host>/` dropped, each checked (so
+    that a bad one stops the build before its context is packed and uploaded)."""
+    names = [without_registry_host(image, registry) for image in images]
+    for name in names:
+        problem = image_name_problem(name)
+        if problem is not None:
+            raise CliError(
+                f"invalid image name {name!r}: {problem}",
+                "-t takes repository[:tag], e.g. team/app:v1 or team/app:{{.Run.ID}}",
+            )
+    return names
+
+
+def image_name_problem(image: str) -> str | None:
+    """What is wrong with `repository[:tag]` as an image to push, or None. `{{.Run.ID}}`
+    stands for a run ID (`ca1`)."""
+    resolved = image.replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1")
+    repository, colon, tag = resolved.rpartition(":")
+    if not colon or "/" in tag:
+        repository, tag = resolved, "latest"
+    if not is_valid_name(repository):
+        return (
+            f"the repository {repository!r} is not a valid name (lowercase letters, digits "
+            "and . _ - between them, / between components)"
+        )
+    if not is_valid_tag(tag):
+        return f"the tag {tag!r} is not valid (letters, digits, _ . -, at most 128)"
+    return None
 
 
 def _build_args(pairs: list[str]) -> dict[str, str]:
@@ -137,11 +165,12 @@ def build(
     local = Path(context).is_dir() and not is_remote(context)
     dockerfile = dockerfile_in_context(Path(context), file) if local else file
     with Login(registry, username, password).connect() as api:
+        names = _image_names(images or [], api.registry)
         body: dict[str, Any] = {
             "kind": "build",
             **resolve_source(api, context, dockerfile).fields(),
             "dockerfile": dockerfile,
-            "images": _image_names(images or [], api.registry),
+            "images": names,
             "build_args": _build_args(build_args or []),
             "target": target,
             "platform": platform,

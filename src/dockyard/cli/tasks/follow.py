@@ -3,7 +3,9 @@
 The log arrives from `GET /runs/{id}/logs?follow=true&offset=N`, which ends when the run
 does. A stream that breaks off early (a restarted server, a proxy's idle timeout) is opened
 again from the byte where it stopped, so nothing is printed twice or lost. Once the run is
-over, its status decides the exit status: 0 for Succeeded, 1 for anything else.
+over, its status decides the exit status: 0 for Succeeded, 1 for anything else. The worker's
+last log line says how the run ended; the outcome is said again (on stderr) only when the log
+did not say it (a run canceled before it started has no log).
 
 Ctrl-C while following asks, on a terminal, whether to cancel the run; the answer defaults
 to no, which only stops following (the run goes on). Without a terminal to ask on, Ctrl-C
@@ -28,13 +30,42 @@ INTERRUPTED_EXIT = 130
 # Reconnections in a row without a byte of log before giving up.
 MAX_RECONNECTS = 8
 RECONNECT_PAUSE_SECONDS = 1.0
+# How much of the log's end is kept to read its last line.
+TAIL_BYTES = 4096
+
+
+class TailingSink:
+    """Passes the log on to `sink`, keeping its last bytes."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self._sink = sink
+        self.tail = b""
+
+    def write(self, chunk: bytes) -> None:
+        self._sink.write(chunk)
+        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+
+def log_told_outcome(run: dict[str, Any], tail: bytes) -> bool:
+    """Whether the log's last line is the worker's word on how this run ended."""
+    lines = tail.decode("utf-8", "replace").strip().splitlines()
+    if not lines:
+        return False
+    run_id, status = run["run_id"], run["status"]
+    said = f"Run {run_id} succeeded" if status == SUCCEEDED else f"Run {run_id} ended {status}"
+    return lines[-1].startswith(said)
 
 
 def run_path(run_id: str) -> str:
     return f"/runs/{run_id}"
 
 
-def copy_log(api: ManagementClient, run_id: str, sink: BinaryIO, offset: int = 0) -> int:
+def copy_log(
+    api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink, offset: int = 0
+) -> int:
     """Copy the log so far (from byte `offset`) to `sink`; the new offset."""
     for chunk in api.stream_bytes(f"{run_path(run_id)}/logs", {"offset": offset}):
         sink.write(chunk)
@@ -43,7 +74,7 @@ def copy_log(api: ManagementClient, run_id: str, sink: BinaryIO, offset: int = 0
     return offset
 
 
-def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO) -> dict[str, Any]:
+def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink) -> dict[str, Any]:
     """Copy the run's log to `sink` as it is written until the run is over; the final run."""
     offset = 0
     fruitless = 0
@@ -86,9 +117,12 @@ def duration(run: dict[str, Any]) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def report_outcome(run: dict[str, Any]) -> int:
-    """Say on stderr how the run ended (and why, when it failed); the exit status for it."""
+def report_outcome(run: dict[str, Any], log_tail: bytes = b"") -> int:
+    """Say on stderr how the run ended (and why, when it failed) unless the log's last line,
+    `log_tail`'s, said it already; the exit status for it."""
     run_id, status = escape(run["run_id"]), run["status"]
+    if log_told_outcome(run, log_tail):
+        return 0 if status == SUCCEEDED else 1
     took = duration(run)
     after = f" after {took}" if took else ""
     if status == SUCCEEDED:
@@ -120,15 +154,16 @@ def _interrupted(api: ManagementClient, run_id: str) -> int:
     else:
         note(
             f"\nStopped following run {escape(run_id)}; it goes on. Follow it again with "
-            f"`dockyard task logs --run-id {escape(run_id)} --follow`"
+            f"`dockyard task logs {escape(run_id)} --follow`"
         )
     return INTERRUPTED_EXIT
 
 
 def follow_to_end(api: ManagementClient, run_id: str) -> int:
     """Stream the run's log to stdout until it ends, report the outcome; the exit status."""
+    sink = TailingSink(sys.stdout.buffer)
     try:
-        run = follow_log(api, run_id, sys.stdout.buffer)
+        run = follow_log(api, run_id, sink)
     except KeyboardInterrupt:
         return _interrupted(api, run_id)
-    return report_outcome(run)
+    return report_outcome(run, sink.tail)

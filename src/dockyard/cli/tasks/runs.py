@@ -11,11 +11,13 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     print_answer,
     print_table,
@@ -23,6 +25,7 @@ from dockyard.cli.access.common import (
     when,
 )
 from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.conventions import one_of
 from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end, run_path
 
 task_app = typer.Typer(
@@ -42,32 +45,30 @@ class RunStatus(StrEnum):
     Timeout = "Timeout"
 
 
-RunIdOption = Annotated[
-    str, typer.Option("--run-id", help="The run's ID, e.g. ca1", show_default=False)
+RunIdArgument = Annotated[
+    str | None, typer.Argument(metavar="RUN_ID", help="The run's ID, e.g. ca1", show_default=False)
 ]
-LIST_COLUMNS = ("run id", "kind", "status", "trigger", "created", "duration", "images")
+RunIdOption = Annotated[
+    str | None, typer.Option("--run-id", help="The run's ID, e.g. ca1", show_default=False)
+]
 
 
-def _images(run: dict[str, Any]) -> str:
-    pushed = run.get("output_images") or []
-    if pushed:
-        return ", ".join(f"{i['repository']}:{i.get('tag') or i.get('digest')}" for i in pushed)
-    return ", ".join(run.get("images") or [])
+def _run_id(positional: str | None, option: str | None) -> str:
+    return one_of("run", ("RUN_ID", positional), ("--run-id", option))
 
 
-def _list_rows(runs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            r["run_id"],
-            r["kind"],
-            r["status"],
-            r["trigger"],
-            when(r["created_at"]),
-            duration(r),
-            _images(r),
-        )
-        for r in runs
-    ]
+RUNS_VIEW = TableView(
+    "runs",
+    (
+        "run_id",
+        "kind",
+        "status",
+        "trigger",
+        Column("created_at", when),
+        Column("duration_seconds", lambda seconds: duration({"duration_seconds": seconds})),
+        Column("images", lambda images: ", ".join(images or [])),
+    ),
+)
 
 
 def _show(run: dict[str, Any]) -> None:
@@ -144,27 +145,35 @@ def list_runs(
         params["status"] = status.value
     with Login(registry, username, password).connect() as api:
         runs = api.get("/runs", params)
-    print_answer(runs, output, lambda found: print_table("runs", LIST_COLUMNS, _list_rows(found)))
+    print_answer(runs, output, RUNS_VIEW.print)
 
 
 @task_app.command("show-run")
 @reports_errors
 def show_run(
-    run_id: RunIdOption,
+    positional: RunIdArgument = None,
+    run_id: RunIdOption = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Show a run: status, times, images pushed with their digests, base images, error."""
+    chosen = _run_id(positional, run_id)
     with Login(registry, username, password).connect() as api:
-        run = api.get(run_path(run_id))
+        run = api.get(run_path(chosen))
     print_answer(run, output, _show)
 
 
 @task_app.command("logs")
 @reports_errors
 def logs(
+    positional: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="RUN_ID", help="The run's ID (default: the newest run)", show_default=False
+        ),
+    ] = None,
     run_id: Annotated[
         str | None,
         typer.Option("--run-id", help="The run's ID (default: the newest run)", show_default=False),
@@ -180,8 +189,9 @@ def logs(
     password: PasswordOption = None,
 ) -> None:
     """Print a run's log (the newest run's without --run-id)."""
+    given = None if positional is None and run_id is None else _run_id(positional, run_id)
     with Login(registry, username, password).connect() as api:
-        chosen = run_id or _newest_run_id(api)
+        chosen = given or _newest_run_id(api)
         if follow:
             code = follow_to_end(api, chosen)
             if code:
@@ -193,13 +203,15 @@ def logs(
 @task_app.command("cancel-run")
 @reports_errors
 def cancel_run(
-    run_id: RunIdOption,
+    positional: RunIdArgument = None,
+    run_id: RunIdOption = None,
     registry: RegistryOption = None,
     username: UsernameOption = None,
     password: PasswordOption = None,
     output: OutputOption = Output.table,
 ) -> None:
     """Cancel a queued or running run (its build process tree is stopped)."""
+    chosen = _run_id(positional, run_id)
     with Login(registry, username, password).connect() as api:
-        run = api.post(f"{run_path(run_id)}/cancel")
+        run = api.post(f"{run_path(chosen)}/cancel")
     print_answer(run, output, lambda found: typer.echo(f"run {found['run_id']}: {found['status']}"))

@@ -10,11 +10,13 @@ from urllib.parse import quote
 import typer
 
 from dockyard.cli.access.common import (
+    Column,
     Login,
     Output,
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     YesOption,
     delete,
@@ -159,20 +161,36 @@ def _timer_text(timer: dict[str, Any]) -> str:
     return f"{timer['name']}: {timer['schedule']}{state}; next {upcoming or '-'}"
 
 
+TIMERS_VIEW = TableView(
+    "timers",
+    (
+        "name",
+        "schedule",
+        "enabled",
+        Column("last_fired_at", when),
+        "last_run_id",
+        Column("next_firing_times", lambda times: ", ".join(when(t) for t in times or [])),
+    ),
+)
+TASKS_VIEW = TableView(
+    "tasks",
+    (
+        "name",
+        "status",
+        "context",
+        "file",
+        "cmd",
+        Column("images", lambda images: ", ".join(images or [])),
+        Column("timers", lambda timers: _timers_text({"timers": timers})),
+    ),
+)
+CREDENTIALS_VIEW = TableView(
+    "credentials", ("login_server", "username", Column("created_at", when))
+)
+
+
 def _timers_table(timers: list[dict[str, Any]]) -> None:
-    rows = [
-        (
-            t["name"],
-            t["schedule"],
-            "yes" if t["enabled"] else "no",
-            when(t.get("last_fired_at")),
-            t.get("last_run_id") or "",
-            ", ".join(when(x) for x in t.get("next_firing_times") or []),
-        )
-        for t in timers
-    ]
-    columns = ("name", "schedule", "enabled", "last fired", "last run", "next firing times")
-    print_table("timers", columns, rows)
+    TIMERS_VIEW.print(timers)
 
 
 def _run_line(run: dict[str, Any]) -> None:
@@ -300,19 +318,7 @@ def list_tasks(
     """List the saved tasks."""
     with Login(registry, username, password).connect() as api:
         found = api.get("/tasks")
-    columns = ("name", "status", "context", "file / cmd", "images", "timers")
-    rows = [
-        (
-            t["name"],
-            t["status"],
-            t["context"],
-            t.get("file") or t.get("cmd") or "",
-            ", ".join(t.get("images") or []),
-            _timers_text(t),
-        )
-        for t in found
-    ]
-    print_answer(found, output, lambda _: print_table("tasks", columns, rows))
+    print_answer(found, output, TASKS_VIEW.print)
 
 
 @reports_errors
@@ -492,12 +498,7 @@ def credential_list(
     """List a task's credentials (login servers and usernames)."""
     with Login(registry, username, password).connect() as api:
         found = api.get(_path(name, "credentials"))
-    rows = [(c["login_server"], c["username"], when(c["created_at"])) for c in found]
-    print_answer(
-        found,
-        output,
-        lambda _: print_table("credentials", ("login server", "username", "added"), rows),
-    )
+    print_answer(found, output, CREDENTIALS_VIEW.print)
 
 
 @credential_app.command("remove")
