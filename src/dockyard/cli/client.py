@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from dockyard.cli.output import note
-from dockyard.config import Settings
 
 # The username that marks the password as a refresh token (ACR's convention).
 REFRESH_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
@@ -40,10 +39,10 @@ STREAM_READ_TIMEOUT_SECONDS = 600.0
 DOCKER_TIMEOUT_SECONDS = 120.0
 _LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 # Where `bash scripts/start.sh` (`dockyard serve` with its defaults) serves: the registry the
-# commands use when no other is named and no login is stored.
-QUICK_START_REGISTRY = (
-    f"http://{Settings.model_fields['host'].default}:{Settings.model_fields['port'].default}"
-)
+# commands use when no other is named and no login is stored. Written out rather than read
+# from the settings, which the client commands do not import (they start faster without the
+# server stack); tests/integration/test_cli_conventions.py holds it to serve's defaults.
+QUICK_START_REGISTRY = "http://127.0.0.1:5000"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
