@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.engine import Row
 
 from dockyard.errors import NameUnknown, Unsupported
+from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import task_counters, task_runs, task_sources
 from dockyard.tasks.model import (
@@ -26,8 +27,6 @@ from dockyard.tasks.model import (
     ERROR,
     FINAL,
     QUEUED,
-    RUN_ID_PREFIX,
-    RUN_ID_TEMPLATE,
     RUNNING,
     STARTED,
     BaseImage,

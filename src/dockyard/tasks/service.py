@@ -10,19 +10,12 @@ from dockyard.config import Settings
 from dockyard.errors import Unsupported
 from dockyard.spec.names import is_valid_name, is_valid_tag
 from dockyard.spec.reference import InvalidReference, parse_reference
+from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.tasks.fetch import parse_context_url
 from dockyard.tasks.logs import LogStore
-from dockyard.tasks.model import (
-    ENGINES,
-    MAX_TIMEOUT_SECONDS,
-    RUN_ID_PREFIX,
-    RUN_ID_TEMPLATE,
-    TRIGGERS,
-    Run,
-    RunRequest,
-)
+from dockyard.tasks.model import ENGINES, MAX_TIMEOUT_SECONDS, TRIGGERS, Run, RunRequest
 from dockyard.tasks.runs import RunStore
 from dockyard.tasks.sources import SourceStore
 

@@ -18,11 +18,10 @@ from dockyard.access.rights import PUSH
 from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
 from dockyard.api.streaming import content_length
 from dockyard.errors import SizeInvalid, Unsupported
+from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.tasks.model import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TIMEOUT_SECONDS,
-    RUN_ID_PREFIX,
-    RUN_ID_TEMPLATE,
     STATUSES,
     Run,
     RunRequest,

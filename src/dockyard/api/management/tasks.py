@@ -16,7 +16,8 @@ from dockyard.access.rights import PUSH
 from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
 from dockyard.api.management.runs import RunModel, Tasks, run_model
 from dockyard.errors import Unsupported
-from dockyard.tasks.model import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, RUN_ID_PREFIX
+from dockyard.spec.run_ids import RUN_ID_PREFIX
+from dockyard.tasks.model import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
 from dockyard.tasks.saved import (
     NO_CONTEXT,
     Credential,

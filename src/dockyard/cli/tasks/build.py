@@ -38,7 +38,7 @@ from dockyard.cli.tasks.taskfile import (
     single_file_context,
 )
 from dockyard.spec.names import is_valid_name, is_valid_tag
-from dockyard.tasks.model import RUN_ID_PREFIX, RUN_ID_TEMPLATE
+from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 
 DEFAULT_TIMEOUT = 3600
 MIN_TIMEOUT = 300
