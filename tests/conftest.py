@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.tls import ServerCertificate
 
 POSTGRES_ADMIN_URL = os.environ.get("DOCKYARD_TEST_POSTGRES", "")
 
@@ -45,11 +48,23 @@ def fresh_database_url(data_dir: Path) -> str:
 class ServerProcess:
     """One `dockyard serve` process and its data directory."""
 
-    def __init__(self, data_dir: Path, workers: int = 1, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        tls: ServerCertificate | None = None,
+        ca_file: Path | None = None,
+    ):
+        """With `tls`, the server speaks HTTPS with that certificate, which `ca_file` signed."""
         self.data_dir = data_dir
         self.workers = workers
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        )
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
         self.database_url = fresh_database_url(data_dir)
         self.extra_env = env or {}
@@ -78,6 +93,11 @@ class ServerProcess:
                 self.database_url,
                 "--workers",
                 str(self.workers),
+                *(
+                    ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
+                    if self.tls
+                    else []
+                ),
             ],
             env=env,
             stdout=log,
@@ -89,7 +109,10 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dockyard serve exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify).status_code
+                    == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
