@@ -25,6 +25,7 @@ from dockyard.api.acr import acr_routes
 from dockyard.api.auth import Authenticator, AuthGate, Caller
 from dockyard.api.base import base_routes
 from dockyard.api.blobs import blob_routes
+from dockyard.api.body_drain import UnreadBodyDrain
 from dockyard.api.errors import handle_dockyard_error, handle_http_exception, handle_unexpected
 from dockyard.api.listing import listing_routes
 from dockyard.api.management import management_app
@@ -89,7 +90,7 @@ def build_access(settings: Settings, registry: Registry) -> Authenticator:
     oidc = (
         OidcVerifier(
             settings.oidc_issuer,
-            settings.oidc_audience,
+            settings.oidc_audiences,
             settings.oidc_jwks_url,
             settings.oidc_username_claim,
         )
@@ -214,7 +215,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
         else app
     )
     guarded: ASGIApp = AuthGate(limited, auth) if auth else limited
-    return AccessLogMiddleware(guarded, json_format=settings.log_format == "json")
+    # Outside AuthGate, whose refusals are the usual early answers.
+    drained = UnreadBodyDrain(guarded, settings.unread_body_drain_bytes)
+    return AccessLogMiddleware(drained, json_format=settings.log_format == "json")
 
 
 def configure_logging(settings: Settings) -> None:

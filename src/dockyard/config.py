@@ -8,11 +8,18 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The request classes of tiers.RateClass (config may not import tiers).
 RATE_CLASSES = ("reads", "writes", "deletes", "referrers", "tokens")
+# What Microsoft's clients ask Entra ID for: the Azure SDK for ACR the registry audience,
+# the Azure CLI (`az acr login --expose-token`) the Resource Manager one, under two names.
+AZURE_AUDIENCES = (
+    "https://containerregistry.azure.net",
+    "https://management.core.windows.net/",
+    "https://management.azure.com/",
+)
 
 
 class Settings(BaseSettings):
@@ -29,6 +36,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allow_sparse_index: bool = False
     max_manifest_bytes: int = 4 * 1024 * 1024
+    unread_body_drain_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="an answer sent before its request body was read (401, 404) first reads "
+        "and discards up to this much of the rest, so the client gets the answer rather "
+        "than a reset connection; past it the connection is closed; 0: never",
+    )
     gc_enabled: bool = True
     gc_interval_seconds: float = Field(default=3600.0, gt=0)
     gc_grace_seconds: float = Field(default=3600.0, ge=0)
@@ -57,10 +71,27 @@ class Settings(BaseSettings):
         "before its logins are answered 429; 0: no limit",
     )
     admin_username: str = "admin"
-    oidc_issuer: str = Field(default="", description="trusted OIDC issuer for /oauth2/exchange")
-    oidc_audience: str = ""
+    oidc_issuer: str = Field(
+        default="",
+        description="trusted OIDC issuer for /oauth2/exchange, exactly as its tokens' `iss` "
+        "says (Entra ID v1: https://sts.windows.net/<tenant>/, with the trailing /)",
+    )
+    oidc_audiences: list[str] = Field(
+        default_factory=lambda: list(AZURE_AUDIENCES),
+        description="identity token audiences accepted (any one): by default the registry "
+        "audience of the Azure SDK and the ARM audiences of the Azure CLI",
+    )
+    oidc_audience: str = Field(
+        default="",
+        description="one accepted audience (the older setting): alone it replaces the "
+        "default list, beside oidc_audiences it joins it",
+    )
     oidc_jwks_url: str = Field(default="", description="empty: from the issuer's discovery")
-    oidc_username_claim: str = "sub"
+    oidc_username_claim: str = Field(
+        default="sub",
+        description="the claim that names the Dockyard user (sub, oid, upn, "
+        "preferred_username, email, ...)",
+    )
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="allow webhooks to addresses that are not public (loopback, private, "
@@ -168,6 +199,16 @@ class Settings(BaseSettings):
         if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
             raise ValueError("public_url names the registry's root: scheme, host and port only")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @model_validator(mode="after")
+    def _audience_alias(self) -> Settings:
+        """`oidc_audience` alone is the whole list, as it was before the list existed."""
+        if self.oidc_audience and self.oidc_audience not in self.oidc_audiences:
+            if "oidc_audiences" in self.model_fields_set:
+                self.oidc_audiences = [*self.oidc_audiences, self.oidc_audience]
+            else:
+                self.oidc_audiences = [self.oidc_audience]
+        return self
 
     @field_validator("rate_limits", "rate_limits_per_identity")
     @classmethod
