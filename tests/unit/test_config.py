@@ -196,3 +196,28 @@ def test_token_service_comes_from_configuration_only() -> None:
 def test_public_url_is_a_root_http_url(url: str) -> None:
     with pytest.raises(pydantic.ValidationError):
         load_settings(public_url=url)
+
+
+AZURE = [
+    "https://containerregistry.azure.net",
+    "https://management.core.windows.net/",
+    "https://management.azure.com/",
+]
+
+
+def test_oidc_audiences_and_the_older_single_audience(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings().oidc_audiences == AZURE
+    # The older setting alone is the whole list, as before the list existed.
+    assert load_settings(oidc_audience="api://reg").oidc_audiences == ["api://reg"]
+    both = load_settings(oidc_audience="api://reg", oidc_audiences=["api://a"])
+    assert both.oidc_audiences == ["api://a", "api://reg"]
+    # What `serve` exports to its workers reads back the same.
+    monkeypatch.setenv("DOCKYARD_OIDC_AUDIENCES", '["api://reg"]')
+    monkeypatch.setenv("DOCKYARD_OIDC_AUDIENCE", "api://reg")
+    assert load_settings().oidc_audiences == ["api://reg"]
+    config = write_yaml(tmp_path, "oidc_audience: api://yaml\n")
+    monkeypatch.delenv("DOCKYARD_OIDC_AUDIENCES")
+    monkeypatch.delenv("DOCKYARD_OIDC_AUDIENCE")
+    assert load_settings(config).oidc_audiences == ["api://yaml"]
