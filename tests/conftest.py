@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.tls import ServerCertificate
 
 POSTGRES_ADMIN_URL = os.environ.get("DOCKYARD_TEST_POSTGRES", "")
 
@@ -51,12 +54,19 @@ class ServerProcess:
         workers: int = 1,
         env: dict[str, str] | None = None,
         bind: str = "127.0.0.1",
+        tls: ServerCertificate | None = None,
+        ca_file: Path | None = None,
     ):
+        """With `tls`, the server speaks HTTPS with that certificate, which `ca_file` signed."""
         self.data_dir = data_dir
         self.bind = bind  # `--host`; `::` also listens on 127.0.0.1, where `url` points
         self.workers = workers
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        )
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
         self.database_url = fresh_database_url(data_dir)
         self.extra_env = env or {}
@@ -85,6 +95,11 @@ class ServerProcess:
                 self.database_url,
                 "--workers",
                 str(self.workers),
+                *(
+                    ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
+                    if self.tls
+                    else []
+                ),
             ],
             env=env,
             stdout=log,
@@ -95,7 +110,7 @@ class ServerProcess:
         # One client for every poll: each top-level httpx.get builds a client (and its TLS
         # context), about 50 ms of CPU, which a startup of several seconds repeats 10 times a
         # second.
-        with httpx.Client(timeout=1) as http:
+        with httpx.Client(timeout=1, verify=self.verify) as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"dockyard serve exited early:\n{self.log()}")

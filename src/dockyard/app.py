@@ -25,6 +25,7 @@ from dockyard.access.signing import TokenSigner
 from dockyard.api.auth import Authenticator, AuthGate, Caller
 from dockyard.api.base import base_routes
 from dockyard.api.blobs import blob_routes
+from dockyard.api.body_drain import UnreadBodyDrain
 from dockyard.api.errors import handle_dockyard_error, handle_http_exception, handle_unexpected
 from dockyard.api.listing import listing_routes
 from dockyard.api.manifests import manifest_routes
@@ -98,7 +99,7 @@ def build_access(settings: Settings, registry: Registry) -> Authenticator:
     oidc = (
         OidcVerifier(
             settings.oidc_issuer,
-            settings.oidc_audience,
+            settings.oidc_audiences,
             settings.oidc_jwks_url,
             settings.oidc_username_claim,
         )
@@ -241,7 +242,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     fenced = NetworkRuleGate(
         guarded, registry.network_rules, ClientAddress(proxies), auth, access.access.audit
     )
-    return AccessLogMiddleware(fenced, json_format=settings.log_format == "json")
+    # Outside both gates, whose refusals are the usual early answers.
+    drained = UnreadBodyDrain(fenced, settings.unread_body_drain_bytes)
+    return AccessLogMiddleware(drained, json_format=settings.log_format == "json")
 
 
 def configure_logging(settings: Settings) -> None:

@@ -17,6 +17,13 @@ from dockyard.spec.ip_ranges import parse_ip_range, range_text
 RATE_CLASSES = ("reads", "writes", "deletes", "referrers", "tokens")
 # Old setting name -> its new name (both accepted in YAML, the environment and flags).
 RENAMED = {"allow_sparse_index": "allow_sparse_manifests"}
+# What Microsoft's clients ask Entra ID for: the Azure SDK for ACR the registry audience,
+# the Azure CLI (`az acr login --expose-token`) the Resource Manager one, under two names.
+AZURE_AUDIENCES = (
+    "https://containerregistry.azure.net",
+    "https://management.core.windows.net/",
+    "https://management.azure.com/",
+)
 
 
 class Settings(BaseSettings):
@@ -43,6 +50,13 @@ class Settings(BaseSettings):
         "partial content); the config must be there. Alias: allow_sparse_index",
     )
     max_manifest_bytes: int = 4 * 1024 * 1024
+    unread_body_drain_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="an answer sent before its request body was read (401, 404) first reads "
+        "and discards up to this much of the rest, so the client gets the answer rather "
+        "than a reset connection; past it the connection is closed; 0: never",
+    )
     gc_enabled: bool = True
     gc_interval_seconds: float = Field(default=3600.0, gt=0)
     gc_grace_seconds: float = Field(default=3600.0, ge=0)
@@ -77,10 +91,27 @@ class Settings(BaseSettings):
         "X-Forwarded-For (the right-most entry no trusted proxy wrote)",
     )
     admin_username: str = "admin"
-    oidc_issuer: str = Field(default="", description="trusted OIDC issuer for /oauth2/exchange")
-    oidc_audience: str = ""
+    oidc_issuer: str = Field(
+        default="",
+        description="trusted OIDC issuer for /oauth2/exchange, exactly as its tokens' `iss` "
+        "says (Entra ID v1: https://sts.windows.net/<tenant>/, with the trailing /)",
+    )
+    oidc_audiences: list[str] = Field(
+        default_factory=lambda: list(AZURE_AUDIENCES),
+        description="identity token audiences accepted (any one): by default the registry "
+        "audience of the Azure SDK and the ARM audiences of the Azure CLI",
+    )
+    oidc_audience: str = Field(
+        default="",
+        description="one accepted audience (the older setting): alone it replaces the "
+        "default list, beside oidc_audiences it joins it",
+    )
     oidc_jwks_url: str = Field(default="", description="empty: from the issuer's discovery")
-    oidc_username_claim: str = "sub"
+    oidc_username_claim: str = Field(
+        default="sub",
+        description="the claim that names the Dockyard user (sub, oid, upn, "
+        "preferred_username, email, ...)",
+    )
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="allow webhooks to addresses that are not public (loopback, private, "
@@ -224,6 +255,16 @@ class Settings(BaseSettings):
     @classmethod
     def _proxy_ranges(cls, value: list[str]) -> list[str]:
         return [range_text(parse_ip_range(text)) for text in value]
+
+    @model_validator(mode="after")
+    def _audience_alias(self) -> Settings:
+        """`oidc_audience` alone is the whole list, as it was before the list existed."""
+        if self.oidc_audience and self.oidc_audience not in self.oidc_audiences:
+            if "oidc_audiences" in self.model_fields_set:
+                self.oidc_audiences = [*self.oidc_audiences, self.oidc_audience]
+            else:
+                self.oidc_audiences = [self.oidc_audience]
+        return self
 
     @field_validator("rate_limits", "rate_limits_per_identity")
     @classmethod

@@ -24,6 +24,7 @@ from dockyard.access.signing import TokenSigner
 from dockyard.storage.db.database import Database
 from tests.conftest import ServerProcess
 from tests.integration.helpers import describe
+from tests.tls import ServerCertificate
 
 AUTH_ENV = {"DOCKYARD_AUTH_ENABLED": "true"}
 ACTOR = "test-suite"
@@ -128,8 +129,17 @@ class AuthServer:
         self.db.dispose()
 
 
-def start_auth_server(data_dir: Path, workers: int = 1, **env: str) -> AuthServer:
-    proc = ServerProcess(data_dir, workers=workers, env={**AUTH_ENV, **env})
+def start_auth_server(
+    data_dir: Path,
+    workers: int = 1,
+    tls: ServerCertificate | None = None,
+    ca_file: Path | None = None,
+    **env: str,
+) -> AuthServer:
+    """With `tls` (signed by `ca_file`), the server speaks HTTPS."""
+    proc = ServerProcess(
+        data_dir, workers=workers, env={**AUTH_ENV, **env}, tls=tls, ca_file=ca_file
+    )
     proc.start()
     return attach(proc)
 
@@ -147,8 +157,14 @@ def attach(proc: ServerProcess) -> AuthServer:
 
 
 @contextmanager
-def auth_server(data_dir: Path, workers: int = 1, **env: str) -> Iterator[AuthServer]:
-    srv = start_auth_server(data_dir, workers, **env)
+def auth_server(
+    data_dir: Path,
+    workers: int = 1,
+    tls: ServerCertificate | None = None,
+    ca_file: Path | None = None,
+    **env: str,
+) -> Iterator[AuthServer]:
+    srv = start_auth_server(data_dir, workers, tls, ca_file, **env)
     try:
         yield srv
     finally:

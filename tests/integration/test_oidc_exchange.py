@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import jwt
@@ -19,57 +16,16 @@ from dockyard.access.audit import AuditLog
 from dockyard.access.service import AccessService
 from dockyard.storage.db.database import Database
 from tests.conftest import ServerProcess
+from tests.oidc_issuer import AUDIENCE, Issuer
 
 NULL_GUID = "00000000-0000-0000-0000-000000000000"
-AUDIENCE = "dockyard-registry"
-
-
-class Issuer:
-    """A real HTTP OIDC issuer on loopback: discovery document and JWKS."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = "issuer-key-1"
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwk.update(kid=self.kid, use="sig", alg="RS256")
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/keys"}
-                elif self.path == "/keys":
-                    body = {"keys": [jwk]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def token(
-        self, subject: str, audience: str = AUDIENCE, ttl: int = 300, key: object = None
-    ) -> str:
-        now = int(time.time())
-        claims = {"iss": self.url, "sub": subject, "aud": audience, "iat": now, "exp": now + ttl}
-        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": self.kid})
 
 
 @pytest.fixture
 def issuer() -> Iterator[Issuer]:
     running = Issuer()
     yield running
-    running.httpd.shutdown()
+    running.stop()
 
 
 def test_exchange_identity_token_for_refresh_token(
@@ -133,3 +89,91 @@ def test_exchange_without_configured_issuer_is_refused(server_factory: type[Serv
     )
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+SDK_AUDIENCE = "https://containerregistry.azure.net"
+ARM_AUDIENCES = ("https://management.core.windows.net/", "https://management.azure.com/")
+
+
+def test_entra_style_issuer_audiences_and_upn_names(server_factory: type[ServerProcess]) -> None:
+    """Issue #12, point 4: an Entra v1 issuer ends in `/` and its tokens' `iss` too; the SDK
+    asks for tokens of the registry audience, the Azure CLI for ARM's; users are named by
+    their UPN (an e-mail address)."""
+    entra = Issuer(tenant="72f988bf-86f1-41af-91ab-2d7cd011db47")
+    try:
+        server = server_factory(
+            env={
+                "DOCKYARD_AUTH_ENABLED": "true",
+                "DOCKYARD_OIDC_ISSUER": entra.url,
+                "DOCKYARD_OIDC_USERNAME_CLAIM": "upn",
+            }
+        )
+        access = AccessService(
+            Database(server.database_url), AuditLog(server.data_dir / "audit.log"), "admin"
+        )
+        upn = "alice.o-neil+acr@contoso.example.com"
+        access.create_user(upn, "user", actor="test")
+        access.assign_role(upn, "AcrPush", "*", actor="test")
+        assert entra.url.endswith("/")
+
+        def exchange(token: str) -> httpx.Response:
+            return httpx.post(
+                f"{server.url}/oauth2/exchange",
+                data={"grant_type": "access_token", "service": server.host, "access_token": token},
+            )
+
+        # Entra writes ARM's audience with or without its trailing slash.
+        for audience in (SDK_AUDIENCE, *ARM_AUDIENCES, "https://management.azure.com"):
+            answer = exchange(entra.token("oid-1", audience=audience, upn=upn))
+            assert answer.status_code == 200, f"{audience}: {answer.text}"
+            refresh = answer.json()["refresh_token"]
+            assert jwt.decode(refresh, options={"verify_signature": False})["sub"] == f"user:{upn}"
+            basic = base64.b64encode(f"{NULL_GUID}:{refresh}".encode()).decode()
+            ping = httpx.get(f"{server.url}/v2/", headers={"Authorization": f"Basic {basic}"})
+            assert ping.status_code == 200
+
+        without_slash = entra.url.rstrip("/")
+        refusals = {
+            "iss without the trailing slash": exchange(
+                entra.token("oid-1", audience=SDK_AUDIENCE, upn=upn, iss=without_slash)
+            ),
+            "other audience": exchange(entra.token("oid-1", audience="api://other", upn=upn)),
+            "no upn claim": exchange(entra.token(upn, audience=SDK_AUDIENCE)),
+            "unknown user": exchange(
+                entra.token("oid-2", audience=SDK_AUDIENCE, upn="bob@contoso.example.com")
+            ),
+        }
+        for case, resp in refusals.items():
+            assert resp.status_code == 401, f"{case}: {resp.status_code} {resp.text}"
+            assert resp.json()["errors"][0]["code"] == "UNAUTHORIZED", case
+    finally:
+        entra.stop()
+
+
+def test_configured_audience_list(server_factory: type[ServerProcess], issuer: Issuer) -> None:
+    """`oidc_audiences` replaces the default list; the old `oidc_audience` joins it."""
+    server = server_factory(
+        env={
+            "DOCKYARD_AUTH_ENABLED": "true",
+            "DOCKYARD_OIDC_ISSUER": issuer.url,
+            "DOCKYARD_OIDC_AUDIENCES": json.dumps(["api://dockyard", "api://dockyard-ci"]),
+            "DOCKYARD_OIDC_AUDIENCE": AUDIENCE,
+        }
+    )
+    access = AccessService(
+        Database(server.database_url), AuditLog(server.data_dir / "audit.log"), "admin"
+    )
+    access.create_user("carol", "user", actor="test")
+
+    def status(audience: str) -> int:
+        return httpx.post(
+            f"{server.url}/oauth2/exchange",
+            data={
+                "grant_type": "access_token",
+                "service": server.host,
+                "access_token": issuer.token("carol", audience=audience),
+            },
+        ).status_code
+
+    assert [status(a) for a in ("api://dockyard", "api://dockyard-ci", AUDIENCE)] == [200] * 3
+    assert status(SDK_AUDIENCE) == 401, "the defaults are replaced by a configured list"

@@ -227,3 +227,28 @@ def test_allow_sparse_index_is_an_alias_everywhere(
     for flag in ("--allow-sparse-manifests", "--allow-sparse-index"):
         assert serve.make_context("serve", [flag]).params["allow_sparse_manifests"] is True
     assert serve.make_context("serve", []).params["allow_sparse_manifests"] is None
+
+
+AZURE = [
+    "https://containerregistry.azure.net",
+    "https://management.core.windows.net/",
+    "https://management.azure.com/",
+]
+
+
+def test_oidc_audiences_and_the_older_single_audience(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings().oidc_audiences == AZURE
+    # The older setting alone is the whole list, as before the list existed.
+    assert load_settings(oidc_audience="api://reg").oidc_audiences == ["api://reg"]
+    both = load_settings(oidc_audience="api://reg", oidc_audiences=["api://a"])
+    assert both.oidc_audiences == ["api://a", "api://reg"]
+    # What `serve` exports to its workers reads back the same.
+    monkeypatch.setenv("DOCKYARD_OIDC_AUDIENCES", '["api://reg"]')
+    monkeypatch.setenv("DOCKYARD_OIDC_AUDIENCE", "api://reg")
+    assert load_settings().oidc_audiences == ["api://reg"]
+    config = write_yaml(tmp_path, "oidc_audience: api://yaml\n")
+    monkeypatch.delenv("DOCKYARD_OIDC_AUDIENCES")
+    monkeypatch.delenv("DOCKYARD_OIDC_AUDIENCE")
+    assert load_settings(config).oidc_audiences == ["api://yaml"]

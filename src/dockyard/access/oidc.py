@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
@@ -19,9 +20,18 @@ FETCH_TIMEOUT_SECONDS = 10.0
 
 
 class OidcVerifier:
-    def __init__(self, issuer: str, audience: str, jwks_url: str = "", username_claim: str = "sub"):
-        self.issuer = issuer.rstrip("/")
-        self.audience = audience
+    def __init__(
+        self,
+        issuer: str,
+        audiences: Sequence[str],
+        jwks_url: str = "",
+        username_claim: str = "sub",
+    ):
+        # Compared with `iss` exactly as configured: Entra ID's v1 issuers end in "/".
+        self.issuer = issuer
+        # Entra ID writes one resource both with and without a trailing "/" (ARM's
+        # `https://management.azure.com/`), so audiences match up to that slash.
+        self.audiences = frozenset(a.rstrip("/") for a in audiences if a)
         self.username_claim = username_claim
         self._jwks_url = jwks_url
         self._keys: dict[str, Any] = {}
@@ -35,7 +45,8 @@ class OidcVerifier:
 
     def _jwks_location(self) -> str:
         if not self._jwks_url:
-            discovery = self._fetch_json(f"{self.issuer}/.well-known/openid-configuration")
+            base = self.issuer.rstrip("/")
+            discovery = self._fetch_json(f"{base}/.well-known/openid-configuration")
             self._jwks_url = str(discovery["jwks_uri"])
         return self._jwks_url
 
@@ -74,13 +85,20 @@ class OidcVerifier:
                 token,
                 key,
                 algorithms=ALLOWED_ALGORITHMS,
-                audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud"]},
+                options={"require": ["exp", "iss", "aud"], "verify_aud": False},
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid identity token: {exc}") from exc
+        if not self._audience_accepted(claims.get("aud")):
+            raise Unauthorized("invalid identity token: audience not accepted")
         name = claims.get(self.username_claim)
         if not isinstance(name, str) or not name:
             raise Unauthorized(f"identity token has no {self.username_claim!r} claim")
         return name
+
+    def _audience_accepted(self, audience: object) -> bool:
+        named = [audience] if isinstance(audience, str) else audience
+        if not isinstance(named, list):
+            return False
+        return any(isinstance(a, str) and a.rstrip("/") in self.audiences for a in named)

@@ -24,6 +24,7 @@ from dockyard.access.passwords import (
 from dockyard.access.principals import ADMIN, ANONYMOUS, Principal
 from dockyard.access.rights import (
     ALL_ACTIONS,
+    METADATA_READ,
     PULL,
     ROLES,
     SYSTEM_SCOPE_MAPS,
@@ -48,6 +49,13 @@ from dockyard.storage.db.schema import (
 from dockyard.storage.db.settings import check_tier_room, load_policies
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
+# Users may also be named as identity providers name them (`upn`, `preferred_username`,
+# `email` claims): an e-mail address or UPN, `local@domain`, at most 128 characters. The local
+# part keeps to characters that need no quoting in a URL path, a shell word or `user:<name>`.
+_DOMAIN_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+EMAIL_NAME_RE = re.compile(
+    rf"(?=.{{3,128}}\Z)[a-zA-Z0-9][a-zA-Z0-9._'+-]{{0,63}}@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*"
+)
 FAILURE_WINDOW_SECONDS = 300.0
 MAX_FAILURES = 10  # per username and client address
 MAX_FAILURES_PER_ADDRESS = 30  # per client address, whatever the usernames (spraying)
@@ -58,6 +66,7 @@ AUTH_FAILURES = Counter(
     "dockyard_auth_failures_total", "Failed logins: credentials that matched no principal"
 )
 ADMIN_GENERATION = "admin_credential_generation"
+ANONYMOUS_ACTIONS = frozenset({PULL, METADATA_READ})
 
 # Built once: the status of a principal is read on every request that presents a token.
 _USER_STATUS = select(users.c.enabled, users.c.created_at, users.c.credential_generation).where(
@@ -91,8 +100,11 @@ class TokenPassword:
 
 
 def _check_name(kind: str, name: str) -> str:
-    if not NAME_RE.match(name):
-        raise AccessError(f"invalid {kind} name {name!r}: letters, digits, '.', '_', '-'")
+    if not NAME_RE.fullmatch(name):
+        also = " (or, for a user, an e-mail address or UPN)" if kind == "user" else ""
+        raise AccessError(
+            f"invalid {kind} name {name!r}: letters, digits, '.', '_', '-', at most 64{also}"
+        )
     return name
 
 
@@ -368,7 +380,10 @@ class AccessService:
                 (Grant("*", ALL_ACTIONS),), can_list_catalog=True, registry_actions=ALL_ACTIONS
             )
         if principal.kind == "anonymous":
-            return Rights((Grant("*", frozenset({PULL})),) if self.anonymous_pull else ())
+            if not self.anonymous_pull:
+                return Rights(())
+            # ACR's anonymous pull: content, the catalog and metadata may be read, nothing more.
+            return Rights((Grant("*", ANONYMOUS_ACTIONS),), can_list_catalog=True)
         if principal.kind == RUN_KIND:
             return self.run_identities.rights(principal.name, self.rights)
         if principal.kind == "token":
@@ -393,7 +408,8 @@ class AccessService:
     # --- users -------------------------------------------------------------------------------
 
     def create_user(self, name: str, kind: str, actor: str) -> str:
-        _check_name("user", name)
+        if not EMAIL_NAME_RE.fullmatch(name):
+            _check_name("user", name)
         if kind not in ("user", "service-principal"):
             raise AccessError("kind is user or service-principal")
         if name == self.admin_username:

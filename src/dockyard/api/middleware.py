@@ -14,6 +14,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard import telemetry
+from dockyard.api.body_drain import declared_body
 
 access_log = logging.getLogger("dockyard.access")
 
@@ -51,15 +52,6 @@ def endpoint_of(path: str) -> str:
     return path if path in ("/healthz", "/metrics") else "other"
 
 
-def _declares_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return value.strip() not in (b"0", b"")
-        if name == b"transfer-encoding":
-            return True
-    return False
-
-
 class AccessLogMiddleware:
     def __init__(self, app: ASGIApp, json_format: bool) -> None:
         self.app = app
@@ -77,7 +69,7 @@ class AccessLogMiddleware:
         extra_headers = [(b"x-request-id", request_id.encode())]
         if scope["path"].startswith("/v2"):
             extra_headers.append(API_VERSION)
-        body_unread = _declares_body(scope)
+        body_unread = declared_body(scope)
 
         async def receive_wrapper() -> Message:
             nonlocal body_unread

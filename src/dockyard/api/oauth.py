@@ -51,6 +51,11 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
             answer["refresh_token"] = auth.signer.issue_refresh(principal.id, service, generation)
         return answer
 
+    def _anonymous() -> Principal:
+        if not auth.access.anonymous_pull:
+            raise Unauthorized("credentials required: anonymous pull is off")
+        return ANONYMOUS
+
     def _check_service(request: Request, requested: str | None) -> str:
         service = auth.service
         if requested and requested != service:
@@ -70,10 +75,8 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
                 principal = auth.login(username, password, client, service)
             elif authorization:
                 raise Unauthorized("the token service takes Basic credentials")
-            elif auth.access.anonymous_pull:
-                principal = ANONYMOUS
             else:
-                raise Unauthorized("credentials required: anonymous pull is off")
+                principal = _anonymous()
             offline = params.get("offline_token") == "true"
             return _issue(principal, service, params.getlist("scope"), client, offline)
 
@@ -95,10 +98,13 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         grant_type = fields.get("grant_type", "")
 
         def work() -> dict[str, object]:
-            if grant_type == "password":
-                principal = auth.login(
-                    fields.get("username", ""), fields.get("password", ""), client, service
-                )
+            username, password = fields.get("username", ""), fields.get("password", "")
+            if grant_type == "password" and not username and not password:
+                # No credentials at all (the Azure SDK's anonymous client): the anonymous
+                # token, as over GET, and no failed login.
+                principal = _anonymous()
+            elif grant_type == "password":
+                principal = auth.login(username, password, client, service)
             elif grant_type == "refresh_token":
                 refresh = auth.signer.verify_refresh(fields.get("refresh_token", ""), service)
                 principal = auth.principal_of(refresh.subject, refresh.generation)

@@ -54,7 +54,10 @@ class User(_Model):
 
 
 class UserCreate(_Model):
-    name: str = Field(description="Letters, digits, '.', '_', '-' (at most 64)")
+    name: str = Field(
+        description="Letters, digits, '.', '_', '-' (at most 64), or an e-mail address or "
+        "UPN (at most 128), as an identity provider's upn/email claim names the user"
+    )
     kind: Literal["user", "service-principal"] = "user"
 
 
