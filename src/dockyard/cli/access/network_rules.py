@@ -14,9 +14,9 @@ from dockyard.cli.access.common import (
     OutputOption,
     PasswordOption,
     RegistryOption,
+    TableView,
     UsernameOption,
     print_answer,
-    print_table,
     reports_errors,
 )
 
@@ -37,12 +37,11 @@ IpAddressOption = Annotated[
 
 
 def _show(answer: dict[str, Any]) -> None:
-    rows = [(rule["action"], rule["ip_address_or_range"]) for rule in answer["ip_rules"]]
-    print_table(
+    TableView(
         f"network rules (default action: {answer['default_action']})",
-        ("action", "ip address or range"),
-        rows,
-    )
+        ("action", "ip_address_or_range"),
+        lambda found: found["ip_rules"],
+    ).print(answer)
 
 
 @network_rule_app.command("list")
