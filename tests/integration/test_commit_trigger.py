@@ -658,9 +658,15 @@ def test_triggers_follow_the_configured_policy_and_show_what_stopped_them(
             server.extra_env["DOCKYARD_TASK_MIN_TIMEOUT_SECONDS"] = "120"
             server.restart()
             refused = repo.commit("policy-third")
+
+            # The timer is refused too and may say so first: wait for the commit's own error.
+            def commit_error() -> str | None:
+                error = http.get("/api/v1/tasks/policy-task").json()["last_trigger_error"]
+                return error if error and refused in error else None
+
             failing = _wait_for(
-                "no trigger error on the task",
-                lambda: http.get("/api/v1/tasks/policy-task").json()["last_trigger_error"],
+                "no trigger error on the task for the refused commit",
+                commit_error,
                 timeout=120,  # the stopped server's poll lease (interval + 60 s) runs out first
             )
             assert "timeout must be between 120" in failing, failing
@@ -678,6 +684,7 @@ def test_triggers_follow_the_configured_policy_and_show_what_stopped_them(
             retried = _wait_for(
                 "the refused commit was not retried",
                 lambda: [r for r in runs_of(http, "policy-task") if r["trigger_detail"] == refused],
+                timeout=60,
             )
             assert retried[0]["timeout"] == 120
             shown = http.get("/api/v1/tasks/policy-task").json()
