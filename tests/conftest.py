@@ -120,6 +120,8 @@ class ServerProcess:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
+        # A server that never answered is not handed to the test, so no fixture stops it.
+        self.stop(signal.SIGKILL)
         raise RuntimeError(f"dockyard serve did not become healthy:\n{self.log()}")
 
     def log(self) -> str:
