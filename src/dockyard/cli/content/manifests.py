@@ -30,7 +30,14 @@ from dockyard.cli.content.acr import (
     one_repository,
 )
 from dockyard.cli.content.apps import manifest_app
-from dockyard.cli.content.repository import MANIFESTS_DETAIL_VIEW, list_manifests, show_target
+from dockyard.cli.content.repository import (
+    MANIFESTS_DETAIL_VIEW,
+    ImageOption,
+    RepositoryArgument,
+    RepositoryOption,
+    list_manifests,
+    show_target,
+)
 from dockyard.cli.conventions import POSITIONAL, aliased
 from dockyard.spec.mediatypes import MANIFESTS
 
@@ -40,16 +47,6 @@ NAME_ALIASES = aliased({"--name": POSITIONAL, "-n": POSITIONAL})
 ImageArgument = Annotated[
     str | None,
     typer.Argument(metavar="IMAGE", help="repository:tag or repository@digest", show_default=False),
-]
-ImageOption = Annotated[
-    str | None,
-    typer.Option("--image", "-t", help="repository:tag or repository@digest", show_default=False),
-]
-RepositoryArgument = Annotated[
-    str | None, typer.Argument(metavar="REPOSITORY", help="The repository", show_default=False)
-]
-RepositoryOption = Annotated[
-    str | None, typer.Option("--repository", help="The repository", show_default=False)
 ]
 REFERRERS_VIEW = TableView(
     "referrers",

@@ -29,14 +29,9 @@ from dockyard.cli.access.common import (
 from dockyard.cli.client import CliError
 from dockyard.cli.content.acr import one_repository, one_target
 from dockyard.cli.content.apps import manifest_app
-from dockyard.cli.conventions import POSITIONAL, aliased
+from dockyard.cli.content.manifests import NAME_ALIASES
+from dockyard.cli.content.repository import RepositoryOption
 
-# `az acr manifest` names the repository (or repository:tag) with -n/--name; here it comes
-# first, or with --repository / --image, and -n/--name still works.
-NAME_ALIASES = aliased({"--name": POSITIONAL, "-n": POSITIONAL})
-RepositoryOption = Annotated[
-    str | None, typer.Option("--repository", help="The repository", show_default=False)
-]
 ImageOption = Annotated[
     str | None,
     typer.Option("--image", "-t", help="repository:tag: only that tag", show_default=False),
