@@ -1,5 +1,7 @@
-"""One exception hierarchy. Each error carries its OCI error code and HTTP status; the HTTP
-edge renders it as the OCI error envelope."""
+"""One exception hierarchy: the kinds of failure (NotFound, Invalid, TooLarge, Conflict,
+Unauthorized, Denied, Disallowed, TooMany, UpstreamUnavailable, StorageError) and, under them,
+the OCI distribution errors. Each class fixes its error code and HTTP status; services raise
+them and know no HTTP; the edges render every one as the OCI error envelope."""
 
 from __future__ import annotations
 
@@ -18,55 +20,89 @@ class DockyardError(Exception):
         detail: Any = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.message = message or self.code.description
         self.detail = detail
+        # `status` and `headers` are being retired: the class says the status, the edge
+        # shapes headers from typed fields such as retry_after.
         self.status = status or self.code.status
         self.headers = headers or {}
+        # Seconds after which the client may try again (rendered as Retry-After).
+        self.retry_after = retry_after
         super().__init__(self.message)
 
 
-class BlobUnknown(DockyardError):
+# The kinds of failure. Raise the most specific class that exists; these when none does.
+
+
+class NotFound(DockyardError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Invalid(DockyardError):
+    """The request's input is wrong (OCI's UNSUPPORTED: "an invalid set of parameters")."""
+
+    code = ErrorCode.UNSUPPORTED
+
+
+class TooLarge(DockyardError):
+    code = ErrorCode.TOO_LARGE
+
+
+class Conflict(DockyardError):
+    """The request is valid but the resource's state forbids it (exists, in use, finished)."""
+
+    code = ErrorCode.CONFLICT
+
+
+class UpstreamUnavailable(DockyardError):
+    """Another server this request needed (a source registry) failed or could not be reached."""
+
+    code = ErrorCode.UPSTREAM_UNAVAILABLE
+
+
+class BlobUnknown(NotFound):
     code = ErrorCode.BLOB_UNKNOWN
 
 
-class BlobUploadInvalid(DockyardError):
+class BlobUploadInvalid(Invalid):
     code = ErrorCode.BLOB_UPLOAD_INVALID
 
 
-class BlobUploadUnknown(DockyardError):
+class BlobUploadUnknown(NotFound):
     code = ErrorCode.BLOB_UPLOAD_UNKNOWN
 
 
-class DigestInvalid(DockyardError):
+class DigestInvalid(Invalid):
     code = ErrorCode.DIGEST_INVALID
 
 
-class ManifestBlobUnknown(DockyardError):
+class ManifestBlobUnknown(Invalid):
     code = ErrorCode.MANIFEST_BLOB_UNKNOWN
 
 
-class ManifestInvalid(DockyardError):
+class ManifestInvalid(Invalid):
     code = ErrorCode.MANIFEST_INVALID
 
 
-class ManifestUnknown(DockyardError):
+class ManifestUnknown(NotFound):
     code = ErrorCode.MANIFEST_UNKNOWN
 
 
-class NameInvalid(DockyardError):
+class NameInvalid(Invalid):
     code = ErrorCode.NAME_INVALID
 
 
-class NameUnknown(DockyardError):
+class NameUnknown(NotFound):
     code = ErrorCode.NAME_UNKNOWN
 
 
-class SizeInvalid(DockyardError):
+class SizeInvalid(Invalid):
     code = ErrorCode.SIZE_INVALID
 
 
-class TagInvalid(DockyardError):
+class TagInvalid(Invalid):
     code = ErrorCode.TAG_INVALID
 
 
@@ -84,19 +120,22 @@ class Disallowed(DockyardError):
     code = ErrorCode.DISALLOWED
 
 
-class Unsupported(DockyardError):
+class Unsupported(Invalid):
     code = ErrorCode.UNSUPPORTED
 
 
-class TooManyRequests(DockyardError):
+class TooMany(DockyardError):
     code = ErrorCode.TOOMANYREQUESTS
 
 
-class RangeInvalid(DockyardError):
+TooManyRequests = TooMany
+
+
+class RangeInvalid(Invalid):
     code = ErrorCode.RANGE_INVALID
 
 
-class PaginationNumberInvalid(DockyardError):
+class PaginationNumberInvalid(Invalid):
     code = ErrorCode.PAGINATION_NUMBER_INVALID
 
 

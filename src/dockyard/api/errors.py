@@ -62,8 +62,11 @@ async def handle_dockyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DockyardError)
     if isinstance(exc, StorageError):
         log.error("%s %s: %s", request.method, request.url.path, exc.message)
+    headers = dict(exc.headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return error_response(
-        exc.code, exc.message, exc.status, exc.detail, exc.headers, request.method == "HEAD"
+        exc.code, exc.message, exc.status, exc.detail, headers, request.method == "HEAD"
     )
 
 

@@ -36,6 +36,12 @@ class ErrorCode(Enum):
     # the HTTP statuses WebDAV and HTTP define for them.
     STORAGE_FULL = ("STORAGE_FULL", 507, "storage is full")
     STORAGE_UNAVAILABLE = ("STORAGE_UNAVAILABLE", 503, "storage is not writable")
+    # Not OCI codes: the kinds of failure of Dockyard's own API (/api/v1) and of requests to
+    # other registries, which the distribution spec does not name.
+    NOT_FOUND = ("NOT_FOUND", 404, "the resource does not exist")
+    CONFLICT = ("CONFLICT", 409, "the resource is in a state that conflicts with the request")
+    TOO_LARGE = ("SIZE_INVALID", 413, "the request is too large")
+    UPSTREAM_UNAVAILABLE = ("UPSTREAM_UNAVAILABLE", 502, "another server could not be used")
     # Not an OCI code: what ACR answers when a lock (changeable attribute) forbids the operation.
     DISALLOWED = (
         "REGISTRY_DISALLOWED_OPERATION",
