@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from dockyard.config import Settings
+from dockyard.config import ServerSettings
 from tests.conftest import ServerProcess
 from tests.integration.helpers import push_image
 
@@ -94,7 +94,7 @@ def headings(output: str) -> list[str]:
 def test_the_quick_start_registry_is_the_default(server: ServerProcess, tmp_path: Path) -> None:
     from dockyard.cli.client import QUICK_START_REGISTRY
 
-    defaults = Settings.model_fields
+    defaults = ServerSettings.model_fields
     serve_default = f"http://{defaults['host'].default}:{defaults['port'].default}"
     assert serve_default == QUICK_START_REGISTRY
     cli = newcomer(server, tmp_path)

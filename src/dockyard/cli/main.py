@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import os
 import shutil
 import socket
@@ -60,7 +59,7 @@ def _open_data_dir(settings: Settings) -> None:
         raise typer.Exit(2) from None
     for change in fixed:
         note(f"[yellow]warning:[/yellow] {change}")
-    key = settings.tls_key
+    key = settings.server.tls_key
     if key is not None and key.exists() and key.stat().st_mode & 0o077:
         note(
             f"[yellow]warning:[/yellow] the TLS private key {key} is open to other users "
@@ -153,11 +152,11 @@ def is_loopback_host(host: str) -> bool:
 def _refuse_open_no_auth(settings: Settings) -> None:
     """A server without credentials serves everyone who reaches it: only on loopback,
     unless the operator says, in so many words, that the network is trusted."""
-    if settings.auth_enabled or is_loopback_host(settings.host):
+    if settings.auth.enabled or is_loopback_host(settings.server.host):
         return
-    if not settings.insecure_no_auth_on_network:
+    if not settings.server.insecure_no_auth_on_network:
         console.print(
-            f"[bold red]error: refusing to serve WITHOUT AUTHENTICATION on {settings.host}, "
+            f"[bold red]error: refusing to serve WITHOUT AUTHENTICATION on {settings.server.host}, "
             "which is not a loopback address.[/bold red] Anyone who reaches it could read, "
             "push and delete every image and change every setting. Listen on 127.0.0.1 (the "
             "default), or require credentials (leave out --no-auth), or, only on a network "
@@ -166,7 +165,7 @@ def _refuse_open_no_auth(settings: Settings) -> None:
         )
         raise typer.Exit(2)
     console.print(
-        f"[bold red]WARNING: serving WITHOUT AUTHENTICATION on {settings.host} "
+        f"[bold red]WARNING: serving WITHOUT AUTHENTICATION on {settings.server.host} "
         "(insecure_no_auth_on_network): anyone who reaches this address can read, push and "
         "delete every image and change every setting.[/bold red]"
     )
@@ -174,14 +173,7 @@ def _refuse_open_no_auth(settings: Settings) -> None:
 
 def _export(settings: Settings) -> None:
     """Hand every setting to the server's worker processes through the environment."""
-    for field, value in settings.model_dump().items():
-        if value is None:
-            os.environ.pop(f"DOCKYARD_{field.upper()}", None)
-        elif isinstance(value, dict | list):
-            # Complex settings are read back from the environment as JSON.
-            os.environ[f"DOCKYARD_{field.upper()}"] = json.dumps(value)
-        else:
-            os.environ[f"DOCKYARD_{field.upper()}"] = str(value)
+    os.environ.update(settings.environment())
     os.environ.pop("DOCKYARD_CONFIG", None)
 
 
@@ -237,11 +229,11 @@ def serve(
         insecure_no_auth_on_network=insecure_no_auth_on_network,
         allow_sparse_manifests=allow_sparse_manifests,
     )
-    if (settings.tls_cert is None) != (settings.tls_key is None):
+    if (settings.server.tls_cert is None) != (settings.server.tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
         raise typer.Exit(2)
     _refuse_open_no_auth(settings)
-    _refuse_port_in_use(settings.host, settings.port)
+    _refuse_port_in_use(settings.server.host, settings.server.port)
     _open_data_dir(settings)
     _require_database(settings)
     # Before anything imports prometheus_client (creating the first owner imports the app):
@@ -252,9 +244,10 @@ def serve(
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     telemetry.preallocate_process_files()  # this process writes some too (creating the owner)
     upgrade(settings.database_url)
-    if settings.auth_enabled:
+    if settings.auth.enabled:
         _bootstrap_owner(settings)
-    _export(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
+    settings.storage.data_dir = settings.data_dir.resolve()
+    _export(settings)
     # Granian forks its workers from this process: importing the application here (about two
     # seconds of CPU) lets every worker, and every respawned one, inherit it instead of
     # importing it again.
@@ -262,20 +255,20 @@ def serve(
 
     import_served_api()
 
-    scheme = "https" if settings.tls_cert else "http"
+    scheme = "https" if settings.server.tls_cert else "http"
     console.print(
-        f"Dockyard {__version__} on {scheme}://{settings.host}:{settings.port} "
-        f"({settings.workers} worker(s), data in {settings.data_dir.resolve()})"
+        f"Dockyard {__version__} on {scheme}://{settings.server.host}:{settings.server.port} "
+        f"({settings.server.workers} worker(s), data in {settings.data_dir.resolve()})"
     )
     server = Granian(
         "dockyard.app:create_app_from_env",
         factory=True,
-        address=settings.host,
-        port=settings.port,
+        address=settings.server.host,
+        port=settings.server.port,
         interface=Interfaces.ASGI,
-        workers=settings.workers,
-        ssl_cert=settings.tls_cert,
-        ssl_key=settings.tls_key,
+        workers=settings.server.workers,
+        ssl_cert=settings.server.tls_cert,
+        ssl_key=settings.server.tls_key,
         log_access=False,
         respawn_failed_workers=True,
     )
@@ -283,13 +276,13 @@ def serve(
 
 
 def _bootstrap_owner(settings: Settings) -> None:
-    from dockyard.app import build_access, build_registry
+    from dockyard.compose import build_auth, build_storage
 
-    registry = build_registry(settings)
+    db, _driver = build_storage(settings)
     try:
-        password = build_access(settings, registry).access.bootstrap_owner()
+        password = build_auth(settings, db).access.bootstrap_owner()
     finally:
-        registry.db.dispose()
+        db.dispose()
     if password is None:
         return
     secret = settings.data_dir / "initial-owner-password"
@@ -335,7 +328,7 @@ def gc(
     ] = None,
 ) -> None:
     """Remove unreferenced blobs, abandoned uploads and crash leftovers."""
-    from dockyard.app import build_registry
+    from dockyard.compose import build_registry, build_storage
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
@@ -349,7 +342,7 @@ def gc(
     _require_database(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
-    registry = build_registry(settings)
+    registry = build_registry(settings, *build_storage(settings))
     with console.status("collecting garbage..."):
         report = registry.gc.run(dry_run=dry_run)
     table = Table(title="garbage collection" + (" (dry run)" if dry_run else ""))
@@ -378,13 +371,13 @@ def gc(
 @app.command()
 def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOption = None) -> None:
     """Check that metadata and stored bytes agree; exits 1 when they do not."""
-    from dockyard.app import build_registry
+    from dockyard.compose import build_registry, build_storage
 
     settings = _settings(config, data_dir=data_dir, db=db)
     _require_data_dir(settings)
     _require_database(settings)
     _open_data_dir(settings)
-    registry = build_registry(settings)
+    registry = build_registry(settings, *build_storage(settings))
     with console.status("checking metadata against storage..."):
         problems = registry.integrity.run()
     registry.db.dispose()
@@ -418,8 +411,8 @@ def worker(
     import signal
     import threading
 
-    from dockyard.app import build_access, build_registry, configure_logging
-    from dockyard.jobs.task_worker import build_task_worker
+    from dockyard.app import configure_logging
+    from dockyard.compose import build_services
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
@@ -435,11 +428,8 @@ def worker(
     _require_database(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
-    registry = build_registry(settings)
-    auth = build_access(settings, registry)
-    task_worker = build_task_worker(
-        settings, registry.db, registry.driver, auth.access, auth.signer
-    )
+    services = build_services(settings, claim_runs=True)
+    task_worker = services.task_worker
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
@@ -452,7 +442,7 @@ def worker(
     stopping.wait()
     console.print("stopping: a run in progress ends Error")
     task_worker.stop()
-    registry.db.dispose()
+    services.close()
 
 
 @app.command()

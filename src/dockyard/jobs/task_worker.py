@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from dockyard.access.principals import REFRESH_TOKEN_USERNAME, Principal
@@ -28,7 +27,6 @@ from dockyard.access.rights import Grant
 from dockyard.access.run_identity import run_principal
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
-from dockyard.config import Settings
 from dockyard.errors import Unauthorized
 from dockyard.jobs.base_image_triggers import BaseImageJob, remote_digests
 from dockyard.jobs.commit_poller import CommitPoller
@@ -62,21 +60,6 @@ def worker_platform() -> str:
     return f"linux/{_ARCHITECTURES.get(machine, machine)}"
 
 
-def registry_url(settings: Settings) -> str:
-    """How builds reach this registry: task_registry_url, else the serve address."""
-    if settings.task_registry_url:
-        return settings.task_registry_url.rstrip("/")
-    host = settings.host
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    scheme = "https" if settings.tls_cert else "http"
-    return f"{scheme}://{host}:{settings.port}"
-
-
 @dataclass(frozen=True, slots=True)
 class TaskWorkerSettings:
     engines: tuple[str, ...]
@@ -91,31 +74,6 @@ class TaskWorkerSettings:
     policy: TaskPolicy  # what the triggers' runs must meet, as the API checks it
     commit_poll_seconds: float = 60.0
     base_image_poll_seconds: float = 300.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings, claim: bool = True) -> TaskWorkerSettings:
-        """`claim` off: a worker that only ends runs whose worker was lost."""
-        work_dir = settings.task_work_dir or settings.data_dir / "tasks"
-        return cls(
-            engines=tuple(settings.task_engines) if claim else (),
-            registry_url=registry_url(settings),
-            auth_enabled=settings.auth_enabled,
-            auth_service=settings.token_service,
-            lease_seconds=settings.task_lease_seconds,
-            poll_seconds=settings.task_poll_seconds,
-            upstream_registries=tuple(settings.task_upstream_registries),
-            source_ttl_seconds=settings.task_source_ttl_seconds,
-            base_image_poll_seconds=settings.task_base_image_poll_seconds,
-            executor=ExecutorSettings(
-                work_dir=Path(work_dir).resolve(),
-                max_source_bytes=settings.task_max_source_bytes,
-                allow_private_sources=settings.task_allow_private_sources,
-                allow_privileged_steps=settings.task_allow_privileged_steps,
-                allow_host_network_steps=settings.task_allow_host_network,
-            ),
-            commit_poll_seconds=settings.task_commit_poll_seconds,
-            policy=TaskPolicy.from_settings(settings),
-        )
 
 
 class TaskWorker:
@@ -335,19 +293,3 @@ class TaskWorker:
             seconds=run.timeout + CREDENTIAL_MARGIN_SECONDS,
         )
         return replace(registry, username=REFRESH_TOKEN_USERNAME, password=token)
-
-
-def build_task_worker(
-    settings: Settings,
-    db: Database,
-    driver: BlobDriver,
-    access: AccessService | None,
-    signer: TokenSigner | None,
-) -> TaskWorker:
-    return TaskWorker(
-        db,
-        driver,
-        TaskWorkerSettings.from_settings(settings, claim=settings.tasks_enabled),
-        access,
-        signer,
-    )

@@ -6,7 +6,6 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dockyard.config import Settings
 from dockyard.errors import Unsupported
 from dockyard.spec.names import is_valid_name, is_valid_tag
 from dockyard.spec.reference import InvalidReference, parse_reference
@@ -28,16 +27,6 @@ class TaskPolicy:
     min_timeout_seconds: int = 300
     max_source_bytes: int = 512 * 1024 * 1024
     allow_private_sources: bool = False  # git remotes read to see commits
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TaskPolicy:
-        """The policy as configured: the API and every worker's triggers use this one."""
-        return cls(
-            default_engine=settings.task_engines[0] if settings.task_engines else "buildah",
-            min_timeout_seconds=settings.task_min_timeout_seconds,
-            max_source_bytes=settings.task_max_source_bytes,
-            allow_private_sources=settings.task_allow_private_sources,
-        )
 
 
 class TaskService:
