@@ -18,8 +18,24 @@ from dockyard.access.signing import TokenSigner
 from dockyard.api.auth import Authenticator
 from dockyard.config import Settings
 from dockyard.jobs.task_worker import TaskWorker, TaskWorkerSettings
-from dockyard.registry.core import Registry, RegistryOptions
+from dockyard.registry.attributes import AttributeService
+from dockyard.registry.blobs import BlobService
+from dockyard.registry.core import Registry
+from dockyard.registry.gc import GarbageCollector
+from dockyard.registry.importer import ImportService
+from dockyard.registry.integrity import IntegrityChecker
+from dockyard.registry.listing import ListingService
+from dockyard.registry.manifests import ManifestService
+from dockyard.registry.network_rules import NetworkRuleService
+from dockyard.registry.policies import PolicyService
+from dockyard.registry.purge import PurgeService
+from dockyard.registry.quarantine import QuarantineService
 from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
+from dockyard.registry.repositories import RepositoryService
+from dockyard.registry.retention import RetentionService
+from dockyard.registry.soft_delete import SoftDeleteService
+from dockyard.registry.uploads import UploadService
+from dockyard.registry.usage import StorageLimit, UsageService
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.storage.filesystem import FilesystemDriver
@@ -80,18 +96,38 @@ def build_storage(settings: Settings) -> tuple[Database, BlobDriver]:
 
 def build_registry(settings: Settings, db: Database, driver: BlobDriver) -> Registry:
     storage, gc = settings.storage, settings.gc
+    sparse = storage.allow_sparse_manifests
+    limit = StorageLimit(storage.limit_bytes)
+    blobs = BlobService(db, driver, gc.grace_seconds, limit)
+    uploads = UploadService(db, driver, blobs)
+    manifests = ManifestService(db, driver, sparse, storage.max_manifest_bytes, limit)
     return Registry(
-        db,
-        driver,
-        RegistryOptions(
-            allow_sparse_manifests=storage.allow_sparse_manifests,
-            max_manifest_bytes=storage.max_manifest_bytes,
-            gc_grace_seconds=gc.grace_seconds,
+        db=db,
+        driver=driver,
+        storage_limit=limit,
+        usage=UsageService(db, limit),
+        blobs=blobs,
+        uploads=uploads,
+        manifests=manifests,
+        attributes=AttributeService(db),
+        listing=ListingService(db),
+        imports=ImportService(
+            db, blobs, uploads, manifests, settings.imports.allow_private_sources
+        ),
+        repositories=RepositoryService(db),
+        soft_delete=SoftDeleteService(db, manifests, sparse),
+        retention=RetentionService(db, manifests),
+        purge=PurgeService(db, manifests),
+        quarantine=QuarantineService(db),
+        policies=PolicyService(db, storage.limit_bytes, settings.rate_limit.limits),
+        network_rules=NetworkRuleService(db),
+        integrity=IntegrityChecker(db, driver, sparse),
+        gc=GarbageCollector(
+            db,
+            driver,
+            grace_seconds=gc.grace_seconds,
             upload_ttl_seconds=storage.upload_ttl_seconds,
-            gc_delete_untagged=gc.delete_untagged,
-            storage_limit_bytes=storage.limit_bytes,
-            rate_overrides=settings.rate_limit.limits,
-            import_allow_private_sources=settings.imports.allow_private_sources,
+            delete_untagged=gc.delete_untagged,
         ),
     )
 
