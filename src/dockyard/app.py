@@ -39,6 +39,7 @@ from dockyard.errors import DockyardError
 from dockyard.jobs.task_worker import build_task_worker
 from dockyard.jobs.worker import BackgroundWorker
 from dockyard.registry.core import Registry, RegistryOptions
+from dockyard.registry.local_images import RegistryImages
 from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.spec.ip_ranges import AddressSet, parse_ip_range
 from dockyard.storage.db.database import Database
@@ -173,7 +174,12 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
     tasks = build_tasks(settings, registry)
     # With tasks off, the worker only ends runs whose worker was lost.
     task_worker = build_task_worker(
-        settings, registry.db, registry.driver, access.access, access.signer
+        settings,
+        registry.db,
+        registry.driver,
+        access.access,
+        access.signer,
+        RegistryImages(registry.db),
     )
 
     @contextlib.asynccontextmanager

@@ -420,6 +420,7 @@ def worker(
 
     from dockyard.app import build_access, build_registry, configure_logging
     from dockyard.jobs.task_worker import build_task_worker
+    from dockyard.registry.local_images import RegistryImages
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
@@ -438,7 +439,12 @@ def worker(
     registry = build_registry(settings)
     auth = build_access(settings, registry)
     task_worker = build_task_worker(
-        settings, registry.db, registry.driver, auth.access, auth.signer
+        settings,
+        registry.db,
+        registry.driver,
+        auth.access,
+        auth.signer,
+        RegistryImages(registry.db),
     )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
