@@ -8,14 +8,14 @@ from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.tasks.logs import LogStore
 from dockyard.tasks.model import ENGINES, Run, RunKind, RunRequest, Trigger
-from dockyard.tasks.policy import MULTI_STEP_ENGINE, TaskPolicy
-from dockyard.tasks.policy import check_request as check_request
-from dockyard.tasks.policy import image_repository as image_repository
+from dockyard.tasks.policy import MULTI_STEP_ENGINE, TaskPolicy, check_request, image_repository
 from dockyard.tasks.runs import RunStore
 from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.sources import SourceStore
 
-__all__ = ["MULTI_STEP_ENGINE", "TaskPolicy", "TaskService", "check_request", "image_repository"]
+# TaskPolicy and image_repository live in tasks/policy.py; the jobs and the base-image
+# triggers still import them from here.
+__all__ = ["TaskPolicy", "TaskService", "image_repository"]
 
 
 class TaskService:
