@@ -25,6 +25,7 @@ from dockyard.registry.gc import GarbageCollector
 from dockyard.registry.importer import ImportService
 from dockyard.registry.integrity import IntegrityChecker
 from dockyard.registry.listing import ListingService
+from dockyard.registry.local_images import RegistryImages
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.network_rules import NetworkRuleService
 from dockyard.registry.policies import PolicyService
@@ -80,7 +81,12 @@ def build_services(settings: Settings, *, claim_runs: bool | None = None) -> Ser
         webhooks=build_webhooks(settings, db),
         tasks=TaskService(db, driver, policy),
         task_worker=TaskWorker(
-            db, driver, task_worker_settings(settings, policy, claim), auth.access, auth.signer
+            db,
+            driver,
+            task_worker_settings(settings, policy, claim),
+            auth.access,
+            auth.signer,
+            images=RegistryImages(db),
         ),
         rate_limiter=build_rate_limiter(settings, registry)
         if settings.rate_limit.enabled

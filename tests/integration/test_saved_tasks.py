@@ -117,9 +117,9 @@ def test_create_show_list_update_delete(http: httpx.Client) -> None:
     assert resp.json()["timeout"] == 600
 
     assert http.delete("/tasks/hello-task").status_code == 204
-    assert_error(http.get("/tasks/hello-task"), 404, "NAME_UNKNOWN")
-    assert_error(http.delete("/tasks/hello-task"), 404, "NAME_UNKNOWN")
-    assert_error(http.patch("/tasks/hello-task", json={"timeout": 900}), 404, "NAME_UNKNOWN")
+    assert_error(http.get("/tasks/hello-task"), 404, "NOT_FOUND")
+    assert_error(http.delete("/tasks/hello-task"), 404, "NOT_FOUND")
+    assert_error(http.patch("/tasks/hello-task", json={"timeout": 900}), 404, "NOT_FOUND")
 
 
 def test_secrets_are_never_answered(http: httpx.Client) -> None:
@@ -206,7 +206,7 @@ def test_invalid_definitions_are_refused(
 def test_duplicate_names_conflict(http: httpx.Client) -> None:
     cmd_task(http, "dup-task")
     resp = http.post("/tasks", json={"name": "dup-task", "cmd": "busybox false"})
-    assert_error(resp, 409)
+    assert_error(resp, 409, "CONFLICT")
     assert http.get("/tasks/dup-task").json()["cmd"] == "busybox echo {{.Values.greeting}}"
 
 
@@ -234,7 +234,9 @@ def test_timers_show_their_next_firing_times(http: httpx.Client) -> None:
     assert all(t.minute % 15 == 0 for t in quarter)
     assert quarter[1] - quarter[0] == timedelta(minutes=15)
     assert_error(
-        http.post("/tasks/timed-task/timers", json={"name": "q", "schedule": "* * * * *"}), 409
+        http.post("/tasks/timed-task/timers", json={"name": "q", "schedule": "* * * * *"}),
+        409,
+        "CONFLICT",
     )
 
     resp = http.patch("/tasks/timed-task/timers/q", json={"enabled": False})
@@ -248,7 +250,7 @@ def test_timers_show_their_next_firing_times(http: httpx.Client) -> None:
     assert [t["name"] for t in http.get("/tasks/timed-task/timers").json()] == ["nightly", "q"]
 
     assert http.delete("/tasks/timed-task/timers/q").status_code == 204
-    assert_error(http.delete("/tasks/timed-task/timers/q"), 404, "NAME_UNKNOWN")
+    assert_error(http.delete("/tasks/timed-task/timers/q"), 404, "NOT_FOUND")
     assert_error(http.patch("/tasks/timed-task/timers/nightly", json={"schedule": "bad"}), 400)
     assert [t["name"] for t in http.get("/tasks/timed-task/timers").json()] == ["nightly"]
 
@@ -342,7 +344,7 @@ def test_manual_run_records_task_and_trigger(
     assert stored_request(task_server, again["run_id"])["cmd"] == "busybox echo hello"
     assert [r["run_id"] for r in runs_of(http, "manual-run")] == [again["run_id"], run["run_id"]]
 
-    assert_error(http.post("/tasks/no-such-task/runs", json={}), 404, "NAME_UNKNOWN")
+    assert_error(http.post("/tasks/no-such-task/runs", json={}), 404, "NOT_FOUND")
     assert_error(http.post("/tasks/manual-run/runs", json={"timeout": 5}), 400)
 
 
@@ -413,7 +415,7 @@ def test_credentials(http: httpx.Client) -> None:
     resp = http.post("/tasks/cred-task/credentials", json=body)
     assert resp.status_code == 201, describe(resp)
     assert resp.json()["login_server"] == "registry.example.com"
-    assert_error(http.post("/tasks/cred-task/credentials", json=body), 409)
+    assert_error(http.post("/tasks/cred-task/credentials", json=body), 409, "CONFLICT")
     listed = http.get("/tasks/cred-task/credentials").json()
     assert [(c["login_server"], c["username"]) for c in listed] == [("registry.example.com", "bob")]
     assert_error(
@@ -423,7 +425,7 @@ def test_credentials(http: httpx.Client) -> None:
     assert resp.status_code == 204
     assert http.get("/tasks/cred-task/credentials").json() == []
     assert_error(http.delete("/tasks/cred-task/credentials/registry.example.com"), 404)
-    assert_error(http.get("/tasks/nope-task/credentials"), 404, "NAME_UNKNOWN")
+    assert_error(http.get("/tasks/nope-task/credentials"), 404, "NOT_FOUND")
 
 
 # --- the CLI ------------------------------------------------------------------------------------

@@ -242,7 +242,7 @@ def test_run_ids_show_list_and_cancel_a_queued_run(http: httpx.Client) -> None:
     assert canceled.json()["finished_at"] is not None
     assert get_run(http, ids[0])["status"] == "Canceled"
     again = http.post(f"/api/v1/runs/{ids[0]}/cancel")
-    assert_error(again, 409, "UNSUPPORTED")
+    assert_error(again, 409, "CONFLICT")
     assert "finished" in again.json()["errors"][0]["message"]
 
     queued = http.get("/api/v1/runs", params={"status": "Queued", "top": 1000}).json()
@@ -292,7 +292,7 @@ def test_unknown_runs_and_invalid_requests(http: httpx.Client) -> None:
         http.post("/api/v1/runs/ca999999/cancel"),
         http.get("/api/v1/runs/ca999999/logs"),
     ):
-        errors = assert_error(resp, 404, "NAME_UNKNOWN")
+        errors = assert_error(resp, 404, "NOT_FOUND")
         assert errors[0]["message"] == "run ca999999 not found"
     assert_error(http.get("/api/v1/runs", params={"status": "Sleeping"}), 400, "UNSUPPORTED")
 

@@ -37,6 +37,7 @@ from dockyard.tasks.base_images import BaseImageDigests
 from dockyard.tasks.credentials import RepositoryAccess
 from dockyard.tasks.engines import RegistryAccess, make_engine
 from dockyard.tasks.executor import ExecutorSettings, RunExecutor
+from dockyard.tasks.images import LocalImages
 from dockyard.tasks.logs import LogStore
 from dockyard.tasks.model import ERROR, Run
 from dockyard.tasks.process import CANCELED, LOST, SHUTDOWN, RunControl
@@ -84,6 +85,8 @@ class TaskWorker:
         settings: TaskWorkerSettings,
         access: AccessService | None = None,
         signer: TokenSigner | None = None,
+        *,
+        images: LocalImages,
     ) -> None:
         self.settings = settings
         self.id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
@@ -92,7 +95,9 @@ class TaskWorker:
         self.saved = SavedTasks(db, settings.policy)
         self._db = db
         self.sources = SourceStore(db, driver, settings.executor.max_source_bytes)
-        digests = BaseImageDigests(db, remote_digests(settings.executor.allow_private_sources))
+        digests = BaseImageDigests(
+            db, images, remote_digests(settings.executor.allow_private_sources)
+        )
         self.base_images = BaseImageJob(
             db,
             self.saved,

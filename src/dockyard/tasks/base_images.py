@@ -3,9 +3,10 @@
 An engine looks an unqualified `FROM` name up in this registry first, then in the upstream
 registries in order; a name whose first component is a host (it holds `.` or `:`, or is
 `localhost`) names that registry, and the host of this registry's task URL is this registry.
-A digest of this registry is read from its tags; one of another registry comes from a HEAD
-of the manifest, with the saved task's credential for that registry when it has one. The
-HEAD itself is done by a `RemoteDigest` given by the caller (it needs the registry client).
+A digest of this registry comes from its `LocalImages` port (tasks/images.py); one of another
+registry from a HEAD of the manifest, with the saved task's credential for that registry when
+it has one. The HEAD itself is done by a `RemoteDigest` given by the caller (it needs the
+registry client).
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
-
 from dockyard.errors import DockyardError
 from dockyard.storage.db.database import Database
-from dockyard.storage.db.schema import repositories, tags, task_credentials
 from dockyard.tasks.dockerfile import SCRATCH
 from dockyard.tasks.engines.base import RegistryAccess
+from dockyard.tasks.images import LocalImages
 from dockyard.tasks.model import BaseImage, Run
+from dockyard.tasks.policy import image_repository
 from dockyard.tasks.runs import RunStore
-from dockyard.tasks.service import image_repository
+from dockyard.tasks.task_secrets import TaskSecrets
 
 log = logging.getLogger("dockyard.tasks")
 
@@ -93,33 +93,22 @@ def local_source(image: str, registry_host: str, upstream: Sequence[str]) -> Ima
 class BaseImageDigests:
     """Resolves (and records) the digests of a run's base images."""
 
-    def __init__(self, db: Database, remote: RemoteDigest | None = None) -> None:
-        self._db = db
+    def __init__(
+        self, db: Database, images: LocalImages, remote: RemoteDigest | None = None
+    ) -> None:
+        self._images = images
         self._remote = remote
         self._runs = RunStore(db)
-
-    def local_digest(self, repository: str, tag: str) -> str | None:
-        with self._db.read() as conn:
-            found = conn.execute(
-                select(tags.c.manifest_digest)
-                .select_from(tags.join(repositories, repositories.c.id == tags.c.repository_id))
-                .where(repositories.c.name == repository, tags.c.name == tag)
-            ).scalar()
-        return None if found is None else str(found)
+        self._secrets = TaskSecrets(db)
 
     def credentials(self, task_name: str | None) -> dict[str, tuple[str, str]]:
         """The saved task's credentials by login server (host[:port], lowercase)."""
         if task_name is None:
             return {}
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(
-                    task_credentials.c.login_server,
-                    task_credentials.c.username,
-                    task_credentials.c.password,
-                ).where(task_credentials.c.task == task_name)
-            ).all()
-        return {str(r[0]).lower(): (str(r[1]), str(r[2])) for r in rows}
+        return {
+            login.login_server.lower(): (login.username, login.password)
+            for login in self._secrets.logins(task_name)
+        }
 
     def locate(
         self,
@@ -132,7 +121,7 @@ class BaseImageDigests:
         Raises DockyardError when another registry that comes first cannot be asked."""
         for source in image_sources(image, registry_host, upstream):
             if source.registry is None:
-                digest = self.local_digest(source.repository, source.tag)
+                digest = self._images.tag_digest(source.repository, source.tag)
             elif self._remote is None:
                 return None
             else:

@@ -10,7 +10,7 @@ import shlex
 
 from dockerfile_parse import DockerfileParser
 
-from dockyard.errors import Unsupported
+from dockyard.errors import Invalid
 from dockyard.tasks.model import BaseImage
 
 SCRATCH = "scratch"
@@ -19,7 +19,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])(.*))?$", re.DOTALL)
 
 
-class DockerfileInvalid(Unsupported):
+class DockerfileInvalid(Invalid):
     """A Dockerfile whose stages cannot be read."""
 
 

@@ -42,6 +42,7 @@ from dockyard.tasks.model import (
     Run,
 )
 from dockyard.tasks.outcome import Outcome
+from dockyard.tasks.policy import image_repository
 from dockyard.tasks.process import (
     CANCELED as STOP_CANCELED,
 )
@@ -55,7 +56,6 @@ from dockyard.tasks.process import (
 )
 from dockyard.tasks.runs import RunStore
 from dockyard.tasks.saved import SavedTasks
-from dockyard.tasks.service import image_repository
 from dockyard.tasks.sources import SourceStore
 from dockyard.tasks.steps.docker import Login, sweep_run
 from dockyard.tasks.steps.plan import StepPolicy
@@ -296,9 +296,11 @@ class RunExecutor:
         secrets: dict[str, str] = {}
         logins: list[Login] = []
         if run.task_name is not None and self._saved is not None:
-            stored, credentials = self._saved.run_secrets(run.task_name)
-            secrets.update(stored)
-            logins = [Login(server, user, password) for server, user, password in credentials]
+            stored = self._saved.secrets.run_secrets(run.task_name)
+            secrets.update(stored.secret_values)
+            logins = [
+                Login(login.login_server, login.username, login.password) for login in stored.logins
+            ]
         secrets.update(run.request.secret_values)
         scope = f"{run.run_id}-{random_token.token_hex(4)}"
         (run_dir / DOCKER_MARKER).write_text(scope)
@@ -326,7 +328,7 @@ class RunExecutor:
         context_url = run.request.context_url
         if run.task_name is None or self._saved is None or context_url is None:
             return None
-        return self._saved.git_access_token(run.task_name, context_url)
+        return self._saved.secrets.git_access_token(run.task_name, context_url)
 
     def sweep(self) -> int:
         """End and remove what runs that are over left in the work dir (a worker that died

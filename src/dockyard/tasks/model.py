@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-KINDS = ("build", "cmd", "task")  # task: a multi-step task file
-TRIGGERS = ("manual", "commit", "base_image", "timer")
+
+class RunKind(StrEnum):
+    BUILD = "build"
+    CMD = "cmd"
+    TASK = "task"  # a multi-step task file
+
+
+class Trigger(StrEnum):
+    """What queued a run."""
+
+    MANUAL = "manual"
+    COMMIT = "commit"
+    BASE_IMAGE = "base_image"
+    TIMER = "timer"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "Queued"
+    STARTED = "Started"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    ERROR = "Error"
+    TIMEOUT = "Timeout"
+
+
+KINDS = tuple(RunKind)
+TRIGGERS = tuple(Trigger)
 ENGINES = ("buildah", "docker")
 
-QUEUED, STARTED, RUNNING = "Queued", "Started", "Running"
-SUCCEEDED, FAILED, CANCELED, ERROR, TIMEOUT = "Succeeded", "Failed", "Canceled", "Error", "Timeout"
+QUEUED, STARTED, RUNNING = RunStatus.QUEUED, RunStatus.STARTED, RunStatus.RUNNING
+SUCCEEDED, FAILED, CANCELED = RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED
+ERROR, TIMEOUT = RunStatus.ERROR, RunStatus.TIMEOUT
 ACTIVE = (STARTED, RUNNING)  # held by a worker
 FINAL = (SUCCEEDED, FAILED, CANCELED, ERROR, TIMEOUT)
-STATUSES = (QUEUED, STARTED, RUNNING, *FINAL)
+STATUSES = tuple(RunStatus)
 
 MAX_TIMEOUT_SECONDS = 28800
 DEFAULT_TIMEOUT_SECONDS = 3600
@@ -86,9 +115,9 @@ class StepResult:
 class Run:
     run_id: str
     seq: int
-    kind: str
-    status: str
-    trigger: str
+    kind: RunKind
+    status: RunStatus
+    trigger: Trigger
     request: RunRequest
     requester: str
     engine: str

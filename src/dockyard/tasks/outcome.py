@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.tasks.model import OutputImage
+from dockyard.tasks.model import OutputImage, RunStatus
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: str | None  # None: the run is no longer this worker's (lease lost)
+    status: RunStatus | None  # None: the run is no longer this worker's (lease lost)
     error: str | None = None
     output_images: tuple[OutputImage, ...] = ()

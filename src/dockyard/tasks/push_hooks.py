@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.errors import Unauthorized, Unsupported
+from dockyard.errors import Invalid, Unauthorized
 from dockyard.tasks.git import NO_COMMIT, is_commit
 
 GITHUB, GITLAB = "github", "gitlab"
@@ -67,16 +67,16 @@ def is_push(delivery: Delivery) -> bool:
 
 
 def parse_push(delivery: Delivery, body: bytes) -> Push:
-    """The push a verified delivery reports; Unsupported (400) when its payload is not one."""
+    """The push a verified delivery reports; Invalid (400) when its payload is not one."""
     try:
         payload = json.loads(body)
     except ValueError:
-        raise Unsupported("the delivery's body is not JSON") from None
+        raise Invalid("the delivery's body is not JSON") from None
     if not isinstance(payload, dict):
-        raise Unsupported("the delivery's body is not a JSON object")
+        raise Invalid("the delivery's body is not a JSON object")
     ref = payload.get("ref")
     if not isinstance(ref, str) or not ref:
-        raise Unsupported("the push names no ref")
+        raise Invalid("the push names no ref")
     if delivery.provider == GITHUB:
         after = payload.get("after")
         deleted = bool(payload.get("deleted")) or after == NO_COMMIT
@@ -89,7 +89,7 @@ def parse_push(delivery: Delivery, body: bytes) -> Push:
         urls = _strings(place, "git_http_url", "http_url", "web_url")
     commit = None if deleted else after
     if commit is not None and (not isinstance(commit, str) or not is_commit(commit)):
-        raise Unsupported(f"the push's commit {commit!r} is not a commit id")
+        raise Invalid(f"the push's commit {commit!r} is not a commit id")
     default = place.get("default_branch")
     return Push(ref, commit, urls, default if isinstance(default, str) else None)
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.engine import Row
 
-from dockyard.errors import NameUnknown, Unsupported
+from dockyard.errors import Conflict, Invalid, NotFound
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import task_counters, task_runs, task_sources
@@ -32,8 +32,11 @@ from dockyard.tasks.model import (
     BaseImage,
     OutputImage,
     Run,
+    RunKind,
     RunRequest,
+    RunStatus,
     StepResult,
+    Trigger,
 )
 
 RUN_COUNTER = "runs"
@@ -51,7 +54,7 @@ class RunStore:
         requester: str,
         engine: str,
         timeout: int,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         task_name: str | None = None,
         trigger_detail: str | None = None,
     ) -> Run:
@@ -66,11 +69,11 @@ class RunStore:
         with self._db.read() as conn:
             row = conn.execute(select(task_runs).where(task_runs.c.run_id == run_id)).first()
         if row is None:
-            raise NameUnknown(f"run {run_id} not found")
+            raise NotFound(f"run {run_id} not found")
         return _run(row)
 
     def recent(
-        self, top: int = 50, status: str | None = None, task_name: str | None = None
+        self, top: int = 50, status: RunStatus | None = None, task_name: str | None = None
     ) -> list[Run]:
         """Newest first."""
         query = select(task_runs).order_by(task_runs.c.seq.desc()).limit(top)
@@ -89,10 +92,10 @@ class RunStore:
                 select(task_runs.c.status).where(task_runs.c.run_id == run_id).with_for_update()
             ).first()
             if row is None:
-                raise NameUnknown(f"run {run_id} not found")
-            status = str(row[0])
+                raise NotFound(f"run {run_id} not found")
+            status = RunStatus(row[0])
             if status in FINAL:
-                raise Unsupported(f"run {run_id} has finished ({status})", status=409)
+                raise Conflict(f"run {run_id} has finished ({status})")
             values: dict[str, Any] = {"cancel_requested": True}
             if status == QUEUED:
                 values.update(status=CANCELED, finished_at=now, error="canceled before it started")
@@ -202,7 +205,7 @@ class RunStore:
         self,
         run_id: str,
         worker: str,
-        status: str,
+        status: RunStatus,
         error: str | None = None,
         output_images: Sequence[OutputImage] = (),
     ) -> bool:
@@ -296,7 +299,7 @@ def insert_run(
     requester: str,
     engine: str,
     timeout: int,
-    trigger: str = "manual",
+    trigger: Trigger = Trigger.MANUAL,
     task_name: str | None = None,
     trigger_detail: str | None = None,
 ) -> str:
@@ -307,10 +310,7 @@ def insert_run(
             update(task_sources).where(task_sources.c.digest == request.source).values(used_at=now)
         ).rowcount
         if not touched:
-            raise Unsupported(
-                f"source {request.source} is not uploaded (POST /api/v1/runs/sources)",
-                status=400,
-            )
+            raise Invalid(f"source {request.source} is not uploaded (POST /api/v1/runs/sources)")
     seq = _next_value(conn, RUN_COUNTER)
     run_id = f"{RUN_ID_PREFIX}{seq}"
     images = [image.replace(RUN_ID_TEMPLATE, run_id) for image in request.images]
@@ -374,9 +374,9 @@ def _run(row: Row[Any]) -> Run:
     return Run(
         run_id=data["run_id"],
         seq=int(data["seq"]),
-        kind=data["kind"],
-        status=data["status"],
-        trigger=data["trigger"],
+        kind=RunKind(data["kind"]),
+        status=RunStatus(data["status"]),
+        trigger=Trigger(data["trigger"]),
         request=RunRequest.from_json(json.loads(data["request"])),
         requester=data["requester"],
         engine=data["engine"],

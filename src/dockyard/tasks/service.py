@@ -1,32 +1,21 @@
-"""Scheduling runs: what a valid request is, which engine does it, how long it may take."""
+"""The task wing as the composition root builds it once: runs, their logs and sources, and
+the saved tasks, all bound to one `TaskPolicy`."""
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-from dockyard.errors import Unsupported
-from dockyard.spec.names import is_valid_name, is_valid_tag
-from dockyard.spec.reference import InvalidReference, parse_reference
-from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
+from dockyard.errors import Invalid
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
-from dockyard.tasks.fetch import parse_context_url
 from dockyard.tasks.logs import LogStore
-from dockyard.tasks.model import ENGINES, MAX_TIMEOUT_SECONDS, TRIGGERS, Run, RunRequest
+from dockyard.tasks.model import ENGINES, Run, RunKind, RunRequest, Trigger
+from dockyard.tasks.policy import MULTI_STEP_ENGINE, TaskPolicy, check_request, image_repository
 from dockyard.tasks.runs import RunStore
+from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.sources import SourceStore
 
-MULTI_STEP_ENGINE = "docker"  # steps run as containers of a Docker daemon, on its networks
-
-
-@dataclass(frozen=True, slots=True)
-class TaskPolicy:
-    default_engine: str = "buildah"
-    min_timeout_seconds: int = 300
-    max_source_bytes: int = 512 * 1024 * 1024
-    allow_private_sources: bool = False  # git remotes read to see commits
+# TaskPolicy and image_repository live in tasks/policy.py; the jobs and the base-image
+# triggers still import them from here.
+__all__ = ["TaskPolicy", "TaskService", "image_repository"]
 
 
 class TaskService:
@@ -36,6 +25,7 @@ class TaskService:
         self.runs = RunStore(db)
         self.logs = LogStore(db)
         self.sources = SourceStore(db, driver, policy.max_source_bytes)
+        self.saved = SavedTasks(db, policy)
 
     def schedule(
         self,
@@ -43,83 +33,23 @@ class TaskService:
         requester: str,
         timeout: int,
         engine: str | None = None,
-        trigger: str = "manual",
+        trigger: str = Trigger.MANUAL,
     ) -> Run:
         chosen = self.check(request, timeout, engine, trigger)
-        return self.runs.create(request, requester, chosen, timeout, trigger)
+        return self.runs.create(request, requester, chosen, timeout, Trigger(trigger))
 
     def check(
-        self, request: RunRequest, timeout: int, engine: str | None, trigger: str = "manual"
+        self, request: RunRequest, timeout: int, engine: str | None, trigger: str = Trigger.MANUAL
     ) -> str:
-        """Refuse (400) what cannot be scheduled; answers the engine that will do it."""
+        """Refuse (Invalid) what cannot be scheduled; answers the engine that will do it."""
         check_request(request)
-        self.check_timeout(timeout)
-        default = MULTI_STEP_ENGINE if request.kind == "task" else self.policy.default_engine
+        self.policy.check_timeout(timeout)
+        default = MULTI_STEP_ENGINE if request.kind == RunKind.TASK else self.policy.default_engine
         chosen = engine or default
-        if request.kind == "task" and chosen != MULTI_STEP_ENGINE:
-            raise Unsupported(f"a multi-step run runs on the {MULTI_STEP_ENGINE} engine")
+        if request.kind == RunKind.TASK and chosen != MULTI_STEP_ENGINE:
+            raise Invalid(f"a multi-step run runs on the {MULTI_STEP_ENGINE} engine")
         if chosen not in ENGINES:
-            raise Unsupported(f"unknown engine {chosen!r}; known: {', '.join(ENGINES)}")
-        if trigger not in TRIGGERS:
-            raise Unsupported(f"unknown trigger {trigger!r}")
+            raise Invalid(f"unknown engine {chosen!r}; known: {', '.join(ENGINES)}")
+        if trigger not in {t.value for t in Trigger}:
+            raise Invalid(f"unknown trigger {trigger!r}")
         return chosen
-
-    def check_timeout(self, timeout: int) -> None:
-        low, high = self.policy.min_timeout_seconds, MAX_TIMEOUT_SECONDS
-        if not low <= timeout <= high:
-            raise Unsupported(f"timeout must be between {low} and {high} seconds", status=400)
-
-
-def image_repository(image: str) -> tuple[str, str]:
-    """(repository, tag) of `repository[:tag]` (tag `latest` when none)."""
-    repository, sep, tag = image.rpartition(":")
-    if not sep or "/" in tag:
-        return image, "latest"
-    return repository, tag
-
-
-def check_request(request: RunRequest) -> None:
-    """Refuse (400) a request that cannot make a run."""
-    if request.kind == "build":
-        if (request.source is None) == (request.context_url is None):
-            raise Unsupported("a build needs exactly one of source and context_url")
-        if (
-            not request.dockerfile
-            or request.dockerfile.startswith("/")
-            or (".." in request.dockerfile.split("/"))
-        ):
-            raise Unsupported(f"dockerfile {request.dockerfile!r} must be a path in the context")
-    elif request.kind == "cmd":
-        if request.source is not None and request.context_url is not None:
-            raise Unsupported("a run takes at most one of source and context_url")
-        try:
-            words = shlex.split(request.cmd or "")
-        except ValueError as exc:
-            raise Unsupported(f"cmd {request.cmd!r}: {exc}") from None
-        if not words:
-            raise Unsupported("a cmd run needs cmd: '<image> <args...>'")
-        try:
-            parse_reference(words[0].replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
-        except InvalidReference as exc:
-            raise Unsupported(f"cmd: {exc}", status=400) from None
-    elif request.kind == "task":
-        if (request.source is None) == (request.context_url is None):
-            raise Unsupported("a multi-step run needs exactly one of source and context_url")
-        name = request.task_file or ""
-        if not name or name.startswith("/") or ".." in name.split("/"):
-            raise Unsupported(f"task file {name!r} must be a path in the context")
-    else:
-        raise Unsupported(f"unknown kind {request.kind!r}: build, cmd or task")
-    if request.context_url is not None:
-        parse_context_url(request.context_url)
-        if urlsplit(request.context_url).username:
-            raise Unsupported("context_url may not carry credentials")
-    for image in request.images:
-        repository, tag = image_repository(image.replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
-        if not is_valid_name(repository) or not is_valid_tag(tag):
-            raise Unsupported(
-                f"image {image!r} is not repository[:tag] of this registry", status=400
-            )
-    for key in request.build_args:
-        if not key or "=" in key:
-            raise Unsupported(f"build arg {key!r} is not a valid name")

@@ -17,16 +17,20 @@ from starlette.requests import ClientDisconnect
 from dockyard.access.rights import PUSH
 from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
 from dockyard.api.streaming import content_length
-from dockyard.errors import SizeInvalid, Unsupported
+from dockyard.errors import Invalid, TooLarge
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.tasks.model import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TIMEOUT_SECONDS,
     STATUSES,
     Run,
+    RunKind,
     RunRequest,
+    RunStatus,
+    Trigger,
 )
-from dockyard.tasks.service import TaskService, image_repository
+from dockyard.tasks.policy import image_repository
+from dockyard.tasks.service import TaskService
 
 router = APIRouter(tags=["runs"])
 TEXT = "text/plain; charset=utf-8"
@@ -114,11 +118,11 @@ class StepModel(_Model):
 
 class RunModel(_Model):
     run_id: str
-    kind: str
-    status: str = Field(
+    kind: RunKind
+    status: RunStatus = Field(
         description="Queued, Started, Running, Succeeded, Failed, Canceled, Error or Timeout"
     )
-    trigger: str
+    trigger: Trigger
     trigger_detail: str | None = Field(
         default=None, description="The timer's name, the commit, or the base image"
     )
@@ -154,7 +158,7 @@ class SourceModel(_Model):
 def _tasks(request: Request) -> TaskService:
     service = getattr(request.app.state, "tasks", None)
     if service is None:
-        raise Unsupported("tasks are not available on this server")
+        raise Invalid("tasks are not available on this server")
     assert isinstance(service, TaskService)
     return service
 
@@ -229,7 +233,7 @@ async def upload_source(
     limit = tasks.sources.max_bytes
     length = content_length(request)
     if length is not None and length > limit + DRAIN_BYTES:
-        raise SizeInvalid(f"the build context is larger than {limit} bytes", status=413)
+        raise TooLarge(f"the build context is larger than {limit} bytes")
     upload = await to_thread.run_sync(tasks.sources.open_upload)
     too_large = False
     try:
@@ -249,12 +253,12 @@ async def upload_source(
                 await to_thread.run_sync(upload.write, b"".join(pending))
                 pending, size = [], 0
         if too_large:
-            raise SizeInvalid(f"the build context is larger than {limit} bytes", status=413)
+            raise TooLarge(f"the build context is larger than {limit} bytes")
         await to_thread.run_sync(upload.write, b"".join(pending))
     except ClientDisconnect:
         with CancelScope(shield=True):
             await to_thread.run_sync(tasks.sources.discard, upload)
-        raise Unsupported("the client disconnected before the context was complete") from None
+        raise Invalid("the client disconnected before the context was complete") from None
     except BaseException:
         with CancelScope(shield=True):
             await to_thread.run_sync(tasks.sources.discard, upload)
@@ -309,9 +313,14 @@ def list_runs(
     status: Annotated[str | None, Query(description="Only runs with this status")] = None,
 ) -> list[RunModel]:
     """Runs, newest first."""
-    if status is not None and status not in STATUSES:
-        raise Unsupported(f"unknown status {status!r}; known: {', '.join(STATUSES)}")
-    return [run_model(run) for run in tasks.runs.recent(top, status)]
+    wanted: RunStatus | None = None
+    if status is not None:
+        try:
+            wanted = RunStatus(status)
+        except ValueError:
+            known = ", ".join(STATUSES)
+            raise Invalid(f"unknown status {status!r}; known: {known}") from None
+    return [run_model(run) for run in tasks.runs.recent(top, wanted)]
 
 
 @router.get("/runs/{run_id}", responses={404: {"description": "No such run"}})

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Access, Writer
 from dockyard.api.management.tasks import Saved
-from dockyard.errors import NameUnknown, SizeInvalid
+from dockyard.errors import NotFound, TooLarge
 from dockyard.tasks.push_hooks import is_ping, is_push, parse_push, verify
-from dockyard.tasks.saved import SavedTask, SavedTasks
+from dockyard.tasks.saved import SavedTasks
+from dockyard.tasks.task_model import SavedTask
 
 router = APIRouter(tags=["tasks"])
 MAX_DELIVERY_BYTES = 1024 * 1024
@@ -46,21 +47,21 @@ class WebhookSecretModel(_Model):
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_DELIVERY_BYTES:
-        raise SizeInvalid(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes", status=413)
+        raise TooLarge(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes")
     parts: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_DELIVERY_BYTES:
-            raise SizeInvalid(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes", status=413)
+            raise TooLarge(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes")
         parts.append(chunk)
     return b"".join(parts)
 
 
 def _task_or_none(saved: SavedTasks, name: str) -> SavedTask | None:
     try:
-        return saved.get(name)
-    except NameUnknown:
+        return saved.definitions.get(name)
+    except NotFound:
         return None
 
 
@@ -104,7 +105,7 @@ async def git_push_hook(
     if commit is None:
         return _ignored(response, f"the push deleted branch {branch}", branch=branch)
     seen = functools.partial(
-        saved.commit_seen,
+        saved.commits.seen,
         name,
         commit,
         branch,
@@ -134,12 +135,7 @@ def show_webhook_secret(
 ) -> WebhookSecretModel:
     """The push webhook of a task and its secret, to configure at the git host (made when
     the commit trigger is switched on)."""
-    secret = saved.get(name).spec.webhook_secret
-    if not secret:
-        raise NameUnknown(
-            f"task {name} has no webhook secret yet: switch its commit trigger on, or POST "
-            "to this path to make one"
-        )
+    secret = saved.commits.webhook_secret(name)
     access.audit.record("task.webhook_secret.show", principal.id, "ok", task=name)
     return WebhookSecretModel(url=str(request.url_for(HOOK_ROUTE, name=name)), secret=secret)
 
@@ -150,6 +146,6 @@ def renew_webhook_secret(
 ) -> WebhookSecretModel:
     """Replace the task's webhook secret with a new random one (deliveries signed with the
     old one are refused from now on)."""
-    secret = saved.renew_webhook_secret(name)
+    secret = saved.commits.renew_webhook_secret(name)
     access.audit.record("task.webhook_secret.renew", principal.id, "ok", task=name)
     return WebhookSecretModel(url=str(request.url_for(HOOK_ROUTE, name=name)), secret=secret)

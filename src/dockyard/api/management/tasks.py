@@ -6,7 +6,7 @@ credential passwords are write-only: no answer carries them (the push webhook's 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,20 +15,22 @@ from dockyard.access.principals import Principal
 from dockyard.access.rights import PUSH
 from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
 from dockyard.api.management.runs import RunModel, Tasks, run_model
-from dockyard.errors import Unsupported
+from dockyard.errors import Invalid
 from dockyard.spec.run_ids import RUN_ID_PREFIX
 from dockyard.tasks.model import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
-from dockyard.tasks.saved import (
+from dockyard.tasks.policy import image_repository
+from dockyard.tasks.saved import SavedTasks
+from dockyard.tasks.task_model import (
     NO_CONTEXT,
+    BaseImageTriggerType,
     Credential,
     RunOverrides,
     SavedTask,
-    SavedTasks,
     TaskSpec,
+    TaskStatus,
     Timer,
-    render,
 )
-from dockyard.tasks.service import image_repository
+from dockyard.tasks.task_spec import render
 
 router = APIRouter(tags=["tasks"])
 DEFAULT_TIMER = "t1"
@@ -95,10 +97,10 @@ class _TaskFields(_Model):
     timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
     platform: str | None = Field(default=None, pattern=PLATFORM)
     engine: str | None = None
-    status: Literal["Enabled", "Disabled"] | None = None
+    status: TaskStatus | None = None
     commit_trigger_enabled: bool | None = None
     base_image_trigger_enabled: bool | None = None
-    base_image_trigger_type: Literal["Runtime", "All"] | None = None
+    base_image_trigger_type: BaseImageTriggerType | None = None
     git_access_token: str | None = Field(
         default=None, description="For a private git context; stored, never answered"
     )
@@ -133,7 +135,7 @@ class TaskUpdate(_TaskFields):
 
 class TaskModel(_Model):
     name: str
-    status: str
+    status: TaskStatus
     context: str
     file: str | None
     cmd: str | None
@@ -145,7 +147,7 @@ class TaskModel(_Model):
     engine: str | None
     commit_trigger_enabled: bool
     base_image_trigger_enabled: bool
-    base_image_trigger_type: str
+    base_image_trigger_type: BaseImageTriggerType
     git_access_token_set: bool
     webhook_secret_set: bool
     last_commit: str | None = Field(description="The branch head the commit trigger saw last")
@@ -172,7 +174,7 @@ class TaskRunCreate(_Model):
 
 
 def _saved(tasks: Tasks) -> SavedTasks:
-    return SavedTasks(tasks.db, tasks.policy)
+    return tasks.saved  # built once, with the task service
 
 
 Saved = Annotated[SavedTasks, Depends(_saved)]
@@ -243,7 +245,7 @@ def _require_push(request: Request, principal: Principal, spec: TaskSpec) -> Non
 
 
 def _show(saved: SavedTasks, name: str) -> TaskModel:
-    return task_model(saved.get(name), saved.timers(name))
+    return task_model(saved.definitions.get(name), saved.timers.of(name))
 
 
 @router.post("/tasks", status_code=201, responses={409: {"description": "The name is taken"}})
@@ -257,11 +259,11 @@ def create_task(
     _require_push(request, principal, spec)
     schedules = {timer.name: timer.schedule for timer in body.timers}
     if len(schedules) != len(body.timers):
-        raise Unsupported("timer names must differ")
-    saved.create(body.name, spec, principal.id, schedules)
+        raise Invalid("timer names must differ")
+    saved.definitions.create(body.name, spec, principal.id, schedules)
     for timer in body.timers:
         if not timer.enabled:
-            saved.update_timer(body.name, timer.name, enabled=False)
+            saved.timers.update(body.name, timer.name, enabled=False)
     access.audit.record("task.create", principal.id, "ok", task=body.name)
     return _show(saved, body.name)
 
@@ -269,9 +271,9 @@ def create_task(
 @router.get("/tasks")
 def list_tasks(_: Reader, saved: Saved) -> list[TaskModel]:
     timers: dict[str, list[Timer]] = {}
-    for timer in saved.timers():
+    for timer in saved.timers.of():
         timers.setdefault(timer.task, []).append(timer)
-    return [task_model(task, timers.get(task.name, [])) for task in saved.all()]
+    return [task_model(task, timers.get(task.name, [])) for task in saved.definitions.all()]
 
 
 @router.get("/tasks/{name}", responses=NOT_FOUND)
@@ -296,7 +298,7 @@ def update_task(
     for key in ("file", "cmd"):  # one replaces the other
         if changes.get(key) is not None:
             changes[{"file": "cmd", "cmd": "file"}[key]] = None
-    current = saved.get(name).spec
+    current = saved.definitions.get(name).spec
     values = {**current.values, **(changes.get("values") or {})}
     _require_push(
         request,
@@ -307,7 +309,7 @@ def update_task(
             values={k: v for k, v in values.items() if v is not None},
         ),
     )
-    saved.update(name, changes)
+    saved.definitions.update(name, changes)
     access.audit.record("task.update", principal.id, "ok", task=name, fields=sorted(changes))
     return _show(saved, name)
 
@@ -315,7 +317,7 @@ def update_task(
 @router.delete("/tasks/{name}", status_code=204, responses=NOT_FOUND)
 def delete_task(name: str, principal: Writer, saved: Saved, access: Access) -> Response:
     """Delete a task with its timers and credentials (its runs stay)."""
-    saved.delete(name)
+    saved.definitions.delete(name)
     access.audit.record("task.delete", principal.id, "ok", task=name)
     return Response(status_code=204)
 
@@ -330,14 +332,14 @@ def run_task(
     access: Access,
 ) -> RunModel:
     """Run a task now (trigger `manual`), optionally with other values or context."""
-    _require_push(request, principal, saved.get(name).spec)
+    _require_push(request, principal, saved.definitions.get(name).spec)
     overrides = RunOverrides(
         values=dict(body.values),
         secret_values=dict(body.secret_values),
         source=body.source,
         timeout=body.timeout,
     )
-    run = saved.run(name, principal.id, overrides)
+    run = saved.definitions.run(name, principal.id, overrides)
     access.audit.record("task.run", principal.id, "ok", task=name, run_id=run.run_id)
     return run_model(run)
 
@@ -351,7 +353,7 @@ def list_task_runs(
     top: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[RunModel]:
     """The task's runs, newest first."""
-    saved.get(name)
+    saved.definitions.get(name)
     return [run_model(run) for run in tasks.runs.recent(top, task_name=name)]
 
 
@@ -360,14 +362,14 @@ def list_task_runs(
 
 @router.get("/tasks/{name}/timers", responses=NOT_FOUND)
 def list_timers(name: str, _: Reader, saved: Saved) -> list[TimerModel]:
-    return [timer_model(t) for t in saved.timers(name)]
+    return [timer_model(t) for t in saved.timers.of(name)]
 
 
 @router.post("/tasks/{name}/timers", status_code=201, responses=NOT_FOUND)
 def add_timer(
     name: str, body: TimerCreate, principal: Writer, saved: Saved, access: Access
 ) -> TimerModel:
-    timer = saved.add_timer(name, body.name, body.schedule, body.enabled)
+    timer = saved.timers.add(name, body.name, body.schedule, body.enabled)
     access.audit.record("task.timer.add", principal.id, "ok", task=name, timer=body.name)
     return timer_model(timer)
 
@@ -377,7 +379,7 @@ def update_timer(
     name: str, timer: str, body: TimerUpdate, principal: Writer, saved: Saved, access: Access
 ) -> TimerModel:
     """A new schedule, or enabling again, counts from now."""
-    updated = saved.update_timer(name, timer, body.schedule, body.enabled)
+    updated = saved.timers.update(name, timer, body.schedule, body.enabled)
     access.audit.record("task.timer.update", principal.id, "ok", task=name, timer=timer)
     return timer_model(updated)
 
@@ -386,7 +388,7 @@ def update_timer(
 def remove_timer(
     name: str, timer: str, principal: Writer, saved: Saved, access: Access
 ) -> Response:
-    saved.remove_timer(name, timer)
+    saved.timers.remove(name, timer)
     access.audit.record("task.timer.remove", principal.id, "ok", task=name, timer=timer)
     return Response(status_code=204)
 
@@ -396,14 +398,14 @@ def remove_timer(
 
 @router.get("/tasks/{name}/credentials", responses=NOT_FOUND)
 def list_credentials(name: str, _: Reader, saved: Saved) -> list[CredentialModel]:
-    return [credential_model(c) for c in saved.credentials(name)]
+    return [credential_model(c) for c in saved.secrets.credentials(name)]
 
 
 @router.post("/tasks/{name}/credentials", status_code=201, responses=NOT_FOUND)
 def add_credential(
     name: str, body: CredentialCreate, principal: Writer, saved: Saved, access: Access
 ) -> CredentialModel:
-    credential = saved.add_credential(name, body.login_server, body.username, body.password)
+    credential = saved.secrets.add_credential(name, body.login_server, body.username, body.password)
     access.audit.record(
         "task.credential.add", principal.id, "ok", task=name, login_server=body.login_server
     )
@@ -414,7 +416,7 @@ def add_credential(
 def remove_credential(
     name: str, login_server: str, principal: Writer, saved: Saved, access: Access
 ) -> Response:
-    saved.remove_credential(name, login_server)
+    saved.secrets.remove_credential(name, login_server)
     access.audit.record(
         "task.credential.remove", principal.id, "ok", task=name, login_server=login_server
     )

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.errors import Unsupported
+from dockyard.errors import Invalid
 from dockyard.spec.reference import InvalidReference, parse_reference
 
 # option -> takes a value; both spellings of each.
@@ -44,7 +44,7 @@ BUILD_NETWORKS = ("default", "none")
 HOST_NETWORK = "host"
 
 
-class BuildStepInvalid(Unsupported):
+class BuildStepInvalid(Invalid):
     """A build step whose arguments cannot be run."""
 
 

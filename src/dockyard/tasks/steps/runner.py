@@ -28,9 +28,9 @@ import yaml
 from dockyard.tasks.credentials import RunCredential
 from dockyard.tasks.model import FAILED, SUCCEEDED, BaseImage, OutputImage, Run, StepResult
 from dockyard.tasks.outcome import Outcome
+from dockyard.tasks.policy import image_repository
 from dockyard.tasks.process import LOST, LogSink, RunControl, Stopped
 from dockyard.tasks.runs import RunStore
-from dockyard.tasks.service import image_repository
 from dockyard.tasks.steps.build_command import BuildStepInvalid, path_inside
 from dockyard.tasks.steps.control import STEP_TIMED_OUT, StepControl
 from dockyard.tasks.steps.docker import Container, DockerSteps, Login, docker_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockyard.errors import Unsupported
+from dockyard.errors import Invalid
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -19,7 +19,7 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
 
-class TaskFileInvalid(Unsupported):
+class TaskFileInvalid(Invalid):
     """The task file cannot run; every problem found is listed, in the order of the text."""
 
     def __init__(self, problems: list[Problem]) -> None:
