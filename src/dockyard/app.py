@@ -39,11 +39,11 @@ from dockyard.errors import DockyardError
 from dockyard.jobs.task_worker import build_task_worker
 from dockyard.jobs.worker import BackgroundWorker
 from dockyard.registry.core import Registry, RegistryOptions
-from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.spec.ip_ranges import AddressSet, parse_ip_range
 from dockyard.storage.db.database import Database
 from dockyard.storage.filesystem import FilesystemDriver
 from dockyard.tasks.service import TaskPolicy, TaskService
+from dockyard.tiers.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.webhooks.service import WebhookService, WebhookSettings
 
 
@@ -116,7 +116,7 @@ def build_rate_limiter(settings: Settings, registry: Registry) -> RateLimiter:
     if settings.rate_limit_redis_url:
         # Imported only here: the redis client is an optional dependency.
         try:
-            from dockyard.registry.ratelimit.redis_buckets import RedisBuckets
+            from dockyard.tiers.ratelimit.redis_buckets import RedisBuckets
         except ImportError as exc:
             raise RuntimeError(
                 "rate_limit_redis_url needs the redis client: pip install 'dockyard[redis]'"

@@ -19,8 +19,8 @@ from dockyard import telemetry
 from dockyard.api.auth import Caller
 from dockyard.api.errors import error_response
 from dockyard.errors import TooManyRequests
-from dockyard.registry.ratelimit import Admitted, Bucket, RateLimiter, Refused
-from dockyard.tiers import RateClass
+from dockyard.tiers.ratelimit import Admitted, Bucket, RateLimiter, Refused
+from dockyard.tiers.table import RateClass
 
 log = logging.getLogger("dockyard.ratelimit")
 

@@ -12,16 +12,16 @@ from dockyard.registry.integrity import IntegrityChecker
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.network_rules import NetworkRuleService
-from dockyard.registry.policies import PolicyService
 from dockyard.registry.purge import PurgeService
 from dockyard.registry.quarantine import QuarantineService
 from dockyard.registry.repositories import RepositoryService
-from dockyard.registry.retention import RetentionService
+from dockyard.registry.retention import RetentionService, policies_changed
 from dockyard.registry.soft_delete import SoftDeleteService
 from dockyard.registry.uploads import UploadService
 from dockyard.registry.usage import StorageLimit, UsageService
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
+from dockyard.tiers.policies import PolicyService
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ class Registry:
         self.retention = RetentionService(db, self.manifests)
         self.purge = PurgeService(db, self.manifests)
         self.quarantine = QuarantineService(db)
-        self.policies = PolicyService(db, options.storage_limit_bytes, options.rate_overrides)
+        self.policies = PolicyService(
+            db, options.storage_limit_bytes, options.rate_overrides, on_change=policies_changed
+        )
         self.network_rules = NetworkRuleService(db)
         self.integrity = IntegrityChecker(db, driver, options.allow_sparse_manifests)
         self.gc = GarbageCollector(
