@@ -15,7 +15,7 @@ from dockyard.registry.core import Registry
 
 
 def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
-    gauges = DatabaseGauges(registry.db)
+    gauges = DatabaseGauges(registry)
 
     async def version_check(request: Request) -> Response:
         return JSONResponse({})
