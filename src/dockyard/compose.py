@@ -28,12 +28,10 @@ from dockyard.registry.listing import ListingService
 from dockyard.registry.local_images import RegistryImages
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.network_rules import NetworkRuleService
-from dockyard.registry.policies import PolicyService
 from dockyard.registry.purge import PurgeService
 from dockyard.registry.quarantine import QuarantineService
-from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.registry.repositories import RepositoryService
-from dockyard.registry.retention import RetentionService
+from dockyard.registry.retention import RetentionService, policies_changed
 from dockyard.registry.soft_delete import SoftDeleteService
 from dockyard.registry.uploads import UploadService
 from dockyard.registry.usage import StorageLimit, UsageService
@@ -42,6 +40,8 @@ from dockyard.storage.driver import BlobDriver
 from dockyard.storage.filesystem import FilesystemDriver
 from dockyard.tasks.executor import ExecutorSettings
 from dockyard.tasks.service import TaskPolicy, TaskService
+from dockyard.tiers.policies import PolicyService
+from dockyard.tiers.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.webhooks.service import WebhookService
 from dockyard.webhooks.service import WebhookSettings as WebhookPolicy
 
@@ -125,7 +125,9 @@ def build_registry(settings: Settings, db: Database, driver: BlobDriver) -> Regi
         retention=RetentionService(db, manifests),
         purge=PurgeService(db, manifests),
         quarantine=QuarantineService(db),
-        policies=PolicyService(db, storage.limit_bytes, settings.rate_limit.limits),
+        policies=PolicyService(
+            db, storage.limit_bytes, settings.rate_limit.limits, on_change=policies_changed
+        ),
         network_rules=NetworkRuleService(db),
         integrity=IntegrityChecker(db, driver, sparse),
         gc=GarbageCollector(
@@ -185,7 +187,7 @@ def build_rate_limiter(settings: Settings, registry: Registry) -> RateLimiter:
     if limits.redis_url:
         # Imported only here: the redis client is an optional dependency.
         try:
-            from dockyard.registry.ratelimit.redis_buckets import RedisBuckets
+            from dockyard.tiers.ratelimit.redis_buckets import RedisBuckets
         except ImportError as exc:
             raise RuntimeError(
                 "rate_limit_redis_url needs the redis client: pip install 'dockyard[redis]'"

@@ -11,12 +11,12 @@ import pytest
 
 from dockyard.api.ratelimit import rate_class_of
 from dockyard.config import RATE_CLASSES, Settings
-from dockyard.registry.ratelimit import Admitted, Bucket, Grant, LocalBatches, Refill, Refused
-from dockyard.registry.ratelimit.batches import LEASE_SECONDS, batch_size
-from dockyard.registry.ratelimit.buckets import DatabaseBuckets, Want, bucket_key, refill
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.migrate import upgrade
-from dockyard.tiers import RateClass
+from dockyard.tiers.ratelimit import Admitted, Bucket, Grant, LocalBatches, Refill, Refused
+from dockyard.tiers.ratelimit.batches import LEASE_SECONDS, batch_size
+from dockyard.tiers.ratelimit.buckets import DatabaseBuckets, Want, bucket_key, refill
+from dockyard.tiers.table import RateClass
 from tests.conftest import fresh_database_url
 
 DIGEST = "sha256:" + "a" * 64

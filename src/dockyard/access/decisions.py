@@ -1,13 +1,12 @@
 """What a registry request needs, and whether the caller has it.
 
-Pure functions over a method and a path: which repository and which token actions a request
-needs (distribution-spec endpoints), and the intersection of requested and held actions that
-the token service grants.
+A request's `Requirement` (derived from the route table, dockyard.api.routes), whether an
+access token's claims cover it, and the intersection of requested and held actions that the
+token service grants.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from dockyard.access.rights import (
@@ -28,20 +27,6 @@ TOKEN_ACTIONS = {"pull": PULL, "push": PUSH, "delete": DELETE}
 MANAGEMENT = "management"
 MANAGEMENT_ACTIONS = {"read": MANAGE_READ, "write": MANAGE_WRITE}
 
-_REPOSITORY_ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[str, ...]]]] = [
-    (re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?(?P<rest>[^/]*)$"), {"*": (PULL, PUSH)}),
-    (
-        re.compile(r"^/v2/(?P<name>.+)/(?:manifests|blobs)/(?P<rest>[^/]+)$"),
-        {"GET": (PULL,), "HEAD": (PULL,), "PUT": (PULL, PUSH), "DELETE": (DELETE,)},
-    ),
-    (re.compile(r"^/v2/(?P<name>.+)/tags/list$"), {"GET": (PULL,)}),
-    (re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<rest>[^/]+)$"), {"GET": (PULL,)}),
-    (
-        re.compile(r"^/acr/v1/(?P<name>(?!_catalog$).+?)(?P<rest>/_tags.*|/_manifests.*)?$"),
-        {"GET": (METADATA_READ,), "PATCH": (METADATA_WRITE,), "DELETE": (DELETE,)},
-    ),
-]
-
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
@@ -61,22 +46,6 @@ class Requirement:
         if not token_actions:
             token_actions = [PULL]
         return f"repository:{self.repository}:{','.join(token_actions)}"
-
-
-def requirement(method: str, path: str) -> Requirement | None:
-    """None for paths that are not guarded here (health, metrics, token service)."""
-    if path in ("/v2", "/v2/"):
-        return Requirement("base")
-    if path in ("/v2/_catalog", "/acr/v1/_catalog"):
-        return Requirement("catalog")
-    if not (path.startswith("/v2/") or path.startswith("/acr/v1/")):
-        return None
-    for pattern, by_method in _REPOSITORY_ROUTES:
-        match = pattern.match(path)
-        if match:
-            actions = by_method.get(method) or by_method.get("*") or (PULL,)
-            return Requirement("repository", match.group("name"), actions)
-    return Requirement("base")
 
 
 def grant(rights: Rights, scopes: list[Scope]) -> list[dict[str, object]]:

@@ -46,7 +46,8 @@ from dockyard.storage.db.schema import (
     tokens,
     users,
 )
-from dockyard.storage.db.settings import check_tier_room, load_policies
+from dockyard.tiers.limits import check_tier_room
+from dockyard.tiers.settings import load_policies
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$")
 # Users may also be named as identity providers name them (`upn`, `preferred_username`,

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from dockyard.api.acr_shapes import manifest_json, repository_json, tag_json
 from dockyard.api.context import request_info
 from dockyard.api.listing import page_size, query_text
+from dockyard.api.routes import ACR_MANIFEST, ACR_MANIFESTS, ACR_REPOSITORY, ACR_TAG, ACR_TAGS
 from dockyard.errors import DigestInvalid, Unsupported
 from dockyard.registry.attributes import AttributeChange, InfoPage, Order
 from dockyard.registry.core import Registry
@@ -165,17 +166,16 @@ def acr_routes(registry: Registry) -> list[Route]:
         )
         return Response(status_code=202, headers={"Content-Length": "0"})
 
-    base = "/acr/v1/{name:path}"
     return [
-        Route(f"{base}/_tags", list_tags, methods=["GET"]),
-        Route(f"{base}/_tags/{{tag}}", get_tag, methods=["GET"]),
-        Route(f"{base}/_tags/{{tag}}", patch_tag, methods=["PATCH"]),
-        Route(f"{base}/_tags/{{tag}}", delete_tag, methods=["DELETE"]),
-        Route(f"{base}/_manifests", list_manifests, methods=["GET"]),
-        Route(f"{base}/_manifests/{{digest}}", get_manifest, methods=["GET"]),
-        Route(f"{base}/_manifests/{{digest}}", patch_manifest, methods=["PATCH"]),
-        Route(f"{base}/_manifests/{{digest}}", delete_manifest, methods=["DELETE"]),
-        Route(base, get_repository, methods=["GET"]),
-        Route(base, patch_repository, methods=["PATCH"]),
-        Route(base, delete_repository, methods=["DELETE"]),
+        ACR_TAGS.route(list_tags, "GET"),
+        ACR_TAG.route(get_tag, "GET"),
+        ACR_TAG.route(patch_tag, "PATCH"),
+        ACR_TAG.route(delete_tag, "DELETE"),
+        ACR_MANIFESTS.route(list_manifests, "GET"),
+        ACR_MANIFEST.route(get_manifest, "GET"),
+        ACR_MANIFEST.route(patch_manifest, "PATCH"),
+        ACR_MANIFEST.route(delete_manifest, "DELETE"),
+        ACR_REPOSITORY.route(get_repository, "GET"),
+        ACR_REPOSITORY.route(patch_repository, "PATCH"),
+        ACR_REPOSITORY.route(delete_repository, "DELETE"),
     ]

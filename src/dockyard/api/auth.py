@@ -18,13 +18,14 @@ from anyio import to_thread
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dockyard.access.decisions import Requirement, claims_allow, requirement
+from dockyard.access.decisions import Requirement, claims_allow
 from dockyard.access.oidc import OidcVerifier
 from dockyard.access.principals import ANONYMOUS, REFRESH_TOKEN_USERNAME, Principal
 from dockyard.access.rights import PULL, Rights
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.api.errors import envelope
+from dockyard.api.routes import requirement
 from dockyard.api.uploads import UPLOAD_START_STATE, read_upload_start
 from dockyard.errors import Denied, DockyardError, Unauthorized
 from dockyard.spec.scopes import challenge

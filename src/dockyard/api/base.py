@@ -10,11 +10,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dockyard.api.metrics import DatabaseGauges, render
+from dockyard.api.routes import HEALTH, METRICS, VERSION, VERSION_NO_SLASH
 from dockyard.registry.core import Registry
 
 
 def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
-    gauges = DatabaseGauges(registry.db)
+    gauges = DatabaseGauges(registry)
 
     async def version_check(request: Request) -> Response:
         return JSONResponse({})
@@ -35,8 +36,8 @@ def base_routes(registry: Registry, multiprocess_metrics: bool) -> list[Route]:
         return Response(payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return [
-        Route("/v2/", version_check, methods=["GET", "HEAD"]),
-        Route("/v2", version_check, methods=["GET", "HEAD"]),
-        Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        VERSION.route(version_check, "GET", "HEAD"),
+        VERSION_NO_SLASH.route(version_check, "GET", "HEAD"),
+        HEALTH.route(healthz, "GET", "HEAD"),
+        METRICS.route(metrics, "GET"),
     ]

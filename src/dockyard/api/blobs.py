@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dockyard.api.routes import BLOB
 from dockyard.api.streaming import BlobResponse, not_modified
 from dockyard.errors import BlobUnknown, RangeInvalid
 from dockyard.registry.core import Registry
@@ -68,6 +69,6 @@ def blob_routes(registry: Registry) -> list[Route]:
         )
 
     return [
-        Route("/v2/{name:path}/blobs/{digest}", get_blob, methods=["GET", "HEAD"]),
-        Route("/v2/{name:path}/blobs/{digest}", delete_blob, methods=["DELETE"]),
+        BLOB.route(get_blob, "GET", "HEAD"),
+        BLOB.route(delete_blob, "DELETE"),
     ]

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dockyard.api.routes import ACR_CATALOG, CATALOG, REFERRERS, TAGS
 from dockyard.errors import PaginationNumberInvalid, Unsupported
 from dockyard.registry.core import Registry
 from dockyard.registry.listing import Page
@@ -115,8 +116,8 @@ def listing_routes(
         return Response(json.dumps(body, separators=(",", ":")).encode(), headers=headers)
 
     return [
-        Route("/v2/_catalog", catalog, methods=["GET"]),
-        Route("/acr/v1/_catalog", catalog, methods=["GET"]),  # ACR's catalog, the same answer
-        Route("/v2/{name:path}/tags/list", list_tags, methods=["GET"]),
-        Route("/v2/{name:path}/referrers/{digest}", referrers, methods=["GET"]),
+        CATALOG.route(catalog, "GET"),
+        ACR_CATALOG.route(catalog, "GET"),  # ACR's catalog, the same answer
+        TAGS.route(list_tags, "GET"),
+        REFERRERS.route(referrers, "GET"),
     ]

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dockyard.api.context import request_info
+from dockyard.api.routes import MANIFEST
 from dockyard.api.streaming import content_length, not_modified
 from dockyard.errors import Denied, ManifestInvalid, SizeInvalid
 from dockyard.registry.core import Registry
@@ -104,9 +105,8 @@ def manifest_routes(
         )
         return Response(status_code=202, headers={"Content-Length": "0"})
 
-    path = "/v2/{name:path}/manifests/{reference}"
     return [
-        Route(path, get_manifest, methods=["GET", "HEAD"]),
-        Route(path, put_manifest, methods=["PUT"]),
-        Route(path, delete_manifest, methods=["DELETE"]),
+        MANIFEST.route(get_manifest, "GET", "HEAD"),
+        MANIFEST.route(put_manifest, "PUT"),
+        MANIFEST.route(delete_manifest, "DELETE"),
     ]

@@ -17,32 +17,14 @@ from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import func, select
 
 from dockyard import telemetry
-from dockyard.registry.usage import stored_bytes
-from dockyard.storage.db.database import Database
-from dockyard.storage.db.schema import repositories, task_runs, webhook_deliveries
-from dockyard.tasks.model import QUEUED, RUNNING, STARTED
-from dockyard.webhooks.service import DEAD, PENDING
+from dockyard.registry.core import Registry
+from dockyard.registry.usage import repository_count, stored_bytes
+from dockyard.tasks.gauges import unfinished_runs
+from dockyard.webhooks.gauges import undelivered
 
 log = logging.getLogger("dockyard.metrics")
-
-# Series label -> status in the database.
-_RUN_STATES = {"queued": QUEUED, "started": STARTED, "running": RUNNING}
-_DELIVERY_STATES = {"pending": PENDING, "failed": DEAD}
-
-_RUNS_BY_STATUS = (
-    select(task_runs.c.status, func.count())
-    .where(task_runs.c.status.in_(list(_RUN_STATES.values())))
-    .group_by(task_runs.c.status)
-)
-_DELIVERIES_BY_STATUS = (
-    select(webhook_deliveries.c.status, func.count())
-    .where(webhook_deliveries.c.status.in_(list(_DELIVERY_STATES.values())))
-    .group_by(webhook_deliveries.c.status)
-)
-_REPOSITORY_COUNT = select(func.count()).select_from(repositories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +38,8 @@ class Snapshot:
 class DatabaseGauges:
     """A prometheus_client collector of what the database holds."""
 
-    def __init__(self, db: Database, ttl_seconds: float = 2.0) -> None:
-        self._db = db
+    def __init__(self, registry: Registry, ttl_seconds: float = 2.0) -> None:
+        self._db = registry.db
         self._ttl = ttl_seconds
         self._lock = threading.Lock()
         self._taken: Snapshot | None = None
@@ -76,16 +58,9 @@ class DatabaseGauges:
 
     def _read(self) -> Snapshot:
         with self._db.read() as conn:
-            stored = stored_bytes(conn)
-            repository_count = int(conn.execute(_REPOSITORY_COUNT).scalar_one())
-            runs = {str(s): int(n) for s, n in conn.execute(_RUNS_BY_STATUS)}
-            deliveries = {str(s): int(n) for s, n in conn.execute(_DELIVERIES_BY_STATUS)}
-        return Snapshot(
-            stored,
-            repository_count,
-            {label: runs.get(status, 0) for label, status in _RUN_STATES.items()},
-            {label: deliveries.get(status, 0) for label, status in _DELIVERY_STATES.items()},
-        )
+            return Snapshot(
+                stored_bytes(conn), repository_count(conn), unfinished_runs(conn), undelivered(conn)
+            )
 
     def collect(self) -> Iterator[Metric]:
         failures = CounterMetricFamily(

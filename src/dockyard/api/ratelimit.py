@@ -7,7 +7,6 @@ lets through unguarded, is limited per client address (its callers are not known
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 
 import anyio
@@ -18,9 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dockyard import telemetry
 from dockyard.api.auth import Caller
 from dockyard.api.errors import error_response
+from dockyard.api.routes import REFERRERS
 from dockyard.errors import TooManyRequests
-from dockyard.registry.ratelimit import Admitted, Bucket, RateLimiter, Refused
-from dockyard.tiers import RateClass
+from dockyard.tiers.ratelimit import Admitted, Bucket, RateLimiter, Refused
+from dockyard.tiers.table import RateClass
 
 log = logging.getLogger("dockyard.ratelimit")
 
@@ -31,7 +31,6 @@ RATE_LIMITED = Counter(
 )
 
 TOKEN_PATHS = frozenset({"/oauth2/token", "/oauth2/exchange"})
-_REFERRERS = re.compile(r"^/v2/.+/referrers/[^/]+$")
 _CHANGES = {
     "POST": RateClass.WRITES,
     "PUT": RateClass.WRITES,
@@ -57,7 +56,7 @@ def rate_class_of(method: str, path: str) -> RateClass | None:
         return RateClass.TOKENS
     if path.startswith("/v2/") and path != "/v2/":
         if method in ("GET", "HEAD"):
-            return RateClass.REFERRERS if _REFERRERS.match(path) else RateClass.READS
+            return RateClass.REFERRERS if REFERRERS.pattern.match(path) else RateClass.READS
         return _CHANGES.get(method)
     if path.startswith("/acr/v1/"):
         if method in ("GET", "HEAD"):

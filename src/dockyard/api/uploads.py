@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dockyard.api.routes import UPLOAD, UPLOAD_START
 from dockyard.api.streaming import content_length, receive_body
 from dockyard.errors import DigestInvalid, RangeInvalid, Unsupported
 from dockyard.registry.core import Registry
@@ -147,11 +148,10 @@ def upload_routes(registry: Registry) -> list[Route]:
         await to_thread.run_sync(uploads.cancel, session)
         return Response(status_code=204)
 
-    path = "/v2/{name:path}/blobs/uploads/{upload_id}"
     return [
-        Route("/v2/{name:path}/blobs/uploads/", start_upload, methods=["POST"]),
-        Route(path, upload_status, methods=["GET"]),
-        Route(path, patch_upload, methods=["PATCH"]),
-        Route(path, finish_upload, methods=["PUT"]),
-        Route(path, cancel_upload, methods=["DELETE"]),
+        UPLOAD_START.route(start_upload, "POST"),
+        UPLOAD.route(upload_status, "GET"),
+        UPLOAD.route(patch_upload, "PATCH"),
+        UPLOAD.route(finish_upload, "PUT"),
+        UPLOAD.route(cancel_upload, "DELETE"),
     ]

@@ -12,7 +12,6 @@ from dockyard.registry.integrity import IntegrityChecker
 from dockyard.registry.listing import ListingService
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.network_rules import NetworkRuleService
-from dockyard.registry.policies import PolicyService
 from dockyard.registry.purge import PurgeService
 from dockyard.registry.quarantine import QuarantineService
 from dockyard.registry.repositories import RepositoryService
@@ -22,6 +21,7 @@ from dockyard.registry.uploads import UploadService
 from dockyard.registry.usage import StorageLimit, UsageService
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
+from dockyard.tiers.policies import PolicyService
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dockyard.registry.names import check_digest, check_tag
 from dockyard.spec.digest import is_digest_reference
 from dockyard.storage.db.database import insert_ignore
 from dockyard.storage.db.schema import manifests, repositories, tags
-from dockyard.storage.db.settings import load_policies
+from dockyard.tiers.settings import load_policies
 
 ATTRIBUTES = {
     "deleteEnabled": "delete_enabled",

@@ -43,8 +43,8 @@ from dockyard.storage.db.schema import (
     repository_blobs,
     tags,
 )
-from dockyard.storage.db.settings import load_policies
 from dockyard.storage.driver import BlobDriver, blob_key
+from dockyard.tiers.settings import load_policies
 
 # Asked inside a delete's transaction (with the repository id): may it go ahead?
 DeleteGuard = Callable[[Connection, int], bool]

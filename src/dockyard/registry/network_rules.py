@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from dockyard.errors import Denied, NameUnknown, Unsupported
-from dockyard.registry.policies import refuse_lockout
 from dockyard.spec.ip_ranges import (
     AddressSet,
     DefaultAction,
@@ -32,7 +31,8 @@ from dockyard.storage.db.network_rules import (
     read_ranges,
     remove_range,
 )
-from dockyard.storage.db.settings import load_policies
+from dockyard.tiers.policies import refuse_lockout
+from dockyard.tiers.settings import load_policies
 
 
 @dataclass(frozen=True, slots=True)

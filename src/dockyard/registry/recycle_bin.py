@@ -23,7 +23,7 @@ from dockyard.storage.db.schema import (
     repository_blobs,
     tags,
 )
-from dockyard.storage.db.settings import load_policies
+from dockyard.tiers.settings import load_policies
 
 MANIFEST, TAG = "manifest", "tag"
 DAY_SECONDS = 86400.0

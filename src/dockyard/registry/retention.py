@@ -22,10 +22,15 @@ from dockyard.errors import DockyardError
 from dockyard.registry import recycle_bin
 from dockyard.registry.locks import undeletable
 from dockyard.registry.manifests import DeleteGuard, ManifestService
-from dockyard.registry.untagging import RETENTION_SINCE_SETTING, unneeded_untagged
+from dockyard.registry.untagging import unneeded_untagged
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import manifests, repositories
-from dockyard.storage.db.settings import Policies, load_policies, read_settings, write_setting
+from dockyard.tiers.settings import (
+    Policies,
+    load_policies,
+    mark_retention_since,
+    retention_since,
+)
 
 DAY_SECONDS = 86400.0
 
@@ -33,7 +38,7 @@ DAY_SECONDS = 86400.0
 def policies_changed(conn: Connection, before: Policies, after: Policies) -> None:
     """Called in the transaction that changes the policies."""
     if after.retention_enabled and not before.retention_enabled:
-        write_setting(conn, RETENTION_SINCE_SETTING, repr(time.time()))
+        mark_retention_since(conn, time.time())
     if after.soft_delete_days != before.soft_delete_days:
         recycle_bin.reschedule(conn, after.soft_delete_days)
 
@@ -50,10 +55,10 @@ def _window(conn: Connection, now: float) -> tuple[float, float] | None:
     policies = load_policies(conn)
     if not (policies.retention_enabled and policies.limits.retention_policy):
         return None
-    since = read_settings(conn).get(RETENTION_SINCE_SETTING)
+    since = retention_since(conn)
     if since is None:
         return None
-    return float(since), now - policies.retention_days * DAY_SECONDS
+    return since, now - policies.retention_days * DAY_SECONDS
 
 
 def _expired(since: float, cutoff: float) -> Any:
@@ -69,13 +74,13 @@ class RetentionService:
     def _start(self, now: float) -> tuple[float, float] | None:
         with self._db.read() as conn:
             policies = load_policies(conn)
-            since = read_settings(conn).get(RETENTION_SINCE_SETTING)
+            since = retention_since(conn)
             window = _window(conn, now)
         if policies.retention_enabled and since is None:
             # Switched on before the time was recorded: count from now on.
             with self._db.write() as conn:
-                if read_settings(conn).get(RETENTION_SINCE_SETTING) is None:
-                    write_setting(conn, RETENTION_SINCE_SETTING, repr(now))
+                if retention_since(conn) is None:
+                    mark_retention_since(conn, now)
         return window
 
     def run(self, now: float | None = None) -> RetentionReport:

@@ -16,10 +16,6 @@ from sqlalchemy import Connection, and_, exists, update
 
 from dockyard.storage.db.schema import manifest_children, manifests, tags
 
-# Registry setting: when the retention policy was last switched on (ACR's policy applies only
-# to manifests untagged after that).
-RETENTION_SINCE_SETTING = "retention_enabled_at"
-
 
 def mark_untagged(conn: Connection, repo_id: int, digests: Iterable[str], now: float) -> None:
     """Record `now` on those of `digests` that no tag points at any more."""

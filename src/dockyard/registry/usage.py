@@ -175,3 +175,10 @@ def _repository_usages(conn: Connection, only: str | None) -> list[RepositoryUsa
             )
         )
     return usages
+
+
+_REPOSITORY_COUNT = select(func.count()).select_from(repositories)
+
+
+def repository_count(conn: Connection) -> int:
+    return int(conn.execute(_REPOSITORY_COUNT).scalar_one())

@@ -37,7 +37,7 @@ from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.outbox import has_unread, take_events
 from dockyard.storage.db.schema import webhook_deliveries, webhooks
-from dockyard.storage.db.settings import check_tier_room
+from dockyard.tiers.limits import check_tier_room
 
 ACTIONS = (
     "push",

@@ -17,8 +17,8 @@ from dockyard.api.auth import Authenticator
 from dockyard.api.network_rules import CLIENT_ADDRESS_STATE
 from dockyard.errors import Denied, Unauthorized
 from dockyard.registry.core import Registry
-from dockyard.registry.policies import PolicyService
 from dockyard.spec.ip_ranges import IpAddress
+from dockyard.tiers.policies import PolicyService
 from dockyard.webhooks.service import WebhookService
 
 

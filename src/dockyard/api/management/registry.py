@@ -7,10 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Access, Reader, Writer, lockout_guard
 from dockyard.api.management.deps import Policies as PolicyDep
-from dockyard.registry.policies import PolicyChange
 from dockyard.spec.ip_ranges import DefaultAction
-from dockyard.storage.db.settings import Policies
-from dockyard.tiers import Sku
+from dockyard.tiers.policies import PolicyChange
+from dockyard.tiers.settings import Policies
+from dockyard.tiers.table import Sku
 
 router = APIRouter(tags=["registry"])
 

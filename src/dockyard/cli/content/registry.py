@@ -20,7 +20,7 @@ from dockyard.cli.access.common import (
 from dockyard.cli.content.apps import registry_app
 from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.spec.sizes import human_bytes
-from dockyard.tiers import Sku
+from dockyard.tiers.table import Sku
 
 
 def _on(flag: bool) -> str:

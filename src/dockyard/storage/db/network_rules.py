@@ -1,5 +1,6 @@
-"""The rows behind network rules: the allowed ranges, the default action, and the generation
-that every change of either replaces, which lets each process keep them cached exactly."""
+"""The rows behind network rules: the allowed ranges, and the generation that every change
+of them or of the default action (a tiers setting) replaces, which lets each process keep
+them cached exactly."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ import time
 
 from sqlalchemy import Connection, delete, func, select
 
-from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.storage.db.database import Database, insert_ignore, upsert
 from dockyard.storage.db.schema import network_rules, registry_settings
 
-DEFAULT_ACTION_SETTING = "network_default_action"
 GENERATION_SETTING = "network_rules_generation"
 
 # Read on every request the network rules guard, on a pooled DBAPI connection: one
@@ -49,15 +48,6 @@ def new_generation(conn: Connection) -> None:
         {"name": GENERATION_SETTING, "value": secrets.token_hex(12)},
         ["name"],
         ["value"],
-    )
-
-
-def read_default_action(values: dict[str, str]) -> DefaultAction:
-    """From the registry settings; anything unknown reads as Allow (never written)."""
-    return (
-        DefaultAction.DENY
-        if values.get(DEFAULT_ACTION_SETTING) == DefaultAction.DENY.value
-        else DefaultAction.ALLOW
     )
 
 

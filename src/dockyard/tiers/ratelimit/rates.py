@@ -7,8 +7,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from dockyard.registry.policies import PolicyService
-from dockyard.tiers import RateClass
+from dockyard.tiers.policies import PolicyService
+from dockyard.tiers.table import RateClass
 
 REFRESH_SECONDS = 2.0
 

@@ -96,4 +96,3 @@ TIERS: dict[Sku, TierLimits] = {
 
 DEFAULT_SKU = Sku.STANDARD
 DEFAULT_STORAGE_LIMIT_BYTES = 5 * TIB
-SKU_SETTING = "sku"  # the registry_settings row holding the current tier

@@ -3,22 +3,23 @@ tier allows and that the registry's current use fits in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
 
 from dockyard.errors import Denied, Unsupported
-from dockyard.registry import retention
 from dockyard.spec.ip_ranges import AddressSet, DefaultAction, IpAddress, stored_ranges
 from dockyard.storage.db.database import Database
-from dockyard.storage.db.network_rules import (
-    DEFAULT_ACTION_SETTING,
-    new_generation,
-    read_ranges,
-)
-from dockyard.storage.db.settings import Policies, load_policies, tier_counts, write_setting
-from dockyard.tiers import SKU_SETTING, TIERS, Sku
+from dockyard.storage.db.network_rules import new_generation, read_ranges
+from dockyard.tiers.limits import tier_counts, tier_violations
+from dockyard.tiers.settings import Policies, load_policies, write_policies
+from dockyard.tiers.table import Sku
+
+# Called in the transaction that changes the policies, with the policies before and after
+# (the registry's retention and recycle bin follow the change).
+PolicyListener = Callable[[Connection, Policies, Policies], None]
 
 RETENTION_DAYS_RANGE = (0, 365)
 SOFT_DELETE_DAYS_RANGE = (1, 90)
@@ -38,43 +39,18 @@ class PolicyChange:
     network_default_action: DefaultAction | None = None
 
 
-# The settings rows of fields whose row is not named after the field.
-_SETTING_NAMES = {"sku": SKU_SETTING, "network_default_action": DEFAULT_ACTION_SETTING}
-
-
-def tier_violations(conn: Connection, policies: Policies) -> list[str]:
-    """Why the registry's current use does not fit `policies.sku`; empty when it fits."""
-    limits = TIERS[policies.sku]
-    found: list[str] = []
-    existing = tier_counts(conn)
-    counted = (
-        ("webhooks", existing["webhooks"], limits.webhooks),
-        ("scope maps", existing["scope_maps"], limits.scope_maps),
-        ("tokens", existing["tokens"], limits.tokens),
-        ("IP network rules", existing["ip_rules"], limits.ip_rules),
-    )
-    for what, used, allowed in counted:
-        if used > allowed:
-            found.append(f"{used} {what} exist and {policies.sku} allows {allowed}")
-    if policies.anonymous_pull and not limits.anonymous_pull:
-        found.append(f"anonymous pull is on and {policies.sku} does not offer it")
-    if policies.retention_enabled and not limits.retention_policy:
-        found.append(f"a retention policy is on and {policies.sku} does not offer it")
-    if policies.network_default_action == DefaultAction.DENY and not limits.ip_rules:
-        found.append(
-            f"the network default action is Deny and {policies.sku} does not offer network "
-            "rules (set it to Allow first)"
-        )
-    return found
-
-
 class PolicyService:
     def __init__(
-        self, db: Database, storage_limit_bytes: int, rate_overrides: dict[str, int] | None = None
+        self,
+        db: Database,
+        storage_limit_bytes: int,
+        rate_overrides: dict[str, int] | None = None,
+        on_change: PolicyListener | None = None,
     ) -> None:
         self._db = db
         self.storage_limit_bytes = storage_limit_bytes
         self._rate_overrides = dict(rate_overrides or {})
+        self._on_change = on_change
 
     def rates_per_minute(self, policies: Policies | None = None) -> dict[str, int]:
         """The tier's request rates, with the operator's overrides from the config."""
@@ -120,22 +96,14 @@ class PolicyService:
                 and before.network_default_action != DefaultAction.DENY
             ):
                 refuse_lockout(keep_allowed, read_ranges(conn))
-            for name, value in updates.items():
-                write_setting(conn, _SETTING_NAMES.get(name, name), _text(value))
-            retention.policies_changed(conn, before, after)
+            write_policies(conn, updates)
+            if self._on_change is not None:
+                self._on_change(conn, before, after)
         return before, after
 
 
 def _fields(change: PolicyChange) -> dict[str, Any]:
     return {name: getattr(change, name) for name in PolicyChange.__dataclass_fields__}
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Sku | DefaultAction):
-        return value.value
-    return str(value)
 
 
 def _check_range(what: str, value: int | None, bounds: tuple[int, int]) -> None:

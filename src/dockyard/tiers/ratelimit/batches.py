@@ -8,8 +8,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dockyard.registry.ratelimit.buckets import Grant, bucket_key
-from dockyard.tiers import RateClass
+from dockyard.tiers.ratelimit.buckets import Grant, bucket_key
+from dockyard.tiers.table import RateClass
 
 LEASE_SECONDS = 1.0
 BATCHES_PER_MINUTE_RATE = 100  # a batch is 1/100 of the per-minute rate, at least one token

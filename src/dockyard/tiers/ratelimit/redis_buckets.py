@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import redis
 
-from dockyard.registry.ratelimit.buckets import STALE_SECONDS, Grant, Want, refill
+from dockyard.tiers.ratelimit.buckets import STALE_SECONDS, Grant, Want, refill
 
 KEY_PREFIX = "dockyard:rate:"
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dockyard.registry.ratelimit.batches import (
+from dockyard.tiers.ratelimit.batches import (
     Admitted,
     Bucket,
     LocalBatches,
@@ -16,9 +16,9 @@ from dockyard.registry.ratelimit.batches import (
     Refused,
     batch_size,
 )
-from dockyard.registry.ratelimit.buckets import Grant, SharedBuckets, Want
-from dockyard.registry.ratelimit.rates import RateTable
-from dockyard.tiers import RateClass
+from dockyard.tiers.ratelimit.buckets import Grant, SharedBuckets, Want
+from dockyard.tiers.ratelimit.rates import RateTable
+from dockyard.tiers.table import RateClass
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,16 @@ every server process shares (`buckets` in the database, or `redis_buckets`), tak
 batches that each process serves locally (`batches`), at the rates the registry's tier and
 the operator allow (`rates`)."""
 
-from dockyard.registry.ratelimit.batches import (
+from dockyard.tiers.ratelimit.batches import (
     Admitted,
     Bucket,
     LocalBatches,
     Refill,
     Refused,
 )
-from dockyard.registry.ratelimit.buckets import DatabaseBuckets, Grant, SharedBuckets, Want
-from dockyard.registry.ratelimit.limiter import RateLimiter
-from dockyard.registry.ratelimit.rates import Rates, RateTable
+from dockyard.tiers.ratelimit.buckets import DatabaseBuckets, Grant, SharedBuckets, Want
+from dockyard.tiers.ratelimit.limiter import RateLimiter
+from dockyard.tiers.ratelimit.rates import Rates, RateTable
 
 __all__ = [
     "Admitted",
