@@ -32,10 +32,10 @@ from sqlalchemy.orm import aliased
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, NameUnknown
+from dockyard.events import Consumer, Cursor
 from dockyard.netguard import AddressRefused, Guard, Resolver, resolve
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore
-from dockyard.storage.db.outbox import has_unread, take_events
 from dockyard.storage.db.schema import webhook_deliveries, webhooks
 from dockyard.storage.db.settings import check_tier_room
 
@@ -52,7 +52,6 @@ STATUSES = ("enabled", "disabled")
 NAME = re.compile(r"^[a-zA-Z0-9]{5,50}$")
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 EXCERPT_BYTES = 2048
-CURSOR = "events"
 
 
 class WebhookError(DockyardError):
@@ -153,6 +152,7 @@ class WebhookService:
             if self.settings.allow_private_targets
             else Guard("webhook_allow_private_targets", resolver)
         )
+        self._cursor = Cursor(db, Consumer.WEBHOOKS)
 
     # --- definitions ------------------------------------------------------------------------
 
@@ -316,10 +316,10 @@ class WebhookService:
         """Turn outbox events past the cursor into pending deliveries; the count created."""
         created = 0
         now = time.time()
-        if not has_unread(self.db, CURSOR):  # most polls find nothing new
+        if not self._cursor.has_unread():  # most polls find nothing new
             return 0
         with self.db.write() as conn:
-            taken = take_events(conn, CURSOR, limit, now)
+            taken = self._cursor.take(conn, limit, now)
             if not taken:
                 return 0
             hooks = [
@@ -328,7 +328,8 @@ class WebhookService:
                     select(webhooks).where(webhooks.c.status == "enabled")
                 ).all()
             ]
-            for event in taken:
+            for stored in taken:
+                event = stored.event
                 for hook in hooks:
                     if event.action in hook["actions"] and scope_matches(
                         hook["scope"], event.repository, event.tag
@@ -336,14 +337,14 @@ class WebhookService:
                         conn.execute(
                             webhook_deliveries.insert().values(
                                 webhook=hook["name"],
-                                event_id=event.id,
-                                event_seq=event.seq,
+                                event_id=stored.id,
+                                event_seq=stored.seq,
                                 repository=event.repository,
                                 status=PENDING,
                                 attempts=0,
                                 next_attempt_at=now,
-                                event_created_at=event.created_at,
-                                request_body=event.payload,
+                                event_created_at=stored.created_at,
+                                request_body=stored.payload,
                                 created_at=now,
                             )
                         )
@@ -379,7 +380,7 @@ class WebhookService:
     def has_work(self) -> bool:
         """Whether there are events to fan out or deliveries due: a read, so that idle polls
         take no lease and no write lock."""
-        if has_unread(self.db, CURSOR):
+        if self._cursor.has_unread():
             return True
         with self.db.read() as conn:
             due = conn.execute(
