@@ -44,7 +44,7 @@ from dockyard.spec.ip_ranges import AddressSet, parse_ip_range
 from dockyard.storage.db.database import Database
 from dockyard.storage.filesystem import FilesystemDriver
 from dockyard.tasks.service import TaskPolicy, TaskService
-from dockyard.webhooks.service import WebhookService, WebhookSettings
+from dockyard.webhooks import Webhooks, WebhookSettings
 
 
 def build_registry(settings: Settings) -> Registry:
@@ -64,8 +64,8 @@ def build_registry(settings: Settings) -> Registry:
     return Registry(db, driver, options)
 
 
-def build_webhooks(settings: Settings, registry: Registry) -> WebhookService:
-    return WebhookService(
+def build_webhooks(settings: Settings, registry: Registry) -> Webhooks:
+    return Webhooks(
         registry.db,
         WebhookSettings(
             allow_private_targets=settings.webhook_allow_private_targets,

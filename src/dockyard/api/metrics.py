@@ -24,13 +24,16 @@ from dockyard.registry.usage import stored_bytes
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import repositories, task_runs, webhook_deliveries
 from dockyard.tasks.model import QUEUED, RUNNING, STARTED
-from dockyard.webhooks.service import DEAD, PENDING
+from dockyard.webhooks import DeliveryStatus
 
 log = logging.getLogger("dockyard.metrics")
 
 # Series label -> status in the database.
 _RUN_STATES = {"queued": QUEUED, "started": STARTED, "running": RUNNING}
-_DELIVERY_STATES = {"pending": PENDING, "failed": DEAD}
+_DELIVERY_STATES = {
+    "pending": DeliveryStatus.PENDING.value,
+    "failed": DeliveryStatus.DEAD.value,
+}
 
 _RUNS_BY_STATUS = (
     select(task_runs.c.status, func.count())
