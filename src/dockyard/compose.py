@@ -42,8 +42,8 @@ from dockyard.tasks.executor import ExecutorSettings
 from dockyard.tasks.service import TaskPolicy, TaskService
 from dockyard.tiers.policies import PolicyService
 from dockyard.tiers.ratelimit import DatabaseBuckets, RateLimiter, RateTable
-from dockyard.webhooks.service import WebhookService
-from dockyard.webhooks.service import WebhookSettings as WebhookPolicy
+from dockyard.webhooks import Webhooks
+from dockyard.webhooks import WebhookSettings as WebhookPolicy
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Services:
     driver: BlobDriver
     registry: Registry
     auth: Authenticator
-    webhooks: WebhookService
+    webhooks: Webhooks
     tasks: TaskService
     task_worker: TaskWorker
     rate_limiter: RateLimiter | None  # None: rate limits are off
@@ -167,9 +167,9 @@ def build_auth(settings: Settings, db: Database) -> Authenticator:
     )
 
 
-def build_webhooks(settings: Settings, db: Database) -> WebhookService:
+def build_webhooks(settings: Settings, db: Database) -> Webhooks:
     webhooks = settings.webhooks
-    return WebhookService(
+    return Webhooks(
         db,
         WebhookPolicy(
             allow_private_targets=webhooks.allow_private_targets,

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import ServerProcess, free_port
 from tests.integration.egress_helpers import Fence
+from tests.integration.helpers import assert_error
 from tests.integration.test_durability import MANIFEST, push_blob, push_image
 
 FAST = {
@@ -433,11 +434,17 @@ def test_validation_and_private_targets(server_factory: type[ServerProcess]) -> 
         assert create(name="bad").status_code == 400
         assert create(name="bad-name").status_code == 400
         assert create(actions=["pull"]).status_code == 400
+        assert_error(create(actions=["push", " "], scope="a b"), 400, "UNSUPPORTED")
         assert create().status_code == 201
-        assert create().status_code == 409
+        # A name taken is a conflict, an unknown name is not found: the kinds of every
+        # service, not NAME_UNKNOWN (a registry name) or UNSUPPORTED with a 409.
+        assert_error(create(), 409, "CONFLICT")
         patched = http.patch("/api/v1/webhooks/hookvalid", json={"uri": "http://127.0.0.1/"})
-        assert patched.status_code == 400
-        assert http.get("/api/v1/webhooks/nosuchhook").status_code == 404
+        assert_error(patched, 400, "UNSUPPORTED")
+        assert_error(http.get("/api/v1/webhooks/nosuchhook"), 404, "NOT_FOUND")
+        assert_error(http.post("/api/v1/webhooks/nosuchhook/ping"), 404, "NOT_FOUND")
+        assert_error(http.get("/api/v1/webhooks/nosuchhook/events"), 404, "NOT_FOUND")
+        assert_error(http.delete("/api/v1/webhooks/nosuchhook"), 404, "NOT_FOUND")
         assert http.delete("/api/v1/webhooks/hookvalid").status_code == 204
         assert http.get("/api/v1/webhooks").json() == []
 

@@ -1,15 +1,16 @@
 """Service tests: the services in-process, on a real migrated database.
 
-SQLite unless DOCKYARD_TEST_POSTGRES names a PostgreSQL server. The schema is migrated once
-per session into a template; each test gets a copy of it (a file copy on SQLite, `CREATE
-DATABASE .. TEMPLATE` on PostgreSQL), so tests neither share rows nor pay for migrations.
+SQLite, or PostgreSQL when DOCKYARD_TEST_POSTGRES names a server (the PostgreSQL pass). The
+schema is migrated once per session into a template; each test gets a copy of it (a file
+copy on SQLite, `CREATE DATABASE .. TEMPLATE` on PostgreSQL), so tests neither share rows
+nor pay for migrations.
 """
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -64,4 +65,28 @@ def database(migrated_template: str, tmp_path: Path) -> Iterator[Database]:
         yield db
     finally:
         db.dispose()
+        _postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(database: Database) -> Database:
+    """The test's own migrated database (the name the event and webhook tests use)."""
+    return database
+
+
+@pytest.fixture
+def empty_database(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes empty (unmigrated) databases, one URL per call, dropped after the test."""
+    created: list[str] = []
+
+    def new() -> str:
+        if not POSTGRES_ADMIN_URL:
+            return f"sqlite:///{tmp_path}/{uuid.uuid4().hex[:8]}.db"
+        name = f"dockyard_svc_{uuid.uuid4().hex[:12]}"
+        _postgres(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return _postgres_url(name)
+
+    yield new
+    for name in created:
         _postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

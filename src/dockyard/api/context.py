@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from dockyard.registry.events import RequestInfo
+from dockyard.events import RequestInfo
 
 
 def request_info(request: Request) -> RequestInfo:

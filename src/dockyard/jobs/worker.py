@@ -11,7 +11,7 @@ from anyio import to_thread
 
 from dockyard.jobs.leases import take_lease
 from dockyard.registry.core import Registry
-from dockyard.webhooks.service import WebhookService
+from dockyard.webhooks import Webhooks
 
 log = logging.getLogger("dockyard.jobs")
 
@@ -21,7 +21,7 @@ class BackgroundWorker:
         self,
         registry: Registry,
         gc_interval_seconds: float,
-        webhooks: WebhookService | None = None,
+        webhooks: Webhooks | None = None,
         webhook_poll_seconds: float = 0.5,
         cleanup_interval_seconds: float = 3600.0,
     ) -> None:

@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 
 from dockyard.errors import Denied, ManifestInvalid, SizeInvalid, Unsupported
+from dockyard.events import RequestInfo
 from dockyard.netguard import Guard, Resolver, resolve
 from dockyard.registry.blobs import BlobService
-from dockyard.registry.events import RequestInfo
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.names import check_name, check_tag
 from dockyard.registry.remote import (

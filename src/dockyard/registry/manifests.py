@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from dockyard import events
 from dockyard.errors import (
     Denied,
     DigestInvalid,
@@ -19,8 +20,15 @@ from dockyard.errors import (
     SizeInvalid,
     Unsupported,
 )
-from dockyard.registry import events, locks, recycle_bin, untagging
-from dockyard.registry.events import RequestInfo
+from dockyard.events import (
+    Action,
+    Event,
+    ManifestDeleteTarget,
+    ManifestTarget,
+    RequestInfo,
+    TagDeleteTarget,
+)
+from dockyard.registry import locks, recycle_bin, untagging
 from dockyard.registry.names import check_digest, check_name, check_tag
 from dockyard.registry.platform import Platform, image_platform
 from dockyard.registry.repositories import repository_id
@@ -209,10 +217,10 @@ class ManifestService:
             if quarantined:
                 held: list[str | None] = list(tag_names) or [None]
                 for held_tag in held:
-                    target = events.push_target(
-                        name, str(digest), parsed.media_type, len(body), held_tag, False
+                    target = ManifestTarget(
+                        name, str(digest), parsed.media_type, len(body), held_tag
                     )
-                    events.append(conn, events.QUARANTINE, name, target, request)
+                    events.append(conn, Event(Action.QUARANTINE, target, request))
         subject = str(parsed.subject.digest) if parsed.subject else None
         return PushedManifest(str(digest), subject, tuple(tag_names))
 
@@ -377,8 +385,8 @@ class ManifestService:
                     delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == reference)
                 )
                 untagging.mark_untagged(conn, repo_id, [tagged[0]], time.time())
-                target = {"repository": name, "tag": reference, "digest": tagged[0]}
-                events.append(conn, events.TAG_DELETE, name, target, request)
+                deleted_tag = TagDeleteTarget(name, reference, tagged[0])
+                events.append(conn, Event(Action.TAG_DELETE, deleted_tag, request))
                 return True
             digest = str(check_digest(reference))
             if only_if is not None and not only_if(conn, repo_id):
@@ -388,9 +396,11 @@ class ManifestService:
             if deleted is None:
                 raise ManifestUnknown(f"manifest {digest} not found", detail={"digest": digest})
             media_type, artifact_type = deleted
-            action = events.CHART_DELETE if events.is_chart(artifact_type) else events.DELETE
-            target = events.delete_target(name, digest, media_type)
-            events.append(conn, action, name, target, request)
+            action = (
+                Action.CHART_DELETE if artifact_type == mediatypes.HELM_CONFIG else Action.DELETE
+            )
+            target = ManifestDeleteTarget(name, digest, media_type)
+            events.append(conn, Event(action, target, request))
         return True
 
 
@@ -420,18 +430,18 @@ def _push_events(
     """One push event per tag (one untagged event for a push by digest), as ACR sends them.
     A Helm chart is an OCI artifact like any other, so it fires `push` too (what webhooks on
     `push` expect of `helm push`), followed by `chart_push`."""
-    chart = events.is_chart(parsed.config_media_type)
+    chart = parsed.config_media_type == mediatypes.HELM_CONFIG
     pushed_tags: list[str | None] = list(tag_names) or [None]
     for tag in pushed_tags:
-        target = events.push_target(name, digest, parsed.media_type, size, tag, False)
-        events.append(conn, events.PUSH, name, target, request)
+        target = ManifestTarget(name, digest, parsed.media_type, size, tag)
+        events.append(conn, Event(Action.PUSH, target, request))
         if chart:
-            target = events.push_target(name, digest, parsed.media_type, size, tag, True)
-            events.append(conn, events.CHART_PUSH, name, target, request)
+            events.append(conn, Event(Action.CHART_PUSH, target, request))
     if parsed.subject is not None:
-        target = events.push_target(name, digest, parsed.media_type, size, None, False)
-        target["subject"] = str(parsed.subject.digest)
-        events.append(conn, events.REFERRER_PUSH, name, target, request)
+        referrer = ManifestTarget(
+            name, digest, parsed.media_type, size, subject=str(parsed.subject.digest)
+        )
+        events.append(conn, Event(Action.REFERRER_PUSH, referrer, request))
 
 
 def delete_manifest(conn: Connection, repo_id: int, digest: str) -> tuple[str, str | None] | None:

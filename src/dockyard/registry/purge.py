@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select, true, update
 
 from dockyard.errors import DockyardError, Unsupported
-from dockyard.registry.events import RequestInfo
+from dockyard.events import RequestInfo
 from dockyard.registry.locks import tags_are_immutable, undeletable
 from dockyard.registry.manifests import DeleteGuard, ManifestService
 from dockyard.registry.untagging import unneeded_untagged

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 
+from dockyard import events
 from dockyard.errors import NameUnknown
-from dockyard.registry import events, recycle_bin
-from dockyard.registry.events import RequestInfo
+from dockyard.events import Action, Event, RepositoryTarget, RequestInfo
+from dockyard.registry import recycle_bin
 from dockyard.registry.locks import check_repository_delete
 from dockyard.registry.names import check_name
 from dockyard.storage.db.database import Database, insert_ignore
@@ -72,7 +73,7 @@ class RepositoryService:
             for table in (tags, manifest_blobs, manifest_children, manifests, repository_blobs):
                 conn.execute(delete(table).where(table.c.repository_id == repo_id))
             conn.execute(delete(repositories).where(repositories.c.id == repo_id))
-            events.append(conn, events.DELETE, name, {"repository": name}, request)
+            events.append(conn, Event(Action.DELETE, RepositoryTarget(name), request))
         return RepositoryDeletion(sorted(digests), sorted(tag_names))
 
     def count(self) -> int:

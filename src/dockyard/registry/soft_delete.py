@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select, update
 
 from dockyard.errors import ManifestBlobUnknown, ManifestUnknown, NameUnknown, Unsupported
+from dockyard.events import RequestInfo
 from dockyard.registry import recycle_bin
-from dockyard.registry.events import RequestInfo
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.names import check_digest, check_name, check_tag
 from dockyard.registry.recycle_bin import MANIFEST, TAG, Entry

@@ -5,10 +5,10 @@ A task is a dependent of a reference when the trigger is on, the task is Enabled
 most recent Succeeded run recorded that reference (its runtime stage for the type Runtime,
 any stage for All) with a digest other than the new one.
 
-- This registry: pushes are read from the events outbox past this consumer's own cursor (a
-  `webhook_cursor` row), in `seq` order, in one write transaction that queues the runs and
-  moves the cursor, so that a push is acted on once, even across crashes. As the webhook
-  fan-out does, a young `seq` gap stops the batch (storage/db/outbox.py).
+- This registry: pushes are read from the events outbox past this consumer's own cursor
+  (`Consumer.BASE_IMAGE_TRIGGERS`), in `seq` order, in one write transaction that queues the
+  runs and moves the cursor, so that a push is acted on once, even across crashes. As the
+  webhook fan-out does, a young `seq` gap stops the batch (events/cursors.py).
 - Other registries: `poll_external` asks each recorded external base image's registry again.
 - Chains: a run queued by a push made by a run of saved task T (found from the run's output
   images, or the images of a run still going) carries that run's chain plus T. A task already
@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from dockyard.errors import DockyardError
+from dockyard.events import Action, Consumer, Cursor, ManifestTarget, StoredEvent
 from dockyard.storage.db.database import Database
-from dockyard.storage.db.outbox import has_unread, take_events
 from dockyard.storage.db.schema import task_runs, tasks
 from dockyard.tasks.base_images import BaseImageDigests, image_sources, local_source
 from dockyard.tasks.model import ACTIVE, SUCCEEDED, BaseImage
@@ -40,9 +40,7 @@ from dockyard.tasks.service import image_repository
 
 log = logging.getLogger("dockyard.tasks")
 
-CURSOR = "base-image-triggers"
 TRIGGER = "base_image"
-PUSH_ACTION = "push"  # registry/events.py: a tag (or a digest) pushed
 MAX_CHAIN = 10
 MAX_DETAIL = 300  # task_runs.trigger_detail
 
@@ -81,32 +79,40 @@ class BaseImageTriggers:
         self._digests = digests
         self._host = registry_host
         self._upstream = tuple(upstream)
+        self._cursor = Cursor(db, Consumer.BASE_IMAGE_TRIGGERS)
 
     # --- pushes to this registry -----------------------------------------------------------
 
     def pending(self) -> bool:
         """Whether events wait past the cursor (a read, so idle polls take no write lock)."""
-        return has_unread(self._db, CURSOR)
+        return self._cursor.has_unread()
 
     def consume(self, limit: int = 200) -> list[Triggered]:
         """Queue the runs that the pushes past the cursor call for, and move the cursor."""
         done: list[Triggered] = []
         with self._db.write() as conn:
-            taken = take_events(conn, CURSOR, limit, time.time())
+            taken = self._cursor.take(conn, limit, time.time())
             dependents = _dependents(conn) if taken else []
-            for event in taken:
-                if event.action == PUSH_ACTION and event.tag is not None and dependents:
-                    done += self._on_push(conn, event, dependents)
+            for stored in taken:
+                target = stored.event.target
+                if (
+                    stored.event.action is Action.PUSH
+                    and isinstance(target, ManifestTarget)
+                    and target.tag is not None
+                    and dependents
+                ):
+                    done += self._on_push(conn, stored, target, dependents)
         return done
 
     def _on_push(
-        self, conn: Connection, event: Any, dependents: list[Dependent]
+        self,
+        conn: Connection,
+        stored: StoredEvent,
+        target: ManifestTarget,
+        dependents: list[Dependent],
     ) -> list[Triggered]:
-        repository, tag = str(event.repository), str(event.tag)
-        digest = json.loads(event.payload).get("target", {}).get("digest")
-        if not isinstance(digest, str):
-            return []
-        pushed_at = float(event.created_at)
+        repository, tag, digest = target.repository, str(target.tag), target.digest
+        pushed_at = stored.created_at
         detail = f"{repository}:{tag}@{digest}"
         chain: list[str] | None = None  # looked up once, when some task depends on it
         done: list[Triggered] = []

@@ -1,19 +1,22 @@
-"""Webhooks: definitions, fan-out of the event outbox into deliveries, and delivery."""
+"""Webhooks: definitions (definitions.py), the fan-out of outbox events into deliveries
+(fanout.py), and delivery with retries (delivery.py); `Webhooks` (wing.py) builds them."""
 
-from dockyard.webhooks.service import (
-    ACTIONS,
-    WebhookError,
-    WebhookService,
+from dockyard.webhooks.model import (
+    Delivery,
+    DeliveryStatus,
+    Webhook,
     WebhookSettings,
-    scope_matches,
-    signature,
+    WebhookStatus,
+    WebhookWithSecret,
 )
+from dockyard.webhooks.wing import Webhooks
 
 __all__ = [
-    "ACTIONS",
-    "WebhookError",
-    "WebhookService",
+    "Delivery",
+    "DeliveryStatus",
+    "Webhook",
     "WebhookSettings",
-    "scope_matches",
-    "signature",
+    "WebhookStatus",
+    "WebhookWithSecret",
+    "Webhooks",
 ]

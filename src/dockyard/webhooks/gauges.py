@@ -5,10 +5,13 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, select
 
 from dockyard.storage.db.schema import webhook_deliveries
-from dockyard.webhooks.service import DEAD, PENDING
+from dockyard.webhooks.model import DeliveryStatus
 
 # Series label -> status in the database.
-DELIVERY_STATES = {"pending": PENDING, "failed": DEAD}
+DELIVERY_STATES = {
+    "pending": DeliveryStatus.PENDING.value,
+    "failed": DeliveryStatus.DEAD.value,
+}
 
 _DELIVERIES_BY_STATUS = (
     select(webhook_deliveries.c.status, func.count())

@@ -38,7 +38,7 @@ from dockyard.errors import DockyardError
 from dockyard.registry.core import Registry
 from dockyard.spec.codes import ErrorCode
 from dockyard.tasks.service import TaskService
-from dockyard.webhooks.service import WebhookService
+from dockyard.webhooks import Webhooks
 
 DESCRIPTION = """Manage who may use the registry: users and their roles, scope maps and
 repository-scoped tokens, the admin user, anonymous pull, the audit log and signing keys;
@@ -142,7 +142,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 def management_app(
     auth: Authenticator,
-    webhook_service: WebhookService | None = None,
+    webhook_service: Webhooks | None = None,
     enforce: bool = True,
     registry_core: Registry | None = None,
     tasks: TaskService | None = None,

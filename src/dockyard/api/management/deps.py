@@ -19,14 +19,14 @@ from dockyard.errors import Denied, Unauthorized
 from dockyard.registry.core import Registry
 from dockyard.spec.ip_ranges import IpAddress
 from dockyard.tiers.policies import PolicyService
-from dockyard.webhooks.service import WebhookService
+from dockyard.webhooks import Webhooks
 
 
 @dataclass(frozen=True, slots=True)
 class ManagementContext:
     auth: Authenticator
     enforce: bool  # off on a registry without auth: everyone may manage, as `anonymous`
-    webhooks: WebhookService | None = None
+    webhooks: Webhooks | None = None
     registry: Registry | None = None
 
 

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Reader, Writer
 from dockyard.errors import Unsupported
-from dockyard.webhooks.service import WebhookService
+from dockyard.events import Action
+from dockyard.webhooks import DeliveryStatus, Webhooks, WebhookStatus
+from dockyard.webhooks import model as webhook_model
 
 router = APIRouter(tags=["webhooks"])
-
-Action = Literal[
-    "push", "delete", "chart_push", "chart_delete", "quarantine", "tag_delete", "referrer_push"
-]
-Status = Literal["enabled", "disabled"]
 
 
 class _Model(BaseModel):
@@ -27,10 +25,10 @@ class _Model(BaseModel):
 class Webhook(_Model):
     name: str
     uri: str
-    actions: list[str]
+    actions: list[Action]
     scope: str = Field(description="'' (everything), 'repo', 'repo:*' or 'repo:tag'")
     headers: dict[str, str]
-    status: str
+    status: WebhookStatus
     created_at: datetime
 
 
@@ -46,7 +44,7 @@ class WebhookCreate(_Model):
     actions: list[Action] = Field(min_length=1)
     scope: str = ""
     headers: dict[str, str] = Field(default_factory=dict)
-    status: Status = "enabled"
+    status: WebhookStatus = WebhookStatus.ENABLED
 
 
 class WebhookUpdate(_Model):
@@ -54,7 +52,7 @@ class WebhookUpdate(_Model):
     actions: list[Action] | None = None
     scope: str | None = None
     headers: dict[str, str] | None = None
-    status: Status | None = None
+    status: WebhookStatus | None = None
     regenerate_secret: bool = Field(default=False, description="Issue a new signing secret")
 
 
@@ -64,7 +62,7 @@ class Delivery(_Model):
     event_id: str
     repository: str
     action: str
-    status: str = Field(description="pending, delivered or dead")
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
     request_headers: dict[str, str] | None
@@ -78,54 +76,76 @@ class Delivery(_Model):
     delivered_at: datetime | None
 
 
-def _service(request: Request) -> WebhookService:
+def _service(request: Request) -> Webhooks:
     service = request.app.state.management.webhooks
     if service is None:
         raise Unsupported("webhooks are not available on this server")
-    assert isinstance(service, WebhookService)
+    assert isinstance(service, Webhooks)
     return service
 
 
-Webhooks = Annotated[WebhookService, Depends(_service)]
+WebhooksDep = Annotated[Webhooks, Depends(_service)]
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+def _time(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
 
 
-def _webhook(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "created_at": _time(row["created_at"])}
+def _optional_time(value: float | None) -> datetime | None:
+    return None if value is None else _time(value)
 
 
-def _delivery(row: dict[str, Any]) -> Delivery:
-    times = ("next_attempt_at", "created_at", "delivered_at")
-    return Delivery(**{**row, **{key: _time(row[key]) for key in times}})
+def _webhook(hook: webhook_model.Webhook) -> Webhook:
+    return Webhook(
+        name=hook.name,
+        uri=hook.uri,
+        actions=list(hook.actions),
+        scope=hook.scope,
+        headers=hook.headers,
+        status=hook.status,
+        created_at=_time(hook.created_at),
+    )
+
+
+def _with_secret(created: webhook_model.WebhookWithSecret) -> WebhookWithSecret:
+    return WebhookWithSecret(**_webhook(created.webhook).model_dump(), secret=created.secret)
+
+
+def _delivery(found: webhook_model.Delivery) -> Delivery:
+    return Delivery(
+        **{
+            **asdict(found),
+            "next_attempt_at": _optional_time(found.next_attempt_at),
+            "created_at": _time(found.created_at),
+            "delivered_at": _optional_time(found.delivered_at),
+        }
+    )
 
 
 @router.get("/webhooks")
-def list_webhooks(_: Reader, webhooks: Webhooks) -> list[Webhook]:
-    return [Webhook(**_webhook(row)) for row in webhooks.list_webhooks()]
+def list_webhooks(_: Reader, webhooks: WebhooksDep) -> list[Webhook]:
+    return [_webhook(hook) for hook in webhooks.definitions.list_webhooks()]
 
 
 @router.post("/webhooks", status_code=201)
-def create_webhook(body: WebhookCreate, _: Writer, webhooks: Webhooks) -> WebhookWithSecret:
+def create_webhook(body: WebhookCreate, _: Writer, webhooks: WebhooksDep) -> WebhookWithSecret:
     """Create a webhook. The answer carries the secret that signs its deliveries."""
-    created = webhooks.create(
+    created = webhooks.definitions.create(
         body.name, body.uri, list(body.actions), body.scope, body.headers, body.status
     )
-    return WebhookWithSecret(**_webhook(created))
+    return _with_secret(created)
 
 
 @router.get("/webhooks/{name}")
-def get_webhook(name: str, _: Reader, webhooks: Webhooks) -> Webhook:
-    return Webhook(**_webhook(webhooks.get(name)))
+def get_webhook(name: str, _: Reader, webhooks: WebhooksDep) -> Webhook:
+    return _webhook(webhooks.definitions.get(name))
 
 
 @router.patch("/webhooks/{name}", response_model=None)
 def update_webhook(
-    name: str, body: WebhookUpdate, _: Writer, webhooks: Webhooks
+    name: str, body: WebhookUpdate, _: Writer, webhooks: WebhooksDep
 ) -> Webhook | WebhookWithSecret:
-    updated = webhooks.update(
+    updated = webhooks.definitions.update(
         name,
         uri=body.uri,
         actions=None if body.actions is None else list(body.actions),
@@ -134,30 +154,30 @@ def update_webhook(
         status=body.status,
         regenerate_secret=body.regenerate_secret,
     )
-    if "secret" in updated:
-        return WebhookWithSecret(**_webhook(updated))
-    return Webhook(**_webhook(updated))
+    if isinstance(updated, webhook_model.WebhookWithSecret):
+        return _with_secret(updated)
+    return _webhook(updated)
 
 
 @router.delete("/webhooks/{name}", status_code=204)
-def delete_webhook(name: str, _: Writer, webhooks: Webhooks) -> Response:
+def delete_webhook(name: str, _: Writer, webhooks: WebhooksDep) -> Response:
     """Delete a webhook and its deliveries, pending ones included."""
-    webhooks.delete(name)
+    webhooks.definitions.delete(name)
     return Response(status_code=204)
 
 
 @router.post("/webhooks/{name}/ping")
-def ping_webhook(name: str, _: Writer, webhooks: Webhooks) -> Delivery:
+def ping_webhook(name: str, _: Writer, webhooks: WebhooksDep) -> Delivery:
     """Send a `ping` event now; the answer is the recorded delivery."""
-    return _delivery(webhooks.ping(name))
+    return _delivery(webhooks.delivery.ping(name))
 
 
 @router.get("/webhooks/{name}/events")
 def list_webhook_events(
     name: str,
     _: Reader,
-    webhooks: Webhooks,
+    webhooks: WebhooksDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Delivery]:
     """The webhook's deliveries, newest first, with the last attempt's request and response."""
-    return [_delivery(row) for row in webhooks.deliveries(name, limit)]
+    return [_delivery(found) for found in webhooks.delivery.history(name, limit)]

@@ -315,9 +315,9 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_order", "webhook", "repository", "status", "event_seq"),
 )
 
-# How far the fan-out has read the events outbox.
-webhook_cursor = Table(
-    "webhook_cursor",
+# How far each consumer of the events outbox (dockyard.events.Consumer) has read it.
+event_cursors = Table(
+    "event_cursors",
     metadata,
     Column("name", String(32), primary_key=True),
     Column("seq", Integer, nullable=False),
