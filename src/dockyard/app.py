@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -36,8 +35,8 @@ from dockyard.api.ratelimit import RateLimitMiddleware
 from dockyard.api.uploads import upload_routes
 from dockyard.config import Settings, load_settings
 from dockyard.errors import DockyardError
-from dockyard.jobs.task_worker import build_task_worker
-from dockyard.jobs.worker import BackgroundWorker
+from dockyard.jobs.catalog import build_jobs, select_jobs
+from dockyard.jobs.runtime import Scheduler
 from dockyard.registry.core import Registry, RegistryOptions
 from dockyard.registry.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.spec.ip_ranges import AddressSet, parse_ip_range
@@ -161,39 +160,22 @@ def create_app(settings: Settings, registry: Registry | None = None) -> ASGIApp:
 
     registry = registry or build_registry(settings)
     webhooks = build_webhooks(settings, registry)
-    worker = BackgroundWorker(
-        registry,
-        settings.gc_interval_seconds,
-        webhooks,
-        settings.webhook_poll_seconds,
-        settings.cleanup_interval_seconds,
-    )
     access = build_access(settings, registry)
     auth = access if settings.auth_enabled else None
     tasks = build_tasks(settings, registry)
-    # With tasks off, the worker only ends runs whose worker was lost.
-    task_worker = build_task_worker(
-        settings, registry.db, registry.driver, access.access, access.signer
+    # The enabled jobs: gc with gc_enabled, task runs with tasks_enabled (see jobs/catalog.py).
+    jobs = Scheduler(
+        registry.db,
+        select_jobs(build_jobs(settings, registry, webhooks, access.access, access.signer), None),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(worker.run()) if settings.gc_enabled else None
-        webhook_task = asyncio.create_task(worker.run_webhooks())
-        cleanup_task = asyncio.create_task(worker.run_cleanup())
-        task_worker.start()
+        jobs.start()
         try:
             yield
         finally:
-            await to_thread.run_sync(task_worker.stop)
-            for background in (webhook_task, cleanup_task):
-                background.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await background
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await to_thread.run_sync(jobs.stop)
             registry.db.dispose()
 
     routes: list[BaseRoute] = [
