@@ -439,6 +439,7 @@ def worker(
     from dockyard.jobs.catalog import UnknownJobs, build_jobs, select_jobs
     from dockyard.jobs.runtime import Scheduler
     from dockyard.jobs.task_worker import registry_url as build_registry_url
+    from dockyard.jobs.task_worker import worker_id
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
@@ -456,9 +457,9 @@ def worker(
     upgrade(settings.database_url)
     registry = build_registry(settings)
     auth = build_access(settings, registry)
-    every_job = build_jobs(
-        settings, registry, build_webhooks(settings, registry), auth.access, auth.signer
-    )
+    worker_name = worker_id()
+    webhooks = build_webhooks(settings, registry)
+    every_job = build_jobs(settings, registry, webhooks, auth.access, auth.signer, worker_name)
     if list_jobs or jobs == "list":
         table = Table(title="jobs (`dockyard worker --jobs a,b`; without it: the enabled ones)")
         for column in ("name", "every", "lease", "enabled", "what"):
@@ -485,15 +486,15 @@ def worker(
         console.print("[red]error:[/red] no job to run")
         registry.db.dispose()
         raise typer.Exit(2)
-    scheduler = Scheduler(registry.db, chosen)
+    scheduler = Scheduler(registry.db, chosen, holder=worker_name)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     names = [job.name for job in chosen]
-    console.print(f"Dockyard {__version__} worker {scheduler.holder}: {', '.join(names)}")
+    console.print(f"Dockyard {__version__} worker {worker_name}: {', '.join(names)}")
     if "runs" in names:
         console.print(
-            f"task runs ({', '.join(settings.task_engines)}) pushing to "
+            f"task worker {worker_name} ({', '.join(settings.task_engines)}) pushing to "
             f"{build_registry_url(settings)}"
         )
     scheduler.start()

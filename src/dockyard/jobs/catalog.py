@@ -37,6 +37,7 @@ def build_jobs(
     webhooks: WebhookService,
     access: AccessService | None,
     signer: TokenSigner | None,
+    worker_id: str | None = None,
 ) -> list[Job]:
     """Every job, enabled as the settings say: gc with `gc_enabled`; `runs` and the removal
     of build contexts with `tasks_enabled` (without it a process still ends the runs whose
@@ -47,6 +48,7 @@ def build_jobs(
         TaskWorkerSettings.from_settings(settings, claim=settings.tasks_enabled),
         access,
         signer,
+        worker_id,
     )
     worker_settings = worker.settings
     triggers = BaseImageTriggers(

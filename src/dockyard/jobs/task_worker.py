@@ -53,6 +53,11 @@ CONTROL_TICK_SECONDS = 1.0
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
+def worker_id() -> str:
+    """A name for one worker process: its host and a random suffix."""
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
 def worker_platform() -> str:
     machine = platform.machine().lower()
     return f"linux/{_ARCHITECTURES.get(machine, machine)}"
@@ -122,9 +127,10 @@ class TaskWorker:
         settings: TaskWorkerSettings,
         access: AccessService | None = None,
         signer: TokenSigner | None = None,
+        name: str | None = None,
     ) -> None:
         self.settings = settings
-        self.id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.id = name or worker_id()
         self.runs = RunStore(db)
         self.logs = LogStore(db)
         self.saved = SavedTasks(db, settings.policy)
