@@ -276,19 +276,3 @@ class TaskWorker:
             seconds=run.timeout + CREDENTIAL_MARGIN_SECONDS,
         )
         return replace(registry, username=REFRESH_TOKEN_USERNAME, password=token)
-
-
-def build_task_worker(
-    settings: Settings,
-    db: Database,
-    driver: BlobDriver,
-    access: AccessService | None,
-    signer: TokenSigner | None,
-) -> TaskWorker:
-    return TaskWorker(
-        db,
-        driver,
-        TaskWorkerSettings.from_settings(settings, claim=settings.tasks_enabled),
-        access,
-        signer,
-    )
