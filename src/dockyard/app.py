@@ -3,7 +3,6 @@ background loops -> one ASGI app."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -34,7 +33,8 @@ from dockyard.api.uploads import upload_routes
 from dockyard.compose import Services, build_services
 from dockyard.config import Settings, load_settings
 from dockyard.errors import DockyardError
-from dockyard.jobs.worker import BackgroundWorker
+from dockyard.jobs.catalog import select_jobs
+from dockyard.jobs.runtime import Scheduler
 from dockyard.spec.ip_ranges import AddressSet, parse_ip_range
 
 
@@ -75,34 +75,16 @@ def create_app(services: Services) -> ASGIApp:
     settings = services.settings
     registry, webhooks, access = services.registry, services.webhooks, services.auth
     auth = access if settings.auth.enabled else None
-    worker = BackgroundWorker(
-        registry,
-        settings.gc.interval_seconds,
-        webhooks,
-        settings.webhooks.poll_seconds,
-        settings.cleanup.interval_seconds,
-    )
-    # With tasks off, the worker only ends runs whose worker was lost.
-    task_worker = services.task_worker
+    # The enabled jobs: gc with gc_enabled, task runs with tasks_enabled (compose.build_jobs).
+    jobs = Scheduler(registry.db, select_jobs(services.jobs, None))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(worker.run()) if settings.gc.enabled else None
-        webhook_task = asyncio.create_task(worker.run_webhooks())
-        cleanup_task = asyncio.create_task(worker.run_cleanup())
-        task_worker.start()
+        jobs.start()
         try:
             yield
         finally:
-            await to_thread.run_sync(task_worker.stop)
-            for background in (webhook_task, cleanup_task):
-                background.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await background
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await to_thread.run_sync(jobs.stop)
             services.close()
 
     routes: list[BaseRoute] = [

@@ -17,13 +17,16 @@ from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.api.auth import Authenticator
 from dockyard.config import Settings
+from dockyard.jobs.catalog import runs_job
 from dockyard.jobs.task_worker import TaskWorker, TaskWorkerSettings
+from dockyard.periodic import Job
 from dockyard.registry.attributes import AttributeService
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.core import Registry
 from dockyard.registry.gc import GarbageCollector
 from dockyard.registry.importer import ImportService
 from dockyard.registry.integrity import IntegrityChecker
+from dockyard.registry.jobs import registry_jobs
 from dockyard.registry.listing import ListingService
 from dockyard.registry.local_images import RegistryImages
 from dockyard.registry.manifests import ManifestService
@@ -38,12 +41,17 @@ from dockyard.registry.usage import StorageLimit, UsageService
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.storage.filesystem import FilesystemDriver
+from dockyard.tasks.base_triggers import BaseImageTriggers
+from dockyard.tasks.commit_polls import CommitPolls
+from dockyard.tasks.engines import RegistryAccess
 from dockyard.tasks.executor import ExecutorSettings
+from dockyard.tasks.jobs import TaskJobSettings, task_jobs
 from dockyard.tasks.service import TaskPolicy, TaskService
 from dockyard.tiers.policies import PolicyService
 from dockyard.tiers.ratelimit import DatabaseBuckets, RateLimiter, RateTable
 from dockyard.webhooks import Webhooks
 from dockyard.webhooks import WebhookSettings as WebhookPolicy
+from dockyard.webhooks.jobs import webhook_jobs
 
 
 @dataclass(frozen=True)
@@ -59,38 +67,46 @@ class Services:
     tasks: TaskService
     task_worker: TaskWorker
     rate_limiter: RateLimiter | None  # None: rate limits are off
+    jobs: list[Job]  # every periodic job, enabled or not (jobs/catalog.py chooses)
 
     def close(self) -> None:
         self.db.dispose()
 
 
-def build_services(settings: Settings, *, claim_runs: bool | None = None) -> Services:
+def build_services(
+    settings: Settings, *, claim_runs: bool | None = None, worker_name: str | None = None
+) -> Services:
     """`claim_runs`: whether this process's task worker takes queued runs (default: the
-    tasks setting); without it the worker only ends runs whose worker was lost."""
+    tasks setting); without it the worker only ends runs whose worker was lost.
+    `worker_name`: how this process's task worker names itself (default: host + random)."""
     db, driver = build_storage(settings)
     registry = build_registry(settings, db, driver)
     auth = build_auth(settings, db)
     policy = task_policy(settings)
     claim = settings.tasks.enabled if claim_runs is None else claim_runs
+    webhooks = build_webhooks(settings, db)
+    task_worker = TaskWorker(
+        db,
+        driver,
+        task_worker_settings(settings, policy, claim),
+        auth.access,
+        auth.signer,
+        worker_name,
+        images=RegistryImages(db),
+    )
     return Services(
         settings=settings,
         db=db,
         driver=driver,
         registry=registry,
         auth=auth,
-        webhooks=build_webhooks(settings, db),
+        webhooks=webhooks,
         tasks=TaskService(db, driver, policy),
-        task_worker=TaskWorker(
-            db,
-            driver,
-            task_worker_settings(settings, policy, claim),
-            auth.access,
-            auth.signer,
-            images=RegistryImages(db),
-        ),
+        task_worker=task_worker,
         rate_limiter=build_rate_limiter(settings, registry)
         if settings.rate_limit.enabled
         else None,
+        jobs=build_jobs(settings, registry, webhooks, task_worker),
     )
 
 
@@ -245,3 +261,46 @@ def task_worker_settings(settings: Settings, policy: TaskPolicy, claim: bool) ->
         commit_poll_seconds=tasks.commit_poll_seconds,
         policy=policy,
     )
+
+
+def build_jobs(
+    settings: Settings, registry: Registry, webhooks: Webhooks, worker: TaskWorker
+) -> list[Job]:
+    """Every periodic job, each declared by its package, enabled as the settings say: gc with
+    `gc_enabled`; `runs` and the removal of build contexts with a worker that claims runs
+    (without it a process still ends the runs whose worker was lost, fires timers and
+    follows triggers, as it queues runs for others)."""
+    worker_settings = worker.settings
+    triggers = BaseImageTriggers(
+        registry.db,
+        worker.saved,
+        worker.digests,
+        RegistryAccess(worker_settings.registry_url).host,
+        worker_settings.upstream_registries,
+    )
+    return [
+        *registry_jobs(
+            registry,
+            gc_interval_seconds=settings.gc.interval_seconds,
+            gc_enabled=settings.gc.enabled,
+            cleanup_interval_seconds=settings.cleanup.interval_seconds,
+        ),
+        *webhook_jobs(webhooks, poll_seconds=settings.webhooks.poll_seconds),
+        *task_jobs(
+            worker.saved,
+            triggers,
+            CommitPolls(worker.saved, worker_settings.executor.allow_private_sources),
+            worker.runs,
+            worker.logs,
+            worker.sweep_work_dir,
+            worker.sources,
+            TaskJobSettings(
+                poll_seconds=worker_settings.poll_seconds,
+                commit_poll_seconds=worker_settings.commit_poll_seconds,
+                base_image_poll_seconds=worker_settings.base_image_poll_seconds,
+                source_ttl_seconds=worker_settings.source_ttl_seconds,
+                sweep_sources=bool(worker_settings.engines),
+            ),
+        ),
+        runs_job(worker),
+    ]

@@ -393,11 +393,26 @@ def check(config: ConfigOption = None, data_dir: DataDirOption = None, db: DbOpt
     raise typer.Exit(1)
 
 
+def _job_names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 @app.command()
 def worker(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     db: DbOption = None,
+    jobs: Annotated[
+        str | None,
+        typer.Option(
+            "--jobs",
+            help="Jobs to run, comma-separated (gc,webhooks,cleanup,timers,runs,...); "
+            "`list` shows them [every job the settings enable]",
+        ),
+    ] = None,
+    list_jobs: Annotated[
+        bool, typer.Option("--list-jobs", help="Show the jobs and their settings, then exit")
+    ] = False,
     registry_url: Annotated[
         str | None,
         typer.Option(help="How builds reach the registry [the configured serve address]"),
@@ -406,13 +421,18 @@ def worker(
         list[str] | None, typer.Option("--engine", help="A build engine: buildah, docker")
     ] = None,
 ) -> None:
-    """Do task runs (quick builds and commands) from the configured database, without
-    serving: for extra build machines that share the registry's database and storage."""
+    """Run background jobs (garbage collection, webhooks, cleanup, task timers and triggers,
+    task runs, ...) from the configured database and storage, without serving: to move
+    background work off the serving machines, or for extra build machines (`--jobs runs`).
+    Every job takes its lease, so it runs in one process at a time wherever it is run."""
     import signal
     import threading
 
     from dockyard.app import configure_logging
-    from dockyard.compose import build_services
+    from dockyard.compose import build_services, task_registry_url
+    from dockyard.jobs.catalog import UnknownJobs, select_jobs
+    from dockyard.jobs.runtime import Scheduler
+    from dockyard.jobs.task_worker import worker_id
     from dockyard.storage.db.migrate import upgrade
 
     settings = _settings(
@@ -428,20 +448,50 @@ def worker(
     _require_database(settings)
     _open_data_dir(settings)
     upgrade(settings.database_url)
-    services = build_services(settings, claim_runs=True)
-    task_worker = services.task_worker
+    worker_name = worker_id()
+    services = build_services(settings, claim_runs=True, worker_name=worker_name)
+    every_job = services.jobs
+    if list_jobs or jobs == "list":
+        table = Table(title="jobs (`dockyard worker --jobs a,b`; without it: the enabled ones)")
+        for column in ("name", "every", "lease", "enabled", "what"):
+            table.add_column(column)
+        for job in every_job:
+            lease = job.lease
+            table.add_row(
+                job.name,
+                f"{job.interval_seconds:g} s",
+                "-" if lease is None else f"{lease.name} ({lease.seconds:g} s)",
+                "yes" if job.enabled else "no",
+                job.description,
+            )
+        out.print(table)
+        services.close()
+        return
+    try:
+        chosen = select_jobs(every_job, None if jobs is None else _job_names(jobs))
+    except UnknownJobs as exc:
+        console.print(f"[red]error:[/red] {exc}; `dockyard worker --list-jobs` shows them")
+        services.close()
+        raise typer.Exit(2) from None
+    if not chosen:
+        console.print("[red]error:[/red] no job to run")
+        services.close()
+        raise typer.Exit(2)
+    scheduler = Scheduler(services.db, chosen, holder=worker_name)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    console.print(
-        f"Dockyard {__version__} task worker {task_worker.id} "
-        f"({', '.join(task_worker.settings.engines)}) pushing to "
-        f"{task_worker.settings.registry_url}"
-    )
-    task_worker.start()
+    names = [job.name for job in chosen]
+    console.print(f"Dockyard {__version__} worker {worker_name}: {', '.join(names)}")
+    if "runs" in names:
+        console.print(
+            f"task worker {worker_name} ({', '.join(settings.tasks.engines)}) pushing to "
+            f"{task_registry_url(settings)}"
+        )
+    scheduler.start()
     stopping.wait()
-    console.print("stopping: a run in progress ends Error")
-    task_worker.stop()
+    console.print("stopping" + (": a run in progress ends Error" if "runs" in names else ""))
+    scheduler.stop()
     services.close()
 
 

@@ -29,3 +29,10 @@ def take_lease(db: Database, name: str, holder: str, seconds: float) -> bool:
             update=["holder", "expires_at"],
         )
     return True
+
+
+def lease_expired(db: Database, name: str) -> bool:
+    """Whether lease `name` is free (never taken, or run out): a read, no write lock."""
+    with db.read() as conn:
+        until = conn.execute(select(leases.c.expires_at).where(leases.c.name == name)).scalar()
+    return until is None or float(until) <= time.time()

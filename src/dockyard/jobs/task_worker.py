@@ -1,9 +1,10 @@
-"""The task worker: claims queued runs from the database and does them, one at a time.
+"""The task worker: claims queued runs from the database and does them, one at a time (the
+`runs` job; the other periodic work of tasks is in tasks/jobs.py).
 
 Any number of workers (each server process, and `dockyard worker` on other machines) share
 the queue. While a run goes on, a lease thread renews the run's lease every few seconds and
-watches for a cancel; every poll also ends the runs of workers that stopped renewing (Error,
-"worker lost"). A run reaches this registry with its own identity (`run:<run id>`,
+watches for a cancel; the `run-sweep` job ends the runs of workers that stopped renewing
+(Error, "worker lost"). A run reaches this registry with its own identity (`run:<run id>`,
 access/run_identity.py): a refresh token that opens only the repositories the run named,
 within the requester's rights, no management API, and only while the run is going on; it is
 revoked when the run ends.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import random
 import socket
 import threading
 import time
@@ -28,9 +28,7 @@ from dockyard.access.run_identity import run_principal
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
 from dockyard.errors import Unauthorized
-from dockyard.jobs.base_image_triggers import BaseImageJob, remote_digests
-from dockyard.jobs.commit_poller import CommitPoller
-from dockyard.jobs.leases import take_lease
+from dockyard.jobs.remote_digests import remote_digests
 from dockyard.storage.db.database import Database
 from dockyard.storage.driver import BlobDriver
 from dockyard.tasks.base_images import BaseImageDigests
@@ -51,9 +49,12 @@ log = logging.getLogger("dockyard.jobs")
 # The run-scoped credential outlives the run's timeout by this much (pushes after the build).
 CREDENTIAL_MARGIN_SECONDS = 600
 CONTROL_TICK_SECONDS = 1.0
-SWEEP_SECONDS = 30.0
-TIMER_LEASE_SECONDS = 30.0
 _ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def worker_id() -> str:
+    """A name for one worker process: its host and a random suffix."""
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
 
 
 def worker_platform() -> str:
@@ -85,27 +86,18 @@ class TaskWorker:
         settings: TaskWorkerSettings,
         access: AccessService | None = None,
         signer: TokenSigner | None = None,
+        name: str | None = None,
         *,
         images: LocalImages,
     ) -> None:
         self.settings = settings
-        self.id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.id = name or worker_id()
         self.runs = RunStore(db)
         self.logs = LogStore(db)
         self.saved = SavedTasks(db, settings.policy)
-        self._db = db
         self.sources = SourceStore(db, driver, settings.executor.max_source_bytes)
-        digests = BaseImageDigests(
+        self.digests = BaseImageDigests(
             db, images, remote_digests(settings.executor.allow_private_sources)
-        )
-        self.base_images = BaseImageJob(
-            db,
-            self.saved,
-            digests,
-            RegistryAccess(settings.registry_url).host,
-            settings.upstream_registries,
-            settings.base_image_poll_seconds,
-            self.id,
         )
         self.executor = RunExecutor(
             self.runs,
@@ -114,67 +106,20 @@ class TaskWorker:
             {name: make_engine(name) for name in settings.engines},
             settings.executor,
             saved=self.saved,
-            base_images=digests,
+            base_images=self.digests,
         )
         self._access = access
         self._signer = signer
         self._platform = worker_platform()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_sweep = 0.0
-        # Its own thread, so that slow remotes never hold up runs (nor runs the polling).
-        self.commits = CommitPoller(
-            db,
-            self.saved,
-            self.id,
-            settings.commit_poll_seconds,
-            settings.executor.allow_private_sources,
-        )
+        self._sweeping = threading.Lock()
 
-    # --- the loop --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run_forever, name="task-worker", daemon=True)
-        self._thread.start()
-        self.commits.start()
-
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self) -> None:
         """Stop claiming; a run in progress ends Error (its processes ended)."""
         self._stopping.set()
-        self.commits.stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = self.poll_once()
-            except Exception:
-                log.exception("task worker poll failed; retrying")
-                worked = False
-            if not worked:
-                self._stopping.wait(self.settings.poll_seconds * random.uniform(0.8, 1.2))
 
     def poll_once(self) -> bool:
-        """Reap lost runs, then claim and do one run; True when a run was done."""
-        reaped = self.runs.reap()
-        for run_id in reaped:
-            log.warning("run %s ended: its worker stopped renewing the lease", run_id)
-            self.logs.append(run_id, "\nThe worker doing this run was lost; the run ended.\n")
-        # What a lost worker on this machine left (processes, files) goes once its run ended.
-        if reaped or time.monotonic() - self._last_sweep > SWEEP_SECONDS or not self._last_sweep:
-            self._last_sweep = time.monotonic()
-            self.executor.sweep()
-            if self.settings.engines:
-                self.sources.sweep(self.settings.source_ttl_seconds)
-        try:
-            self.fire_timers()
-        except Exception:  # a timer that cannot fire must not stop the runs
-            log.exception("firing task timers failed; retrying")
-        try:
-            self.base_images.run_once()
-        except Exception:  # nor may a base image trigger
-            log.exception("base image triggers failed; retrying")
+        """Claim and do one run; True when a run was done."""
         if self._stopping.is_set() or not self.runs.has_queued(self.settings.engines):
             return False
         run = self.runs.claim(
@@ -184,18 +129,14 @@ class TaskWorker:
             return False
         log.info("run %s claimed by %s", run.run_id, self.id)
         self.do(run)
-        self.executor.sweep()
+        self.sweep_work_dir()
         return True
 
-    def fire_timers(self) -> None:
-        """Queue a run for each due timer of a saved task (one process at a time)."""
-        now = time.time()
-        if not self.saved.due_timers(now):  # a read, so that idle polls take no write lock
-            return
-        if not take_lease(self._db, "task-timers", self.id, TIMER_LEASE_SECONDS):
-            return
-        for timer, run_id in self.saved.fire_due(now):
-            log.info("timer %s of task %s fired: run %s", timer.name, timer.task, run_id)
+    def sweep_work_dir(self) -> int:
+        """End and remove what runs that are over left in the work dir (one sweep at a time:
+        the run-sweep job sweeps too)."""
+        with self._sweeping:
+            return self.executor.sweep()
 
     # --- one run ---------------------------------------------------------------------------
 
