@@ -287,7 +287,7 @@ def _bootstrap_owner(settings: Settings) -> None:
 
     registry = build_registry(settings)
     try:
-        password = build_access(settings, registry).access.bootstrap_owner()
+        password = build_access(settings, registry).access.first_start.create_owner()
     finally:
         registry.db.dispose()
     if password is None:
