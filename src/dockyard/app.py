@@ -17,8 +17,10 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
 from dockyard import telemetry
+from dockyard.access.authenticator import Authenticator
+from dockyard.access.caller import Caller
 from dockyard.access.rights import PULL, QUARANTINE_READ
-from dockyard.api.auth import Authenticator, AuthGate, Caller
+from dockyard.api.auth import AuthGate
 from dockyard.api.base import base_routes
 from dockyard.api.blobs import blob_routes
 from dockyard.api.body_drain import UnreadBodyDrain
@@ -43,7 +45,7 @@ def _catalog_filter(auth: Authenticator) -> Callable[[Request], Callable[[str], 
         caller: Caller | None = request.scope.get("state", {}).get("caller")
         if caller is None:
             return None
-        rights = auth.access.rights(caller.principal)
+        rights = auth.access.permissions.rights(caller.principal)
         return lambda name: rights.allows(name, PULL)
 
     return visible
@@ -54,7 +56,7 @@ def _quarantine_reader(auth: Authenticator) -> Callable[[Request, str], bool]:
         caller: Caller | None = request.scope.get("state", {}).get("caller")
         if caller is None:
             return False
-        return auth.access.rights(caller.principal).allows(name, QUARANTINE_READ)
+        return auth.access.permissions.rights(caller.principal).allows(name, QUARANTINE_READ)
 
     return may
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.access.audit import AuditLog, AuditRetention
+from dockyard.access.authenticator import Authenticator
 from dockyard.access.oidc import OidcVerifier
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
-from dockyard.api.auth import Authenticator
 from dockyard.config import Settings
 from dockyard.jobs.catalog import runs_job
 from dockyard.jobs.task_worker import TaskWorker, TaskWorkerSettings

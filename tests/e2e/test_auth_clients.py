@@ -390,7 +390,7 @@ def test_anonymous_pull_lets_skopeo_inspect_without_credentials(
             "anonymous inspect while anonymous pull is off",
         )
 
-        srv.access.set_setting("anonymous_pull", "true", "test")
+        srv.access.anonymous_pull.set(True, "test")
         raw = skopeo("inspect", "--tls-verify=false", "--no-creds", "--raw", ref)
         assert sha256_digest(raw.encode()) == digest
         info = json.loads(skopeo("inspect", "--tls-verify=false", "--no-creds", ref))

@@ -102,9 +102,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
             SSL_CERT_FILE=str(ca.ca_file),
         )
         try:
-            srv.access.set_setting("anonymous_pull", "true", "test")
-            srv.access.create_user(DEVELOPER, "user", "test")
-            srv.access.assign_role(DEVELOPER, "Contributor", "*", "test")
+            srv.access.anonymous_pull.set(True, "test")
+            srv.access.users.create(DEVELOPER, "user", "test")
+            srv.access.roles.assign(DEVELOPER, "Contributor", "*", "test")
             yield Registry(srv, issuer, ca.ca_file)
         finally:
             srv.close()

@@ -107,16 +107,16 @@ class AuthServer:
     def user(self, role: str | None = None, scope: str = "*", prefix: str = "u") -> tuple[str, str]:
         """A new user, with `role` over `scope` when given; returns (name, password)."""
         name = f"{prefix}{nonce()}"
-        password = self.access.create_user(name, "user", ACTOR)
+        password = self.access.users.create(name, "user", ACTOR)
         if role is not None:
-            self.access.assign_role(name, role, scope, ACTOR)
+            self.access.roles.assign(name, role, scope, ACTOR)
         return name, password
 
     def token(self, actions: Sequence[str], prefix: str = "t") -> tuple[str, str]:
         """A repository-scoped token over a new scope map of `actions`; (name, password1)."""
         name = f"{prefix}{nonce()}"
-        self.access.create_scope_map(f"map-{name}", list(actions), "test", ACTOR)
-        passwords = self.access.create_token(name, f"map-{name}", True, ACTOR)
+        self.access.scope_maps.create(f"map-{name}", list(actions), "test", ACTOR)
+        passwords = self.access.tokens.create(name, f"map-{name}", True, ACTOR)
         return name, passwords[0].password
 
     def audit(self) -> list[dict[str, Any]]:

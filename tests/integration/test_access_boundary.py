@@ -96,7 +96,7 @@ def test_mount_with_a_second_empty_from_does_not_search_every_repository(
     digest = upload_blob(owner, secret_repo, secret)
     upload_blob(owner, readable, random_bytes(50))
     name, password = srv.user("AcrPush", mine)
-    srv.access.assign_role(name, "AcrPull", readable, "test")
+    srv.access.roles.assign(name, "AcrPull", readable, "test")
     creds = basic(name, password)
     token = token_for(
         anon,
@@ -306,7 +306,7 @@ def test_unknown_usernames_take_as_long_as_known_ones(srv: AuthServer, anon: htt
     rounds = 9
     known = [srv.user("AcrPull", "t/x")[0] for _ in range(rounds)]
     disabled = srv.user("AcrPull", "t/x")[0]
-    srv.access.set_user_enabled(disabled, False, "test")
+    srv.access.users.set_enabled(disabled, False, "test")
 
     def timed(username: str) -> float:
         started = time.perf_counter()
@@ -403,7 +403,7 @@ def test_host_header_chooses_neither_realm_nor_audience(
         "user:owner",
         evil,
         [{"type": "repository", "name": "h/x", "actions": ["pull", "push"]}],
-        srv.access.generation(Principal("user", "owner")) or "",
+        srv.access.status.generation(Principal("user", "owner")) or "",
     )
     resp = anon.post("/v2/h/x/blobs/uploads/", headers={**bearer(foreign), "Host": evil})
     assert_error(resp, 401, "UNAUTHORIZED")

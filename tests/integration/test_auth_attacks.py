@@ -90,7 +90,7 @@ def real_claims(srv: AuthServer, anon: httpx.Client, repo: str) -> tuple[str, di
 
 def owner_generation(srv: AuthServer) -> str:
     """What the server's tokens for the Owner carry as its generation (`gen`)."""
-    generation = srv.access.generation(Principal("user", "owner"))
+    generation = srv.access.status.generation(Principal("user", "owner"))
     assert generation is not None
     return generation
 
@@ -396,7 +396,7 @@ def test_disabled_repository_token(srv: AuthServer, anon: httpx.Client, pushed_r
     refresh = resp.json()["refresh_token"]
     assert_status(anon.get(f"/v2/{pushed_repo}/tags/list", headers=bearer(token)), 200)
 
-    srv.access.set_token_enabled(name, False, "test")
+    srv.access.tokens.set_enabled(name, False, "test")
     # Logging in stops at once.
     refused(anon.get("/v2/", headers=creds))
     refused(anon.get(f"/v2/{pushed_repo}/tags/list", headers=creds))
@@ -412,7 +412,7 @@ def test_disabled_repository_token(srv: AuthServer, anon: httpx.Client, pushed_r
     assert_error(resp, 401, "UNAUTHORIZED")
 
     # Enabled again, the token logs in; what was handed out before the disable stays dead.
-    srv.access.set_token_enabled(name, True, "test")
+    srv.access.tokens.set_enabled(name, True, "test")
     assert_status(anon.get(f"/v2/{pushed_repo}/tags/list", headers=creds), 200)
     refused(anon.get(f"/v2/{pushed_repo}/tags/list", headers=bearer(token)))
     refused(anon.get("/v2/", headers=basic(REFRESH_USERNAME, refresh)))
@@ -432,9 +432,9 @@ def test_disabled_or_removed_user(
     assert_status(anon.get("/v2/", headers=basic(REFRESH_USERNAME, refresh)), 200)
 
     if how == "disable":
-        srv.access.set_user_enabled(name, False, "test")
+        srv.access.users.set_enabled(name, False, "test")
     else:
-        srv.access.delete_user(name, "test")
+        srv.access.users.delete(name, "test")
     refused(anon.get(f"/v2/{pushed_repo}/tags/list", headers=creds))
     assert_error(fetch_token(anon, creds, service=srv.host), 401, "UNAUTHORIZED")
     refused(anon.get(f"/v2/{pushed_repo}/tags/list", headers=bearer(token)))
@@ -457,9 +457,9 @@ def test_recreated_user_does_not_inherit_old_tokens(
     old_token = token_for(anon, creds, f"repository:{pushed_repo}:pull,push", service=srv.host)
     resp = fetch_token(anon, creds, service=srv.host, offline_token="true")
     old_refresh = resp.json()["refresh_token"]
-    srv.access.delete_user(name, "test")
-    new_password = srv.access.create_user(name, "user", "test")
-    srv.access.assign_role(name, "AcrPull", pushed_repo, "test")
+    srv.access.users.delete(name, "test")
+    new_password = srv.access.users.create(name, "user", "test")
+    srv.access.roles.assign(name, "AcrPull", pushed_repo, "test")
     refused(anon.get("/v2/", headers=basic(name, password)))
     assert_status(anon.get("/v2/", headers=basic(name, new_password)), 200)
     refused(anon.post(f"/v2/{pushed_repo}/blobs/uploads/", headers=basic(name, new_password)), 403)
@@ -831,8 +831,8 @@ def test_repository_delete_needs_the_delete_right(
 def test_expired_token_password(srv: AuthServer, anon: httpx.Client, pushed_repo: str) -> None:
     name, password1 = srv.token([f"repositories/{pushed_repo}/content/read"])
     assert_status(anon.get(f"/v2/{pushed_repo}/tags/list", headers=basic(name, password1)), 200)
-    expired = srv.access.generate_token_password(name, 1, time.time() - 1, "test")
-    password2 = srv.access.generate_token_password(name, 2, time.time() + 3600, "test")
+    expired = srv.access.tokens.generate_password(name, 1, time.time() - 1, "test")
+    password2 = srv.access.tokens.generate_password(name, 2, time.time() + 3600, "test")
     refused(anon.get(f"/v2/{pushed_repo}/tags/list", headers=basic(name, expired.password)))
     refused(anon.get(f"/v2/{pushed_repo}/tags/list", headers=basic(name, password1)))
     assert_error(fetch_token(anon, basic(name, expired.password)), 401, "UNAUTHORIZED")

@@ -191,7 +191,7 @@ def test_token_grants_only_the_intersection(srv: AuthServer, anon: httpx.Client)
     n = nonce()
     mine, other, team = f"mine{n}/app", f"other{n}/app", f"team{n}"
     name, password = srv.user("AcrPull", mine)
-    srv.access.assign_role(name, "AcrPush", f"{team}/*", "test")
+    srv.access.roles.assign(name, "AcrPush", f"{team}/*", "test")
     token = token_for(
         anon,
         basic(name, password),
@@ -486,7 +486,7 @@ def test_catalog_pages_do_not_reveal_hidden_names(
     for repo in sorted([*readable, *hidden]):
         push_image(owner, repo, "v1")
     name, password = srv.user("AcrPull", readable[0])
-    srv.access.assign_role(name, "AcrPull", readable[1], "test")
+    srv.access.roles.assign(name, "AcrPull", readable[1], "test")
     pages = catalog_pages(anon, basic(name, password), 1)
     listed = [page.json()["repositories"] for page in pages]
     assert [r for items in listed for r in items] == readable, listed
@@ -558,7 +558,7 @@ def test_mount_from_unreadable_repository_falls_back_to_upload(
 
     # With read access on the source, the mount happens.
     other, other_password = srv.user("AcrPush", allowed)
-    srv.access.assign_role(other, "AcrPull", source, "test")
+    srv.access.roles.assign(other, "AcrPull", source, "test")
     resp = anon.post(
         f"/v2/{allowed}/blobs/uploads/",
         params={"mount": digest, "from": source},
@@ -601,7 +601,7 @@ def test_anonymous_pull_setting(tmp_path: Path) -> None:
         assert_error(http.get(f"/v2/{repo}/manifests/v1"), 401, "UNAUTHORIZED")
         assert_error(fetch_token(http, None, f"repository:{repo}:pull"), 401, "UNAUTHORIZED")
 
-        srv.access.set_setting("anonymous_pull", "true", "test")
+        srv.access.anonymous_pull.set(True, "test")
         assert_status(http.get(f"/v2/{repo}/manifests/v1"), 200)
         assert_status(http.get(f"/v2/{repo}/tags/list"), 200)
         resp = http.post(f"/v2/{repo}/blobs/uploads/")
@@ -623,7 +623,7 @@ def test_anonymous_pull_setting(tmp_path: Path) -> None:
         refused = http.post(f"/v2/{repo}/blobs/uploads/", headers=bearer(token))
         assert challenge_of(refused).get("error") == "insufficient_scope"
 
-        srv.access.set_setting("anonymous_pull", "false", "test")
+        srv.access.anonymous_pull.set(False, "test")
         assert_error(http.get(f"/v2/{repo}/manifests/v1"), 401, "UNAUTHORIZED")
         resp = http.get(f"/v2/{repo}/manifests/v1", headers=bearer(token))
         assert_error(resp, 401, "UNAUTHORIZED")
@@ -644,7 +644,7 @@ def test_anonymous_token_over_post_reads_metadata(tmp_path: Path) -> None:
     ):
         repo = "public/meta"
         push_image(owner, repo, "v1")
-        srv.access.set_setting("anonymous_pull", "true", "test")
+        srv.access.anonymous_pull.set(True, "test")
 
         resp = post_token(http, srv.host, f"repository:{repo}:metadata_read")
         assert_status(resp, 200)
@@ -695,7 +695,7 @@ def test_anonymous_token_over_post_reads_metadata(tmp_path: Path) -> None:
 
         # With anonymous pull off, the anonymous POST is refused, and never counts as a failed
         # login: far past the limit of ten, it is still a 401, not a 429.
-        srv.access.set_setting("anonymous_pull", "false", "test")
+        srv.access.anonymous_pull.set(False, "test")
         for _ in range(15):
             assert_error(post_token(http, srv.host, f"repository:{repo}:pull"), 401)
         assert_error(http.get("/acr/v1/_catalog"), 401, "UNAUTHORIZED")

@@ -158,7 +158,7 @@ def test_errors_use_the_envelope(owner: httpx.Client) -> None:
         "UNSUPPORTED",
     )
     assert_error(owner.post("/api/v1/users", json={"name": "bad name!"}), 400, "UNSUPPORTED")
-    assert_error(owner.delete("/api/v1/users/nobody"), 404, "NAME_UNKNOWN")
+    assert_error(owner.delete("/api/v1/users/nobody"), 404, "NOT_FOUND")
 
 
 def test_refresh_and_access_tokens_authenticate(registry: Registry) -> None:
@@ -230,7 +230,7 @@ def test_user_lifecycle(registry: Registry, owner: httpx.Client) -> None:
     assert created["kind"] == "user"
     assert len(created["password"]) > 20
     first = created["password"]
-    assert_error(owner.post("/api/v1/users", json={"name": name}), 409)
+    assert_error(owner.post("/api/v1/users", json={"name": name}), 409, "CONFLICT")
     listed = {u["name"]: u for u in ok(owner.get("/api/v1/users"))}
     assert listed[name]["enabled"] is True
     assert listed["owner"]["kind"] == "user"
@@ -257,7 +257,7 @@ def test_user_lifecycle(registry: Registry, owner: httpx.Client) -> None:
 
     ok(owner.delete(f"/api/v1/users/{name}"), 204)
     assert login(second) == 401
-    assert_error(owner.delete(f"/api/v1/users/{name}"), 404, "NAME_UNKNOWN")
+    assert_error(owner.delete(f"/api/v1/users/{name}"), 404, "NOT_FOUND")
     assert_error(owner.post(f"/api/v1/users/{name}/password"), 404)
     assert name not in {u["name"] for u in ok(owner.get("/api/v1/users"))}
 
@@ -311,7 +311,7 @@ def test_roles_grant_and_revoke_repository_rights(registry: Registry, owner: htt
             204,
         )
         assert_error(get_manifest(dev, f"{other}/app"), 403, "DENIED")
-    assert_error(owner.delete("/api/v1/roles", params=assignment), 404)
+    assert_error(owner.delete("/api/v1/roles", params=assignment), 404, "NOT_FOUND")
     assert_error(owner.delete("/api/v1/roles"), 400)
 
 
@@ -358,7 +358,11 @@ def test_token_bound_to_scope_map_gets_exactly_its_rights(
     assert made["scopeMap"] == scope_map
     passwords = {p["name"]: p["value"] for p in made["passwords"]}
     assert set(passwords) == {"password1", "password2"}
-    assert_error(owner.post("/api/v1/tokens", json={"name": unique("t"), "scopeMap": "nope"}), 404)
+    assert_error(
+        owner.post("/api/v1/tokens", json={"name": unique("t"), "scopeMap": "nope"}),
+        404,
+        "NOT_FOUND",
+    )
 
     with registry.client(token, passwords["password1"]) as tok:
         assert_status(get_manifest(tok, f"{prefix}/x"), 200)
@@ -426,13 +430,13 @@ def test_token_bound_to_scope_map_gets_exactly_its_rights(
     assert ok(owner.get(f"/api/v1/tokens/{token}"))["scopeMap"] == scope_map
 
     # A scope map in use stays; system scope maps never go.
-    assert_error(owner.delete(f"/api/v1/scope-maps/{scope_map}"), 409)
-    assert_error(owner.delete("/api/v1/scope-maps/_repositories_pull"), 409)
+    assert_error(owner.delete(f"/api/v1/scope-maps/{scope_map}"), 409, "CONFLICT")
+    assert_error(owner.delete("/api/v1/scope-maps/_repositories_pull"), 409, "CONFLICT")
     ok(owner.delete(f"/api/v1/tokens/{token}"), 204)
     with registry.client(token, passwords["password2"]) as gone:
         assert_error(get_manifest(gone, f"{prefix}/x"), 401)
     ok(owner.delete(f"/api/v1/scope-maps/{scope_map}"), 204)
-    assert_error(owner.get(f"/api/v1/scope-maps/{scope_map}"), 404)
+    assert_error(owner.get(f"/api/v1/scope-maps/{scope_map}"), 404, "NOT_FOUND")
 
 
 def test_disabled_token_is_refused_from_the_start(registry: Registry, owner: httpx.Client) -> None:

@@ -41,8 +41,8 @@ def test_exchange_identity_token_for_refresh_token(
     access = AccessService(
         Database(server.database_url), AuditLog(server.data_dir / "audit.log"), "admin"
     )
-    access.create_user("alice", "user", actor="test")
-    access.assign_role("alice", "AcrPull", "*", actor="test")
+    access.users.create("alice", "user", actor="test")
+    access.roles.assign("alice", "AcrPull", "*", actor="test")
     service = server.host
 
     def exchange(token: str) -> httpx.Response:
@@ -112,8 +112,8 @@ def test_entra_style_issuer_audiences_and_upn_names(server_factory: type[ServerP
             Database(server.database_url), AuditLog(server.data_dir / "audit.log"), "admin"
         )
         upn = "alice.o-neil+acr@contoso.example.com"
-        access.create_user(upn, "user", actor="test")
-        access.assign_role(upn, "AcrPush", "*", actor="test")
+        access.users.create(upn, "user", actor="test")
+        access.roles.assign(upn, "AcrPush", "*", actor="test")
         assert entra.url.endswith("/")
 
         def exchange(token: str) -> httpx.Response:
@@ -163,7 +163,7 @@ def test_configured_audience_list(server_factory: type[ServerProcess], issuer: I
     access = AccessService(
         Database(server.database_url), AuditLog(server.data_dir / "audit.log"), "admin"
     )
-    access.create_user("carol", "user", actor="test")
+    access.users.create("carol", "user", actor="test")
 
     def status(audience: str) -> int:
         return httpx.post(

@@ -40,7 +40,7 @@ def test_quarantined_push_is_held_until_a_scanner_passes_it(
     create_hook(owner, "quarantinehook", receiver.url, actions=["quarantine", "push"])
     reader_name, reader_password = srv.user("AcrPull")
     scanner_name, scanner_password = srv.user("AcrPull")
-    srv.access.assign_role(scanner_name, "AcrQuarantineWriter", "held/*", "test")
+    srv.access.roles.assign(scanner_name, "AcrQuarantineWriter", "held/*", "test")
     puller = basic(reader_name, reader_password)
     scanner = basic(scanner_name, scanner_password)
 

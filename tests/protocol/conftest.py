@@ -50,7 +50,7 @@ def in_process_registry(data_dir: Path, auth: bool) -> InProcessRegistry:
     )
     upgrade(settings.database_url)
     services = build_services(settings)
-    password = services.auth.access.bootstrap_owner() if auth else None
+    password = services.auth.access.first_start.create_owner() if auth else None
     return InProcessRegistry(services, create_app(services), password)
 
 

@@ -1,68 +1,27 @@
-"""The gate in front of the registry API: who is calling, and may they do this?
-
-Credentials are a Bearer access token from the token service, Basic credentials (users,
-tokens, the admin user, or a refresh token with the null-GUID username), or none (anonymous).
+"""The gate in front of the registry API: who is calling (access/authenticator.py, from the
+Authorization header), and may they do this? The caller is left in the request's state.
 Refusals follow the Docker token authentication spec: 401 with a `Bearer` challenge that names
 the scope the request needed, or 403 DENIED when a known identity is not allowed.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
-from dataclasses import dataclass, field
 
 from anyio import to_thread
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dockyard.access.decisions import Requirement, claims_allow
-from dockyard.access.oidc import OidcVerifier
-from dockyard.access.principals import ANONYMOUS, REFRESH_TOKEN_USERNAME, Principal
-from dockyard.access.rights import PULL, Rights
-from dockyard.access.service import AccessService
-from dockyard.access.signing import TokenSigner
+from dockyard.access.authenticator import Authenticator
+from dockyard.access.caller import Caller
+from dockyard.access.decisions import Requirement
 from dockyard.api.errors import envelope
 from dockyard.api.routes import requirement
 from dockyard.api.uploads import UPLOAD_START_STATE, read_upload_start
 from dockyard.errors import Denied, DockyardError, Unauthorized
 from dockyard.spec.scopes import challenge
 from dockyard.spec.upload_query import UploadStart
-
-MAX_AUTHORIZATION_BYTES = 8192
-
-
-@dataclass
-class Caller:
-    """The authenticated caller of one request."""
-
-    principal: Principal
-    via: str  # "bearer", "basic" or "none"
-    rights: Rights | None = None  # Basic and anonymous callers
-    access: list[dict[str, object]] = field(default_factory=list)  # Bearer callers
-
-    def may(self, need: Requirement) -> bool:
-        if self.via == "bearer":
-            # Any valid access token opens /v2/ (that is how clients check a login).
-            return need.kind == "base" or claims_allow(self.access, need)
-        assert self.rights is not None
-        if need.kind == "catalog":
-            return self.rights.can_list_catalog
-        if need.kind == "base":
-            return self.principal.kind != "anonymous"
-        assert need.repository is not None
-        return all(self.rights.allows(need.repository, a) for a in need.actions)
-
-    def can_read(self, repository: str) -> bool:
-        return self.may(Requirement("repository", repository, (PULL,)))
-
-    def reads_everything(self) -> bool:
-        if self.rights is None:
-            return False
-        return any(g.pattern == "*" and PULL in g.actions for g in self.rights.grants)
-
 
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
 
@@ -80,71 +39,6 @@ def realm(public_url: str, service: str, headers: Headers, scheme: str) -> str:
     if proto not in ("http", "https"):
         proto = scheme
     return f"{proto}://{host}/oauth2/token"
-
-
-class Authenticator:
-    def __init__(
-        self,
-        access: AccessService,
-        signer: TokenSigner,
-        service: str,
-        oidc: OidcVerifier | None = None,
-        public_url: str = "",
-    ) -> None:
-        self.access = access
-        self.signer = signer
-        self.service = service  # the audience of every token: configured, never a header
-        self.oidc = oidc
-        self.public_url = public_url
-
-    def identify(self, headers: Headers, client: str) -> Caller:
-        """Blocking: may verify a password or a token signature."""
-        authorization = headers.get("authorization", "")
-        if len(authorization) > MAX_AUTHORIZATION_BYTES:
-            raise Unauthorized("Authorization header too long")
-        service = self.service
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value:
-            claims = self.signer.verify_access(value.strip(), service)
-            principal = self.principal_of(str(claims["sub"]), str(claims.get("gen", "")))
-            return Caller(principal, "bearer", access=list(claims["access"]))
-        if scheme.lower() == "basic" and value:
-            username, password = basic_credentials(value)
-            principal = self.login(username, password, client, service)
-            return Caller(principal, "basic", rights=self.access.rights(principal))
-        if authorization:
-            raise Unauthorized("unsupported Authorization scheme")
-        return Caller(ANONYMOUS, "none", rights=self.access.rights(ANONYMOUS))
-
-    def login(self, username: str, password: str, client: str, service: str) -> Principal:
-        if username == REFRESH_TOKEN_USERNAME:
-            grant = self.signer.verify_refresh(password, service)
-            return self.principal_of(grant.subject, grant.generation)
-        return self.access.authenticate(username, password, client)
-
-    def principal_of(self, subject: str, generation: str) -> Principal:
-        """The identity a token was issued to, if it still exists as it was then."""
-        try:
-            principal = Principal.from_id(subject)
-        except ValueError:
-            raise Unauthorized("token names no known identity") from None
-        current = self.access.generation(principal)
-        if current is None:
-            raise Unauthorized(f"{principal.id} is disabled or removed")
-        if current != generation:
-            raise Unauthorized(f"the token was issued to an earlier {principal.id}")
-        return principal
-
-
-def basic_credentials(value: str) -> tuple[str, str]:
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("malformed Basic credentials") from None
-    username, sep, password = decoded.partition(":")
-    if not sep:
-        raise Unauthorized("malformed Basic credentials")
-    return username, password
 
 
 class AuthGate:
@@ -166,7 +60,9 @@ class AuthGate:
         client = (scope.get("client") or ("-", 0))[0]
         audit = self.auth.access.audit
         try:
-            caller = await to_thread.run_sync(self.auth.identify, headers, client)
+            caller = await to_thread.run_sync(
+                self.auth.identify, headers.get("authorization", ""), client
+            )
         except DockyardError as exc:
             audit.record("authorize", "unknown", "denied", path=scope["path"], reason=exc.message)
             await self._refuse(scope, send, need, exc, headers)
@@ -235,6 +131,8 @@ class AuthGate:
         response_headers = [(b"content-type", b"application/json")]
         for name, value in error.headers.items():
             response_headers.append((name.lower().encode(), value.encode()))
+        if error.retry_after is not None:
+            response_headers.append((b"retry-after", str(error.retry_after).encode()))
         if error.status == 401:
             value = challenge(
                 realm(

@@ -14,10 +14,10 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard.access.audit import AuditLog
+from dockyard.access.authenticator import Authenticator
 from dockyard.access.decisions import management_claims
 from dockyard.access.rights import MANAGE_WRITE
 from dockyard.access.run_identity import RUN_KIND
-from dockyard.api.auth import Authenticator
 from dockyard.api.errors import error_response
 from dockyard.errors import Denied, DockyardError
 from dockyard.registry.network_rules import NetworkRuleService
@@ -115,11 +115,11 @@ class NetworkRuleGate:
         """Whether the credentials are those of someone who may change the registry (and,
         for an access token, one granted registry:management:write)."""
         try:
-            caller = auth.identify(headers, client)
+            caller = auth.identify(headers.get("authorization", ""), client)
         except DockyardError:
             return False
         if caller.principal.kind in ("anonymous", RUN_KIND):
             return False
         if caller.via == "bearer" and "write" not in management_claims(caller.access):
             return False
-        return MANAGE_WRITE in auth.access.rights(caller.principal).registry_actions
+        return MANAGE_WRITE in auth.access.permissions.rights(caller.principal).registry_actions

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dockyard.access.authenticator import Authenticator, basic_credentials
 from dockyard.access.decisions import grant
 from dockyard.access.principals import ANONYMOUS, Principal
-from dockyard.api.auth import Authenticator, basic_credentials
 from dockyard.errors import DockyardError, Unauthorized, Unsupported
 from dockyard.spec.scopes import InvalidScope, parse_scopes
 
@@ -29,8 +29,8 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
             scopes = parse_scopes(scope_values)
         except InvalidScope as exc:
             raise Unsupported(str(exc), status=400) from exc
-        granted = grant(auth.access.rights(principal), scopes)
-        generation = auth.access.generation(principal) or ""
+        granted = grant(auth.access.permissions.rights(principal), scopes)
+        generation = auth.access.status.generation(principal) or ""
         token, expires_in = auth.signer.issue_access(principal.id, service, granted, generation)
         auth.access.audit.record(
             "token.issue",
@@ -52,7 +52,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         return answer
 
     def _anonymous() -> Principal:
-        if not auth.access.anonymous_pull:
+        if not auth.access.anonymous_pull.enabled:
             raise Unauthorized("credentials required: anonymous pull is off")
         return ANONYMOUS
 
@@ -137,7 +137,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         def work() -> dict[str, object]:
             name = verifier.username(fields.get("access_token") or fields.get("id_token") or "")
             principal = Principal("user", name)
-            generation = auth.access.generation(principal)
+            generation = auth.access.status.generation(principal)
             if generation is None:
                 raise Unauthorized(f"no enabled user {name!r} for this identity")
             auth.access.audit.record("token.exchange", principal.id, "ok", client=client)

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dockyard import telemetry
-from dockyard.api.auth import Caller
+from dockyard.access.caller import Caller
 from dockyard.api.errors import error_response
 from dockyard.api.routes import REFERRERS
 from dockyard.errors import TooManyRequests

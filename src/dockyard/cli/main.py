@@ -280,7 +280,7 @@ def _bootstrap_owner(settings: Settings) -> None:
 
     db, _driver = build_storage(settings)
     try:
-        password = build_auth(settings, db).access.bootstrap_owner()
+        password = build_auth(settings, db).access.first_start.create_owner()
     finally:
         db.dispose()
     if password is None:

@@ -210,7 +210,7 @@ class TaskWorker:
         principal = Principal.from_id(run.requester)
         if principal.kind == "anonymous":
             return None
-        generation = self._access.generation(principal)
+        generation = self._access.status.generation(principal)
         if generation is None:
             raise Unauthorized(f"{principal.id}, who asked for the run, is disabled or removed")
         return generation
@@ -228,7 +228,7 @@ class TaskWorker:
         generation = self._access.run_identities.create(
             run.run_id,
             requester,
-            self._access.rights(requester),
+            self._access.permissions.rights(requester),
             [Grant(need.pattern, need.actions) for need in needs],
         )
         service = self.settings.auth_service or urlsplit(self.settings.registry_url).netloc

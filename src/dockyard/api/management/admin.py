@@ -7,54 +7,44 @@ from typing import Annotated
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 
-from dockyard.api.management.deps import Access, Reader, Writer
-from dockyard.api.management.models import (
-    AdminCredentials,
-    AdminStatus,
-    Secret,
-    admin_password_name,
-)
+from dockyard.api.management.deps import AdminDep, Reader, Writer
+from dockyard.api.management.models import AdminCredentials, AdminStatus, admin_secret
 
 router = APIRouter(tags=["admin user"])
 
 
 @router.get("/admin")
-def get_admin(_: Reader, access: Access) -> AdminStatus:
+def get_admin(_: Reader, admin: AdminDep) -> AdminStatus:
     """Whether the admin user is on, and its name."""
-    return AdminStatus(enabled=access.admin_enabled, username=access.admin_username)
+    return AdminStatus(enabled=admin.enabled, username=admin.username)
 
 
 @router.post("/admin/enable")
-def enable_admin(principal: Writer, access: Access) -> AdminCredentials:
+def enable_admin(principal: Writer, admin: AdminDep) -> AdminCredentials:
     """Turn the admin user on; the first time, this creates (and returns) its passwords."""
-    created = access.enable_admin(True, principal.id)
+    created = admin.enable(True, principal.id)
     return AdminCredentials(
         enabled=True,
-        username=access.admin_username,
-        passwords=[
-            Secret(name=admin_password_name(int(key.removeprefix("password"))), value=v)
-            for key, v in sorted(created.items())
-        ],
+        username=admin.username,
+        passwords=[admin_secret(secret) for secret in created],
     )
 
 
 @router.post("/admin/disable")
-def disable_admin(principal: Writer, access: Access) -> AdminStatus:
+def disable_admin(principal: Writer, admin: AdminDep) -> AdminStatus:
     """Turn the admin user off (its passwords stop working, and are kept)."""
-    access.enable_admin(False, principal.id)
-    return AdminStatus(enabled=False, username=access.admin_username)
+    admin.enable(False, principal.id)
+    return AdminStatus(enabled=False, username=admin.username)
 
 
 @router.post("/admin/credentials/{slot}/regenerate")
 def regenerate_admin_password(
     slot: Annotated[int, PathParam(ge=1, le=2, description="1 (password) or 2 (password2)")],
     principal: Writer,
-    access: Access,
+    admin: AdminDep,
 ) -> AdminCredentials:
     """Replace one of the admin user's two passwords."""
-    password = access.regenerate_admin_password(slot, principal.id)
+    secret = admin.regenerate_password(slot, principal.id)
     return AdminCredentials(
-        enabled=access.admin_enabled,
-        username=access.admin_username,
-        passwords=[Secret(name=admin_password_name(slot), value=password)],
+        enabled=admin.enabled, username=admin.username, passwords=[admin_secret(secret)]
     )

@@ -9,8 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from dockyard import __version__
-from dockyard.access.service import AccessError
-from dockyard.api.auth import Authenticator
+from dockyard.access.authenticator import Authenticator
 from dockyard.api.errors import error_response, handle_http_exception, handle_unexpected
 from dockyard.api.management import (
     admin,
@@ -52,10 +51,6 @@ registry token, such as docker's for a pull, does not open this API). Reading ne
 `manage_read` right (roles Owner, Contributor, Reader), changing needs `manage_write` (Owner,
 Contributor). Errors use the OCI error envelope.
 """
-
-# AccessError carries DENIED whatever went wrong; the management API names the kind of
-# failure by its status instead (a 404 is not a refusal).
-_ACCESS_ERROR_CODES = {400: ErrorCode.UNSUPPORTED, 404: ErrorCode.NAME_UNKNOWN}
 
 # In the order of the OpenAPI document.
 _ROUTERS = (
@@ -124,13 +119,12 @@ class _ManagementApp(FastAPI):
 
 async def _on_dockyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DockyardError)
-    code = exc.code
-    if isinstance(exc, AccessError):
-        code = _ACCESS_ERROR_CODES.get(exc.status, code)
     headers = dict(exc.headers)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     if exc.status == 401:
         headers.setdefault("WWW-Authenticate", 'Basic realm="Dockyard management API"')
-    return error_response(code, exc.message, exc.status, exc.detail, headers)
+    return error_response(exc.code, exc.message, exc.status, exc.detail, headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:

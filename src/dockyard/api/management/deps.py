@@ -1,5 +1,6 @@
 """Who is calling the management API, and what the routes work with: the caller's principal
-once it may read (`Reader`) or change (`Writer`) access control, and the access service."""
+once it may read (`Reader`) or change (`Writer`) access control, and the parts of the access
+wing the routes use."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from dockyard.access.admin import AdminUser
+from dockyard.access.anonymous_pull import AnonymousPull
+from dockyard.access.authenticator import Authenticator
 from dockyard.access.decisions import management_claims
 from dockyard.access.principals import ANONYMOUS, Principal
+from dockyard.access.roles import Roles
 from dockyard.access.run_identity import RUN_KIND
+from dockyard.access.scope_maps import ScopeMaps
 from dockyard.access.service import AccessService
-from dockyard.api.auth import Authenticator
+from dockyard.access.tokens import Tokens
+from dockyard.access.users import Users
 from dockyard.api.network_rules import CLIENT_ADDRESS_STATE
 from dockyard.errors import Denied, Unauthorized
 from dockyard.registry.core import Registry
@@ -47,7 +54,7 @@ def _caller(request: Request) -> Principal:
     if not context.enforce:
         return ANONYMOUS
     client = request.client.host if request.client else "-"
-    found = context.auth.identify(request.headers, client)
+    found = context.auth.identify(request.headers.get("authorization", ""), client)
     if found.principal.kind == "anonymous":
         raise Unauthorized("credentials required")
     if found.principal.kind == RUN_KIND:
@@ -76,7 +83,7 @@ def _reader(request: Request, principal: Annotated[Principal, Depends(_caller)])
     if context.enforce:
         if not (_token_allows(request, "read") or _token_allows(request, "write")):
             raise Denied("the access token does not carry registry:management:read")
-        context.auth.access.require_manage(principal, write=False)
+        context.auth.access.permissions.require_manage(principal, write=False)
     return principal
 
 
@@ -85,7 +92,7 @@ def _writer(request: Request, principal: Annotated[Principal, Depends(_caller)])
     if context.enforce:
         if not _token_allows(request, "write"):
             raise Denied("the access token does not carry registry:management:write")
-        context.auth.access.require_manage(principal, write=True)
+        context.auth.access.permissions.require_manage(principal, write=True)
     return principal
 
 
@@ -96,7 +103,7 @@ def require_repository_action(
     context = _context(request)
     if not context.enforce:
         return
-    rights = context.auth.access.rights(principal)
+    rights = context.auth.access.permissions.rights(principal)
     allowed = (
         action in rights.registry_actions
         if repository == "*"
@@ -128,6 +135,30 @@ def _access(request: Request) -> AccessService:
     return _context(request).auth.access
 
 
+def _users(request: Request) -> Users:
+    return _access(request).users
+
+
+def _roles(request: Request) -> Roles:
+    return _access(request).roles
+
+
+def _scope_maps(request: Request) -> ScopeMaps:
+    return _access(request).scope_maps
+
+
+def _tokens(request: Request) -> Tokens:
+    return _access(request).tokens
+
+
+def _admin(request: Request) -> AdminUser:
+    return _access(request).admin
+
+
+def _anonymous_pull(request: Request) -> AnonymousPull:
+    return _access(request).anonymous_pull
+
+
 def _registry(request: Request) -> Registry:
     registry = _context(request).registry
     assert registry is not None, "the management API was built without the registry"
@@ -142,6 +173,12 @@ Reader = Annotated[Principal, Depends(_reader)]
 Writer = Annotated[Principal, Depends(_writer)]
 Auth = Annotated[Authenticator, Depends(_auth)]
 Access = Annotated[AccessService, Depends(_access)]
+UsersDep = Annotated[Users, Depends(_users)]
+RolesDep = Annotated[Roles, Depends(_roles)]
+ScopeMapsDep = Annotated[ScopeMaps, Depends(_scope_maps)]
+TokensDep = Annotated[Tokens, Depends(_tokens)]
+AdminDep = Annotated[AdminUser, Depends(_admin)]
+AnonymousPullDep = Annotated[AnonymousPull, Depends(_anonymous_pull)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 Policies = Annotated[PolicyService, Depends(_policies)]
 Caller = Annotated[Principal, Depends(_caller)]

@@ -1,4 +1,4 @@
-"""The management API's request and response bodies, and how the access service's rows
+"""The management API's request and response bodies, and how the access wing's values
 become them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.access.service import AccessError, TokenPassword
+from dockyard.access import model
 
 
 class _Model(BaseModel):
@@ -143,48 +143,69 @@ class RotatedKey(_Model):
     kid: str = Field(description="The new signing key; older keys only verify from now on")
 
 
-# --- from the access service's rows ----------------------------------------------------------
-
-
-def named(rows: list[dict[str, Any]], what: str, name: str) -> dict[str, Any]:
-    """The row called `name`; a 404 when there is none."""
-    for row in rows:
-        if row["name"] == name:
-            return row
-    raise AccessError(f"{what} {name!r} not found", status=404)
+# --- from the access wing's values ------------------------------------------------------------
 
 
 def _time(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def _created(value: Any) -> datetime:
-    return datetime.fromtimestamp(float(value or 0), UTC)
+def _created(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
 
 
-def token_secret(secret: TokenPassword) -> Secret:
-    return Secret(
-        name=f"password{secret.slot}", value=secret.password, expiry=_time(secret.expires_at)
-    )
-
-
-def user_model(row: dict[str, Any]) -> User:
-    return User(
-        name=row["name"], kind=row["kind"], enabled=row["enabled"], created=_created(row["created"])
-    )
-
-
-def token_model(row: dict[str, Any]) -> Token:
-    return Token(
-        name=row["name"],
-        scopeMap=row["scopeMap"],
-        status=row["status"],
-        created=_created(row["created"]),
-        passwords=[
-            TokenPasswordInfo(name=p["name"], expiry=_time(p["expiry"])) for p in row["passwords"]
-        ],
-    )
+def token_password_name(slot: int) -> str:
+    return f"password{slot}"
 
 
 def admin_password_name(slot: int) -> str:
     return "password" if slot == 1 else f"password{slot}"
+
+
+def token_secret(secret: model.NewPassword) -> Secret:
+    return Secret(
+        name=token_password_name(secret.slot),
+        value=secret.password,
+        expiry=_time(secret.expires_at),
+    )
+
+
+def admin_secret(secret: model.NewPassword) -> Secret:
+    return Secret(name=admin_password_name(secret.slot), value=secret.password)
+
+
+def user_model(user: model.User) -> User:
+    return User(
+        name=user.name,
+        kind=user.kind.value,
+        enabled=user.enabled,
+        created=_created(user.created_at),
+    )
+
+
+def role_model(assignment: model.RoleAssignment) -> RoleAssignment:
+    return RoleAssignment(
+        principal=assignment.principal, role=assignment.role, scope=assignment.scope
+    )
+
+
+def scope_map_model(scope_map: model.ScopeMap) -> ScopeMap:
+    return ScopeMap(
+        name=scope_map.name,
+        description=scope_map.description,
+        actions=list(scope_map.actions),
+        system=scope_map.system,
+    )
+
+
+def token_model(token: model.Token) -> Token:
+    return Token(
+        name=token.name,
+        scopeMap=token.scope_map,
+        status=token.status.value,
+        created=_created(token.created_at),
+        passwords=[
+            TokenPasswordInfo(name=token_password_name(p.slot), expiry=_time(p.expires_at))
+            for p in token.passwords
+        ],
+    )

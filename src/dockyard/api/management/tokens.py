@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from dockyard.access.service import AccessService
-from dockyard.api.management.deps import Access, Reader, Writer
+from dockyard.api.management.deps import Reader, TokensDep, Writer
 from dockyard.api.management.models import (
     Token,
     TokenCreate,
     TokenCreated,
     TokenCredentialRequest,
     TokenCredentials,
-    named,
     token_model,
     token_secret,
 )
@@ -24,20 +22,16 @@ SECONDS_PER_DAY = 86400
 router = APIRouter(tags=["tokens"])
 
 
-def _token(access: AccessService, name: str) -> Token:
-    return token_model(named(access.list_tokens(), "token", name))
-
-
 @router.get("/tokens")
-def list_tokens(_: Reader, access: Access) -> list[Token]:
+def list_tokens(_: Reader, tokens: TokensDep) -> list[Token]:
     """Repository-scoped tokens."""
-    return [token_model(row) for row in access.list_tokens()]
+    return [token_model(token) for token in tokens.all()]
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: TokenCreate, principal: Writer, access: Access) -> TokenCreated:
+def create_token(body: TokenCreate, principal: Writer, tokens: TokensDep) -> TokenCreated:
     """Create a token bound to a scope map, with two passwords shown only here."""
-    secrets = access.create_token(body.name, body.scope_map, body.status == "enabled", principal.id)
+    secrets = tokens.create(body.name, body.scope_map, body.status == "enabled", principal.id)
     return TokenCreated(
         name=body.name,
         scopeMap=body.scope_map,
@@ -47,19 +41,19 @@ def create_token(body: TokenCreate, principal: Writer, access: Access) -> TokenC
 
 
 @router.get("/tokens/{name}")
-def get_token(name: str, _: Reader, access: Access) -> Token:
-    return _token(access, name)
+def get_token(name: str, _: Reader, tokens: TokensDep) -> Token:
+    return token_model(tokens.get(name))
 
 
 @router.delete("/tokens/{name}", status_code=204)
-def delete_token(name: str, principal: Writer, access: Access) -> Response:
-    access.delete_token(name, principal.id)
+def delete_token(name: str, principal: Writer, tokens: TokensDep) -> Response:
+    tokens.delete(name, principal.id)
     return Response(status_code=204)
 
 
 @router.post("/tokens/{name}/credentials")
 def generate_token_password(
-    name: str, body: TokenCredentialRequest, principal: Writer, access: Access
+    name: str, body: TokenCredentialRequest, principal: Writer, tokens: TokensDep
 ) -> TokenCredentials:
     """(Re)generate password 1 or 2 of a token, optionally expiring after some days."""
     expires_at = (
@@ -67,18 +61,18 @@ def generate_token_password(
         if body.expiry_days is None
         else datetime.now(UTC).timestamp() + body.expiry_days * SECONDS_PER_DAY
     )
-    secret = access.generate_token_password(name, body.password, expires_at, principal.id)
+    secret = tokens.generate_password(name, body.password, expires_at, principal.id)
     return TokenCredentials(name=name, passwords=[token_secret(secret)])
 
 
 @router.post("/tokens/{name}/enable")
-def enable_token(name: str, principal: Writer, access: Access) -> Token:
-    access.set_token_enabled(name, True, principal.id)
-    return _token(access, name)
+def enable_token(name: str, principal: Writer, tokens: TokensDep) -> Token:
+    tokens.set_enabled(name, True, principal.id)
+    return token_model(tokens.get(name))
 
 
 @router.post("/tokens/{name}/disable")
-def disable_token(name: str, principal: Writer, access: Access) -> Token:
+def disable_token(name: str, principal: Writer, tokens: TokensDep) -> Token:
     """A disabled token's passwords and refresh tokens stop working."""
-    access.set_token_enabled(name, False, principal.id)
-    return _token(access, name)
+    tokens.set_enabled(name, False, principal.id)
+    return token_model(tokens.get(name))
