@@ -31,16 +31,15 @@ from dockyard.errors import (
     SizeInvalid,
     TagInvalid,
 )
-from dockyard.netguard import Guard
+from dockyard.netguard import Guard, outbound_client
 from dockyard.spec import mediatypes
+from dockyard.spec.challenge import ChallengeInvalid, parse_challenges
 from dockyard.spec.digest import Digest, InvalidDigest, digest_of
 from dockyard.spec.names import is_valid_name, is_valid_tag
 
 CHUNK_BYTES = 1024 * 1024
 MAX_REFERRER_PAGES = 100
-MAX_REDIRECTS = 5
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?')
 _MANIFEST_ACCEPT = ", ".join(sorted(mediatypes.MANIFESTS))
 # Docker Hub's registry is not at the name people write.
@@ -160,13 +159,12 @@ class RemoteRegistry:
         self.source = source
         self._credentials = credentials
         self._authorization: str | None = None
-        self._http = httpx.Client(
-            base_url=source.base_url,
-            timeout=httpx.Timeout(timeout_seconds, connect=15.0),
+        self._http = outbound_client(
+            guard,
+            timeout=timeout_seconds,
             follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+            base_url=source.base_url,
             headers={"User-Agent": f"dockyard/{__version__} (import)"},
-            transport=guard.transport() if guard is not None else None,
         )
 
     def close(self) -> None:
@@ -180,9 +178,9 @@ class RemoteRegistry:
         """One request; a 401 is answered once by (re)authenticating and trying again."""
         resp = self._attempt(method, url, headers, stream)
         if resp.status_code == 401:
-            challenge = resp.headers.get("www-authenticate", "")
+            challenges = ", ".join(resp.headers.get_list("www-authenticate"))
             resp.close()
-            self._authenticate(challenge)
+            self._authenticate(challenges)
             resp = self._attempt(method, url, headers, stream)
         if resp.status_code in (401, 403):
             if stream:
@@ -205,7 +203,7 @@ class RemoteRegistry:
         try:
             request = self._http.build_request(method, url, headers=sent)
             return self._http.send(request, stream=stream)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise SourceUnavailable(f"cannot reach the source registry: {exc}") from None
 
     def _basic(self) -> str:
@@ -213,25 +211,35 @@ class RemoteRegistry:
         raw = f"{self._credentials[0]}:{self._credentials[1]}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
-    def _authenticate(self, challenge: str) -> None:
-        scheme, _, rest = challenge.strip().partition(" ")
-        if scheme.lower() == "basic" and self._credentials:
-            self._authorization = self._basic()
-            return
-        if scheme.lower() != "bearer":
+    def _authenticate(self, header: str) -> None:
+        """Credentials for the challenge of a 401: Basic ones, or a token from the realm of
+        a Bearer challenge (with the Basic credentials when there are some)."""
+        try:
+            challenges = parse_challenges(header) if header.strip() else []
+        except ChallengeInvalid as exc:
+            raise SourceUnavailable(
+                f"the source registry answered 401 with a malformed WWW-Authenticate: {exc}"
+            ) from None
+        usable = next((c for c in challenges if c.scheme in ("basic", "bearer")), None)
+        if usable is None or usable.scheme == "basic":
             self._authorization = self._basic() if self._credentials else None
             return
-        params = dict(_CHALLENGE_PARAM.findall(rest))
+        params = usable.params
         realm = params.get("realm")
         if not realm:
             raise SourceUnavailable("the source registry's Bearer challenge names no realm")
+        if not realm.lower().startswith(("http://", "https://")):
+            raise SourceUnavailable(
+                f"the realm of the source registry's Bearer challenge is not an http(s) URL: "
+                f"{realm[:200]!r}"
+            )
         query = {"scope": params.get("scope") or f"repository:{self.source.repository}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
         headers = {"Authorization": self._basic()} if self._credentials else {}
         try:
             resp = self._http.get(realm, params=query, headers=headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise SourceUnavailable(f"cannot reach the source's token service: {exc}") from None
         if resp.status_code in (401, 403):
             raise Denied(

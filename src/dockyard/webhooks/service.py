@@ -32,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, NameUnknown
-from dockyard.netguard import AddressRefused, Guard, Resolver, resolve
+from dockyard.netguard import AddressRefused, Guard, Resolver, outbound_client, resolve
 from dockyard.spec.codes import ErrorCode
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.outbox import has_unread, take_events
@@ -303,12 +303,7 @@ class WebhookService:
     def _client(self) -> httpx.Client:
         """The client deliveries are sent with: unless private targets are allowed, its
         connections go only to addresses checked when they are opened."""
-        return httpx.Client(
-            timeout=self.settings.timeout_seconds,
-            follow_redirects=False,
-            trust_env=False,
-            transport=self._guard.transport() if self._guard is not None else None,
-        )
+        return outbound_client(self._guard, timeout=self.settings.timeout_seconds)
 
     # --- fan-out ----------------------------------------------------------------------------
 
