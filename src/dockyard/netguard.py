@@ -123,14 +123,15 @@ def _parsed(text: str) -> IPAddress:
 
 
 def non_public_address(host: str, port: int, resolver: Resolver = resolve) -> IPAddress | None:
-    """The first address of `host` that is not public, or None when all of them are.
+    """The first address of `host` that is not public, or None when all of them are (the
+    check of `Guard.addresses`, as a value).
 
     Raises OSError when the host does not resolve.
     """
-    for text in resolver(host, port):
-        address = _parsed(text)
-        if not is_public(address):
-            return address
+    try:
+        Guard("", resolver).addresses(host, port)
+    except AddressRefused as refused:
+        return refused.address
     return None
 
 
