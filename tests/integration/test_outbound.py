@@ -7,6 +7,7 @@ A public host is played by the egress fence (egress_helpers.Fence): `public.test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -70,7 +71,8 @@ class Scripted:
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(content)
+                    with contextlib.suppress(OSError):  # a client that stopped reading
+                        self.wfile.write(content)
 
             do_GET = do_POST = do_HEAD = _any
 
@@ -209,6 +211,32 @@ def test_hostile_challenges_end_an_import_with_an_error_answer(
                 assert_error(resp, 502, "UNKNOWN")
     finally:
         source.stop()
+    _no_traceback(importer)
+
+
+def test_an_endless_token_answer_is_not_read_whole(server_factory: type[ServerProcess]) -> None:
+    """A token service that answers 32 MiB: the importer reads a bounded part of it and
+    answers 502, rather than holding whatever the source sends."""
+    port: list[int] = []
+
+    def answer(method: str, path: str) -> Answer:
+        if path.startswith("/v2/"):
+            realm = f"http://127.0.0.1:{port[0]}/token"
+            return 401, [("WWW-Authenticate", f'Bearer realm="{realm}",service="s"')], b"{}"
+        return 200, [("Content-Type", "application/json")], b" " * (32 * 1024 * 1024)
+
+    source = Scripted(answer).start()
+    port.append(source.port)
+    importer = server_factory(env=ALLOW_PRIVATE_IMPORTS)
+    try:
+        with httpx.Client(base_url=importer.url, timeout=60) as http:
+            resp = http.post(
+                "/api/v1/imports", json={"source": f"127.0.0.1:{source.port}/team/app:v1"}
+            )
+    finally:
+        source.stop()
+    errors = assert_error(resp, 502, "UNKNOWN")
+    assert "token service answered more than" in errors[0]["message"], errors
     _no_traceback(importer)
 
 

@@ -39,6 +39,8 @@ from dockyard.spec.names import is_valid_name, is_valid_tag
 
 CHUNK_BYTES = 1024 * 1024
 MAX_REFERRER_PAGES = 100
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer, for its message
+TOKEN_ANSWER_BYTES = 1024 * 1024
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?')
 _MANIFEST_ACCEPT = ", ".join(sorted(mediatypes.MANIFESTS))
@@ -136,13 +138,33 @@ class RemoteManifest:
     body: bytes
 
 
-def _source_errors(resp: httpx.Response) -> str:
-    """`CODE: message` of the source's OCI error envelope, or the start of its body."""
+def _excerpt(resp: httpx.Response, limit: int = ERROR_BODY_BYTES) -> bytes:
+    """At most `limit` bytes of the body: an error answer may be endless."""
+    if resp.is_stream_consumed:
+        try:
+            return resp.content[:limit]
+        except httpx.ResponseNotRead:
+            return b""
+    data = b""
     try:
-        first = json.loads(resp.content)["errors"][0]
+        for chunk in resp.iter_bytes():
+            data += chunk
+            if len(data) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    return data[:limit]
+
+
+def _source_errors(resp: httpx.Response) -> str:
+    """`CODE: message` of the source's OCI error envelope, or the start of its body (of
+    which at most ERROR_BODY_BYTES are read)."""
+    body = _excerpt(resp)
+    try:
+        first = json.loads(body)["errors"][0]
         return f"{first['code']}: {first.get('message', '')}".strip()
     except (ValueError, KeyError, IndexError, TypeError):
-        return resp.text.strip()[:200] or resp.reason_phrase
+        return body.decode("utf-8", "replace").strip()[:200] or resp.reason_phrase
 
 
 class RemoteRegistry:
@@ -183,13 +205,12 @@ class RemoteRegistry:
             self._authenticate(challenges)
             resp = self._attempt(method, url, headers, stream)
         if resp.status_code in (401, 403):
-            if stream:
-                resp.read()
+            reason = _source_errors(resp)
             resp.close()
             hint = "" if self._credentials else "; give the source's username and password"
             raise Denied(
                 f"the source registry refused access to {self.source.repository} "
-                f"({resp.status_code} {_source_errors(resp)}){hint}",
+                f"({resp.status_code} {reason}){hint}",
                 detail={"source": str(self.source)},
             )
         return resp
@@ -238,9 +259,16 @@ class RemoteRegistry:
             query["service"] = params["service"]
         headers = {"Authorization": self._basic()} if self._credentials else {}
         try:
-            resp = self._http.get(realm, params=query, headers=headers)
+            request = self._http.build_request("GET", realm, params=query, headers=headers)
+            resp = self._http.send(request, stream=True)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise SourceUnavailable(f"cannot reach the source's token service: {exc}") from None
+        try:
+            self._take_token(resp)
+        finally:
+            resp.close()
+
+    def _take_token(self, resp: httpx.Response) -> None:
         if resp.status_code in (401, 403):
             raise Denied(
                 f"the source's token service refused the credentials ({resp.status_code} "
@@ -251,8 +279,13 @@ class RemoteRegistry:
             raise SourceUnavailable(
                 f"the source's token service answered {resp.status_code} {_source_errors(resp)}"
             )
+        body = _excerpt(resp, TOKEN_ANSWER_BYTES + 1)
+        if len(body) > TOKEN_ANSWER_BYTES:
+            raise SourceUnavailable(
+                f"the source's token service answered more than {TOKEN_ANSWER_BYTES} bytes"
+            )
         try:
-            answer = resp.json()
+            answer = json.loads(body)
             token = answer.get("token") or answer.get("access_token")
         except (ValueError, AttributeError):
             token = None
@@ -268,14 +301,12 @@ class RemoteRegistry:
         resp = self._send("GET", url, {"Accept": _MANIFEST_ACCEPT}, stream=True)
         try:
             if resp.status_code == 404:
-                resp.read()
                 raise ManifestUnknown(
                     f"the source has no manifest {reference} in {self.source.repository} "
                     f"({_source_errors(resp)})",
                     detail={"source": str(self.source), "reference": reference},
                 )
             if resp.status_code != 200:
-                resp.read()
                 raise SourceUnavailable(
                     f"the source answered {resp.status_code} for manifest {reference}: "
                     f"{_source_errors(resp)}"
@@ -331,7 +362,6 @@ class RemoteRegistry:
         resp = self._send("GET", url, {"Accept-Encoding": "identity"}, stream=True)
         try:
             if resp.status_code != 200:
-                resp.read()
                 raise SourceUnavailable(
                     f"the source answered {resp.status_code} for blob {digest}: "
                     f"{_source_errors(resp)}",
@@ -361,7 +391,6 @@ class RemoteRegistry:
             resp = self._send("GET", url, {"Accept": mediatypes.OCI_INDEX}, stream=True)
             try:
                 if resp.status_code != 200:
-                    resp.read()
                     if url.startswith("/v2/") and resp.status_code in (400, 404, 405, 501):
                         return self._referrers_tag(digest, max_bytes)
                     raise SourceUnavailable(
