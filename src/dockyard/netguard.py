@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpcore
@@ -31,6 +31,9 @@ from dockyard.errors import Denied
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
+
+MAX_REDIRECTS = 5
+CONNECT_TIMEOUT_SECONDS = 15.0
 
 _v4 = ipaddress.IPv4Network
 _v6 = ipaddress.IPv6Network
@@ -120,14 +123,15 @@ def _parsed(text: str) -> IPAddress:
 
 
 def non_public_address(host: str, port: int, resolver: Resolver = resolve) -> IPAddress | None:
-    """The first address of `host` that is not public, or None when all of them are.
+    """The first address of `host` that is not public, or None when all of them are (the
+    check of `Guard.addresses`, as a value).
 
     Raises OSError when the host does not resolve.
     """
-    for text in resolver(host, port):
-        address = _parsed(text)
-        if not is_public(address):
-            return address
+    try:
+        Guard("", resolver).addresses(host, port)
+    except AddressRefused as refused:
+        return refused.address
     return None
 
 
@@ -168,6 +172,43 @@ class Guard:
 
     def transport(self, backend: httpcore.NetworkBackend | None = None) -> GuardedTransport:
         return GuardedTransport(self, backend)
+
+
+def guard_for(setting: str, allow_private: bool, resolver: Resolver = resolve) -> Guard | None:
+    """The guard of one kind of outbound request, None when `setting` allows private
+    targets."""
+    return None if allow_private else Guard(setting, resolver)
+
+
+def outbound_client(
+    guard: Guard | None,
+    *,
+    timeout: float | httpx.Timeout,
+    follow_redirects: bool = False,
+    base_url: str = "",
+    headers: Mapping[str, str] | None = None,
+    backend: httpcore.NetworkBackend | None = None,
+) -> httpx.Client:
+    """The client for requests to hosts that users name (webhooks, imports, build contexts,
+    base images). With a guard, every connection -- each redirect hop (at most
+    MAX_REDIRECTS) and token realm included -- goes through `GuardedTransport` and so only
+    to a checked, public address; a refusal raises AddressRefused. Without a guard (private
+    targets allowed) connections go wherever the names resolve. Either way the environment
+    is not consulted: no proxy (a proxy would resolve the name out of the guard's sight) and
+    the default CA bundle. A timeout is required: a number bounds every phase, the connect
+    phase by CONNECT_TIMEOUT_SECONDS at most. Callers bound what they read of a response
+    themselves: `iter_bytes` with a limit, never `.content` of an unbounded body."""
+    if not isinstance(timeout, httpx.Timeout):
+        timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS))
+    return httpx.Client(
+        base_url=base_url,
+        headers=headers,
+        timeout=timeout,
+        follow_redirects=follow_redirects,
+        max_redirects=MAX_REDIRECTS,
+        trust_env=False,
+        transport=guard.transport(backend) if guard is not None else None,
+    )
 
 
 class GuardedBackend(httpcore.NetworkBackend):

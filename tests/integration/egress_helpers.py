@@ -11,9 +11,16 @@ FENCE = Path(__file__).parent / "egress_fence"
 
 
 class Fence:
-    def __init__(self, folder: Path, names: dict[str, list[list[str]]] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        names: dict[str, list[list[str]]] | None = None,
+        routes: dict[str, str] | None = None,
+    ) -> None:
+        """`routes`: addresses whose connections go to a loopback address instead."""
         self.log_path = folder / "fence.log"
         self.names = names or {}
+        self.routes = routes or {}
 
     def env(self) -> dict[str, str]:
         """What a server needs in its environment to run behind the fence."""
@@ -22,6 +29,7 @@ class Fence:
             "PYTHONPATH": path,
             "DOCKYARD_TEST_FENCE_LOG": str(self.log_path),
             "DOCKYARD_TEST_FENCE_DNS": json.dumps(self.names),
+            "DOCKYARD_TEST_FENCE_ROUTES": json.dumps(self.routes),
         }
 
     def lines(self, kind: str) -> list[str]:
@@ -37,6 +45,10 @@ class Fence:
     def connects(self) -> list[str]:
         """`address port` of each connection the fence refused."""
         return self.lines("connect")
+
+    def routed(self) -> list[str]:
+        """`address port` of each connection the fence sent to its loopback stand-in."""
+        return self.lines("route")
 
     def lookups(self) -> list[str]:
         return self.lines("lookup")

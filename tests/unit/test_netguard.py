@@ -11,7 +11,17 @@ import httpcore
 import httpx
 import pytest
 
-from dockyard.netguard import AddressRefused, Guard, is_public, non_public_address
+from dockyard.errors import Denied
+from dockyard.netguard import (
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_REDIRECTS,
+    AddressRefused,
+    Guard,
+    guard_for,
+    is_public,
+    non_public_address,
+    outbound_client,
+)
 
 NON_PUBLIC = [
     "127.0.0.1",
@@ -234,3 +244,62 @@ def test_an_unresolvable_host_is_a_connect_error() -> None:
     ):
         client.get("http://nowhere.example/")
     assert backend.connects == []
+
+
+# --- the one outbound client: every caller's requests go through it ---------------------------
+
+
+def test_the_outbound_client_pins_each_connection_to_a_checked_address() -> None:
+    """A resolver that answers a public address, then 127.0.0.1 (DNS rebinding): the
+    client's one connection goes to the public address; a second client, resolving again,
+    is refused the loopback address before connecting."""
+    resolver = RebindingResolver("93.184.215.14")
+    backend = RecordingBackend({})
+    guard = guard_for("import_allow_private_sources", False, resolver)
+    with outbound_client(guard, timeout=5, backend=backend) as client:
+        for _ in range(3):
+            assert client.get("http://rebind.example/v2/").status_code == 204
+    with (
+        outbound_client(guard, timeout=5, backend=backend) as again,
+        pytest.raises(AddressRefused, match=r"rebind\.example resolves to 127\.0\.0\.1"),
+    ):
+        again.get("http://rebind.example/v2/")
+    assert backend.connects == [("93.184.215.14", 80)]
+
+
+@pytest.mark.parametrize(
+    "setting", ["import_allow_private_sources", "webhook_allow_private_targets"]
+)
+def test_a_redirect_hop_to_loopback_is_the_same_refusal_for_every_caller(setting: str) -> None:
+    table = {"public.example": ["93.184.215.14"], "localhost": ["127.0.0.1"]}
+    redirect = (
+        b"HTTP/1.1 307 Temporary\r\nLocation: http://localhost:8080/x\r\nContent-Length: 0\r\n\r\n"
+    )
+    backend = RecordingBackend({"93.184.215.14": redirect})
+    guard = guard_for(setting, False, lambda host, port: table[host])
+    with (
+        outbound_client(guard, timeout=5, follow_redirects=True, backend=backend) as client,
+        pytest.raises(AddressRefused) as refused,
+    ):
+        client.post("http://public.example/hook", content=b"{}")
+    assert str(refused.value.address) == "127.0.0.1"
+    assert refused.value.code == Denied.code
+    assert "localhost resolves to 127.0.0.1, a non-public address" in refused.value.message
+    assert setting in refused.value.message
+    assert backend.connects == [("93.184.215.14", 80)]
+
+
+def test_the_outbound_client_bounds_redirects_and_time_and_ignores_proxies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
+    monkeypatch.setenv("ALL_PROXY", "http://10.0.0.1:3128")
+    backend = RecordingBackend({})
+    guard = guard_for("task_allow_private_sources", False, lambda host, port: ["93.184.215.14"])
+    with outbound_client(guard, timeout=60, backend=backend) as client:
+        assert client.timeout.connect == CONNECT_TIMEOUT_SECONDS
+        assert client.timeout.read == 60
+        assert client.max_redirects == MAX_REDIRECTS
+        assert client.get("http://public.example/").status_code == 204
+    assert backend.connects == [("93.184.215.14", 80)]  # not the proxy
+    assert guard_for("task_allow_private_sources", True) is None

@@ -14,7 +14,6 @@ import binascii
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dockyard.cli.output import note
+from dockyard.spec.challenge import ChallengeInvalid, find, parse_challenges
 
 # The username that marks the password as a refresh token (ACR's convention).
 REFRESH_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
@@ -43,7 +43,6 @@ _LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 # from the settings, which the client commands do not import (they start faster without the
 # server stack); tests/integration/test_cli_conventions.py holds it to serve's defaults.
 QUICK_START_REGISTRY = "http://127.0.0.1:5000"
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 class CliError(Exception):
@@ -216,9 +215,16 @@ def discover_service(http: httpx.Client, registry: str) -> str | None:
         return None
     if resp.status_code != 401:
         raise CliError(f"{registry}/v2/ answered {resp.status_code}; is this a registry?")
-    challenge = resp.headers.get("www-authenticate", "")
-    params = dict(_CHALLENGE_PARAM.findall(challenge))
-    return params.get("service") or registry_host(registry)
+    header = ", ".join(resp.headers.get_list("www-authenticate"))
+    try:
+        bearer = find(parse_challenges(header), "bearer") if header.strip() else None
+    except ChallengeInvalid as exc:
+        raise CliError(
+            f"{registry}/v2/ answered 401 with a malformed WWW-Authenticate header: {exc}",
+            "is this a Dockyard (or ACR-compatible) registry?",
+        ) from None
+    service = bearer.params.get("service") if bearer is not None else None
+    return service or registry_host(registry)
 
 
 def request_refresh_token(

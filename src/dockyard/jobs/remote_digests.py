@@ -4,7 +4,7 @@ because `tasks` does not import `registry`: the task worker hands it to `tasks`.
 
 from __future__ import annotations
 
-from dockyard.netguard import Guard
+from dockyard.netguard import guard_for
 from dockyard.registry.remote import RemoteRegistry, parse_source
 from dockyard.tasks.base_images import ImageSource, RemoteDigest
 
@@ -14,7 +14,7 @@ REMOTE_TIMEOUT_SECONDS = 15.0
 def remote_digests(allow_private: bool) -> RemoteDigest:
     """A HEAD of another registry's manifest; its hosts (redirects and token realms too)
     must resolve to public addresses unless `allow_private`."""
-    guard = None if allow_private else Guard("task_allow_private_sources")
+    guard = guard_for("task_allow_private_sources", allow_private)
 
     def digest(source: ImageSource, credentials: tuple[str, str] | None) -> str | None:
         reference = parse_source(f"{source.registry}/{source.repository}:{source.tag}")

@@ -26,7 +26,7 @@ from sqlalchemy import delete, exists, select
 
 from dockyard.errors import Denied, ManifestInvalid, SizeInvalid, Unsupported
 from dockyard.events import RequestInfo
-from dockyard.netguard import Guard, Resolver, resolve
+from dockyard.netguard import Resolver, guard_for, resolve
 from dockyard.registry.blobs import BlobService
 from dockyard.registry.manifests import ManifestService
 from dockyard.registry.names import check_name, check_tag
@@ -173,9 +173,7 @@ class ImportService:
         self._blobs = blobs
         self._uploads = uploads
         self._manifests = manifests
-        self._guard = (
-            None if allow_private_sources else Guard("import_allow_private_sources", resolver)
-        )
+        self._guard = guard_for("import_allow_private_sources", allow_private_sources, resolver)
 
     # --- before the copy --------------------------------------------------------------------
 

@@ -31,16 +31,17 @@ from dockyard.errors import (
     SizeInvalid,
     TagInvalid,
 )
-from dockyard.netguard import Guard
+from dockyard.netguard import Guard, outbound_client
 from dockyard.spec import mediatypes
+from dockyard.spec.challenge import ChallengeInvalid, parse_challenges
 from dockyard.spec.digest import Digest, InvalidDigest, digest_of
 from dockyard.spec.names import is_valid_name, is_valid_tag
 
 CHUNK_BYTES = 1024 * 1024
 MAX_REFERRER_PAGES = 100
-MAX_REDIRECTS = 5
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer, for its message
+TOKEN_ANSWER_BYTES = 1024 * 1024
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?')
 _MANIFEST_ACCEPT = ", ".join(sorted(mediatypes.MANIFESTS))
 # Docker Hub's registry is not at the name people write.
@@ -137,13 +138,33 @@ class RemoteManifest:
     body: bytes
 
 
-def _source_errors(resp: httpx.Response) -> str:
-    """`CODE: message` of the source's OCI error envelope, or the start of its body."""
+def _excerpt(resp: httpx.Response, limit: int = ERROR_BODY_BYTES) -> bytes:
+    """At most `limit` bytes of the body: an error answer may be endless."""
+    if resp.is_stream_consumed:
+        try:
+            return resp.content[:limit]
+        except httpx.ResponseNotRead:
+            return b""
+    data = b""
     try:
-        first = json.loads(resp.content)["errors"][0]
+        for chunk in resp.iter_bytes():
+            data += chunk
+            if len(data) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    return data[:limit]
+
+
+def _source_errors(resp: httpx.Response) -> str:
+    """`CODE: message` of the source's OCI error envelope, or the start of its body (of
+    which at most ERROR_BODY_BYTES are read)."""
+    body = _excerpt(resp)
+    try:
+        first = json.loads(body)["errors"][0]
         return f"{first['code']}: {first.get('message', '')}".strip()
     except (ValueError, KeyError, IndexError, TypeError):
-        return resp.text.strip()[:200] or resp.reason_phrase
+        return body.decode("utf-8", "replace").strip()[:200] or resp.reason_phrase
 
 
 class RemoteRegistry:
@@ -160,13 +181,12 @@ class RemoteRegistry:
         self.source = source
         self._credentials = credentials
         self._authorization: str | None = None
-        self._http = httpx.Client(
-            base_url=source.base_url,
-            timeout=httpx.Timeout(timeout_seconds, connect=15.0),
+        self._http = outbound_client(
+            guard,
+            timeout=timeout_seconds,
             follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+            base_url=source.base_url,
             headers={"User-Agent": f"dockyard/{__version__} (import)"},
-            transport=guard.transport() if guard is not None else None,
         )
 
     def close(self) -> None:
@@ -180,18 +200,17 @@ class RemoteRegistry:
         """One request; a 401 is answered once by (re)authenticating and trying again."""
         resp = self._attempt(method, url, headers, stream)
         if resp.status_code == 401:
-            challenge = resp.headers.get("www-authenticate", "")
+            challenges = ", ".join(resp.headers.get_list("www-authenticate"))
             resp.close()
-            self._authenticate(challenge)
+            self._authenticate(challenges)
             resp = self._attempt(method, url, headers, stream)
         if resp.status_code in (401, 403):
-            if stream:
-                resp.read()
+            reason = _source_errors(resp)
             resp.close()
             hint = "" if self._credentials else "; give the source's username and password"
             raise Denied(
                 f"the source registry refused access to {self.source.repository} "
-                f"({resp.status_code} {_source_errors(resp)}){hint}",
+                f"({resp.status_code} {reason}){hint}",
                 detail={"source": str(self.source)},
             )
         return resp
@@ -205,7 +224,7 @@ class RemoteRegistry:
         try:
             request = self._http.build_request(method, url, headers=sent)
             return self._http.send(request, stream=stream)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise SourceUnavailable(f"cannot reach the source registry: {exc}") from None
 
     def _basic(self) -> str:
@@ -213,26 +232,43 @@ class RemoteRegistry:
         raw = f"{self._credentials[0]}:{self._credentials[1]}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
-    def _authenticate(self, challenge: str) -> None:
-        scheme, _, rest = challenge.strip().partition(" ")
-        if scheme.lower() == "basic" and self._credentials:
-            self._authorization = self._basic()
-            return
-        if scheme.lower() != "bearer":
+    def _authenticate(self, header: str) -> None:
+        """Credentials for the challenge of a 401: Basic ones, or a token from the realm of
+        a Bearer challenge (with the Basic credentials when there are some)."""
+        try:
+            challenges = parse_challenges(header) if header.strip() else []
+        except ChallengeInvalid as exc:
+            raise SourceUnavailable(
+                f"the source registry answered 401 with a malformed WWW-Authenticate: {exc}"
+            ) from None
+        usable = next((c for c in challenges if c.scheme in ("basic", "bearer")), None)
+        if usable is None or usable.scheme == "basic":
             self._authorization = self._basic() if self._credentials else None
             return
-        params = dict(_CHALLENGE_PARAM.findall(rest))
+        params = usable.params
         realm = params.get("realm")
         if not realm:
             raise SourceUnavailable("the source registry's Bearer challenge names no realm")
+        if not realm.lower().startswith(("http://", "https://")):
+            raise SourceUnavailable(
+                f"the realm of the source registry's Bearer challenge is not an http(s) URL: "
+                f"{realm[:200]!r}"
+            )
         query = {"scope": params.get("scope") or f"repository:{self.source.repository}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
         headers = {"Authorization": self._basic()} if self._credentials else {}
         try:
-            resp = self._http.get(realm, params=query, headers=headers)
-        except httpx.HTTPError as exc:
+            request = self._http.build_request("GET", realm, params=query, headers=headers)
+            resp = self._http.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise SourceUnavailable(f"cannot reach the source's token service: {exc}") from None
+        try:
+            self._take_token(resp)
+        finally:
+            resp.close()
+
+    def _take_token(self, resp: httpx.Response) -> None:
         if resp.status_code in (401, 403):
             raise Denied(
                 f"the source's token service refused the credentials ({resp.status_code} "
@@ -243,8 +279,13 @@ class RemoteRegistry:
             raise SourceUnavailable(
                 f"the source's token service answered {resp.status_code} {_source_errors(resp)}"
             )
+        body = _excerpt(resp, TOKEN_ANSWER_BYTES + 1)
+        if len(body) > TOKEN_ANSWER_BYTES:
+            raise SourceUnavailable(
+                f"the source's token service answered more than {TOKEN_ANSWER_BYTES} bytes"
+            )
         try:
-            answer = resp.json()
+            answer = json.loads(body)
             token = answer.get("token") or answer.get("access_token")
         except (ValueError, AttributeError):
             token = None
@@ -260,14 +301,12 @@ class RemoteRegistry:
         resp = self._send("GET", url, {"Accept": _MANIFEST_ACCEPT}, stream=True)
         try:
             if resp.status_code == 404:
-                resp.read()
                 raise ManifestUnknown(
                     f"the source has no manifest {reference} in {self.source.repository} "
                     f"({_source_errors(resp)})",
                     detail={"source": str(self.source), "reference": reference},
                 )
             if resp.status_code != 200:
-                resp.read()
                 raise SourceUnavailable(
                     f"the source answered {resp.status_code} for manifest {reference}: "
                     f"{_source_errors(resp)}"
@@ -323,7 +362,6 @@ class RemoteRegistry:
         resp = self._send("GET", url, {"Accept-Encoding": "identity"}, stream=True)
         try:
             if resp.status_code != 200:
-                resp.read()
                 raise SourceUnavailable(
                     f"the source answered {resp.status_code} for blob {digest}: "
                     f"{_source_errors(resp)}",
@@ -353,7 +391,6 @@ class RemoteRegistry:
             resp = self._send("GET", url, {"Accept": mediatypes.OCI_INDEX}, stream=True)
             try:
                 if resp.status_code != 200:
-                    resp.read()
                     if url.startswith("/v2/") and resp.status_code in (400, 404, 405, 501):
                         return self._referrers_tag(digest, max_bytes)
                     raise SourceUnavailable(

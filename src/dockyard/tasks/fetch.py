@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from dockyard.errors import SizeInvalid
-from dockyard.netguard import AddressRefused, Guard, IPAddress
+from dockyard.netguard import MAX_REDIRECTS, Guard, IPAddress, guard_for, outbound_client
 from dockyard.tasks.archive import SourceInvalid
 from dockyard.tasks.git import (
     DEFAULT_PORTS,
@@ -33,9 +33,10 @@ from dockyard.tasks.git import (
 )
 from dockyard.tasks.process import LogSink, RunControl, run_process
 
-MAX_REDIRECTS = 5
 GIT_SCHEMES = ("http", "https", "git")
-GUARD = Guard("task_allow_private_sources")
+SETTING = "task_allow_private_sources"
+GUARD = Guard(SETTING)
+DOWNLOAD_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,8 @@ def parse_context_url(text: str) -> ContextUrl:
 
 def checked_address(url: str, allow_private: bool) -> IPAddress | None:
     """The address git is to connect to for `url`, once all of its host's are public; None
-    when private sources are allowed (git resolves the name itself then)."""
+    when private sources are allowed (git resolves the name itself then). Raises
+    AddressRefused for a host with a non-public address."""
     if allow_private:
         return None
     parts = urlsplit(url)
@@ -72,8 +74,6 @@ def checked_address(url: str, allow_private: bool) -> IPAddress | None:
         return GUARD.addresses(host, parts.port or DEFAULT_PORTS[parts.scheme])[0]
     except OSError as exc:
         raise SourceInvalid(f"cannot resolve {host}: {exc}") from None
-    except AddressRefused as exc:
-        raise SourceInvalid(f"builds fetch contexts from public addresses only: {exc}") from None
 
 
 def download(
@@ -86,10 +86,8 @@ def download(
 ) -> int:
     """Save the tarball at `url` (following redirects, each checked); its size."""
     current = url
-    transport = None if allow_private else GUARD.transport()
-    with httpx.Client(
-        timeout=httpx.Timeout(30.0), follow_redirects=False, transport=transport
-    ) as http:
+    guard = guard_for(SETTING, allow_private)
+    with outbound_client(guard, timeout=DOWNLOAD_TIMEOUT_SECONDS) as http:
         for _ in range(MAX_REDIRECTS + 1):
             with _refusals(current), http.stream("GET", current) as response:
                 if response.is_redirect and "location" in response.headers:
@@ -112,12 +110,11 @@ def download(
 
 @contextmanager
 def _refusals(url: str) -> Iterator[None]:
-    """A refused address or a failed connection as the run's error."""
+    """A failed connection (or a URL, a redirect's too, that is none) as the run's error;
+    a refused address is AddressRefused, as everywhere."""
     try:
         yield
-    except AddressRefused as exc:
-        raise SourceInvalid(f"builds fetch contexts from public addresses only: {exc}") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # urljoin's ValueError
         raise SourceInvalid(f"GET {url} failed: {exc}") from None
 
 

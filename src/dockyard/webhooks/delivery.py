@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 
 from dockyard import __version__
 from dockyard.events.wire import timestamp
-from dockyard.netguard import AddressRefused, Guard
+from dockyard.netguard import AddressRefused, Guard, outbound_client
 from dockyard.storage.db.database import Database
 from dockyard.storage.db.schema import webhook_deliveries, webhooks
 from dockyard.webhooks.definitions import webhook_row
@@ -116,12 +116,7 @@ class WebhookDelivery:
     def client(self) -> httpx.Client:
         """The client deliveries are sent with: unless private targets are allowed, its
         connections go only to addresses checked when they are opened."""
-        return httpx.Client(
-            timeout=self.settings.timeout_seconds,
-            follow_redirects=False,
-            trust_env=False,
-            transport=self._guard.transport() if self._guard is not None else None,
-        )
+        return outbound_client(self._guard, timeout=self.settings.timeout_seconds)
 
     # --- the queue --------------------------------------------------------------------------
 

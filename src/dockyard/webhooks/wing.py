@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dockyard.netguard import Guard, Resolver, resolve
+from dockyard.netguard import Resolver, guard_for, resolve
 from dockyard.storage.db.database import Database
 from dockyard.webhooks.definitions import WebhookDefinitions
 from dockyard.webhooks.delivery import WebhookDelivery
@@ -19,10 +19,8 @@ class Webhooks:
         resolver: Resolver = resolve,
     ) -> None:
         self.settings = settings or WebhookSettings()
-        guard = (
-            None
-            if self.settings.allow_private_targets
-            else Guard("webhook_allow_private_targets", resolver)
+        guard = guard_for(
+            "webhook_allow_private_targets", self.settings.allow_private_targets, resolver
         )
         self.definitions = WebhookDefinitions(db, guard)
         self.fanout = FanOut(db)

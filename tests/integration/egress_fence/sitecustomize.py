@@ -4,7 +4,10 @@ A fence: a TCP connection from Python to an address that is not loopback is refu
 any packet leaves, and recorded in $DOCKYARD_TEST_FENCE_LOG, so that a test can prove that
 the server never tried it. And a name table: the names in $DOCKYARD_TEST_FENCE_DNS (JSON,
 name -> list of answers) answer their nth lookup with the nth answer (the last one from then
-on), counted across the server's processes, to play a DNS server that rebinds."""
+on), counted across the server's processes, to play a DNS server that rebinds. And routes:
+a connection to an address in $DOCKYARD_TEST_FENCE_ROUTES (JSON, address -> loopback address)
+goes to that loopback address on the same port instead, and is recorded, so that a test can
+play a public host with a local server."""
 
 from __future__ import annotations
 
@@ -32,8 +35,11 @@ def _is_loopback(host: str) -> bool:
         return False  # a name: resolved in C, out of the table's sight, so refused
 
 
-def _fenced(connect: Any) -> Any:
+def _fenced(connect: Any, routes: dict[str, str]) -> Any:
     def guarded(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] in routes:
+            _record(f"route {address[0]} {address[1]}")
+            return connect(self, (routes[address[0]], *address[1:]))
         if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
             _record(f"connect {address[0]} {address[1]}")
             raise ConnectionRefusedError(111, "refused by the test fence (not loopback)")
@@ -60,8 +66,9 @@ def _answers(name: str, table: dict[str, list[list[str]]]) -> list[str]:
 
 
 if _LOG:
-    socket.socket.connect = _fenced(socket.socket.connect)  # type: ignore[method-assign]
-    socket.socket.connect_ex = _fenced(socket.socket.connect_ex)  # type: ignore[method-assign]
+    _ROUTES: dict[str, str] = json.loads(os.environ.get("DOCKYARD_TEST_FENCE_ROUTES", "{}"))
+    socket.socket.connect = _fenced(socket.socket.connect, _ROUTES)  # type: ignore[method-assign]
+    socket.socket.connect_ex = _fenced(socket.socket.connect_ex, _ROUTES)  # type: ignore[method-assign]
     _TABLE: dict[str, list[list[str]]] = json.loads(os.environ.get("DOCKYARD_TEST_FENCE_DNS", "{}"))
     _getaddrinfo = socket.getaddrinfo
 
