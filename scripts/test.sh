@@ -9,7 +9,7 @@
 # Environment knobs:
 #   DOCKYARD_SKIP_INSTALL=1    do not apt-get / pip install (tools must already be there)
 #   DOCKYARD_SKIP_POSTGRES=1   skip the PostgreSQL pass
-#   DOCKYARD_PG_SUITES         suites for the PostgreSQL pass [tests/integration tests/protocol]
+#   DOCKYARD_PG_SUITES         suites for the PostgreSQL pass [tests/integration tests/service tests/protocol]
 #   DOCKYARD_PG_PASSWORD       password set on the local postgres role [dockyard]
 set -uo pipefail
 
@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 APT_PACKAGES=(docker.io docker-registry redis-server skopeo buildah podman postgresql busybox-static debootstrap curl git python3 python3-venv chromium)
 DOCKERD_FLAGS=(--storage-driver=vfs --iptables=false --ip-masq=false --bridge=none)
 PG_PASSWORD="${DOCKYARD_PG_PASSWORD:-dockyard}"
-read -r -a PG_SUITES <<<"${DOCKYARD_PG_SUITES:-tests/integration tests/protocol}"
+read -r -a PG_SUITES <<<"${DOCKYARD_PG_SUITES:-tests/integration tests/service tests/protocol}"
 VENV="$REPO_ROOT/.venv"
 WORK_DIR="$(mktemp -d /tmp/dockyard-test.XXXXXX)"
 SCRIPT_START=$SECONDS
