@@ -1,81 +1,28 @@
-"""What the access-control commands share: the options every command takes, error reporting,
-the connection to the management API, and the ways answers are printed."""
+"""What the remote commands share besides their login options (cli/remote.py): a few more
+options, and the ways answers are printed."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dockyard.cli.client import CliError, ManagementClient, connect
-from dockyard.cli.output import err, out
+from dockyard.cli.output import out
+from dockyard.cli.remote import Login, Output
 
-P = ParamSpec("P")
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
+    from dockyard.cli.api_client import Listing
 
-class Output(StrEnum):
-    table = "table"
-    json = "json"
-
-
-RegistryOption = Annotated[
-    str | None,
-    typer.Option(
-        "--registry",
-        "-r",
-        help="Registry URL [$DOCKYARD_REGISTRY, else the last `dockyard login`, else the "
-        "local quick start, http://127.0.0.1:5000]",
-        show_default=False,
-    ),
-]
-UsernameOption = Annotated[
-    str | None,
-    typer.Option(
-        "--username", "-u", help="Sign in as this user, token or admin instead of the stored login"
-    ),
-]
-PasswordOption = Annotated[str | None, typer.Option("--password", "-p", help="Its password")]
-OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table or json")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 NameOption = Annotated[str, typer.Option("--name", "-n", help="Name", show_default=False)]
-
-
-def reports_errors(func: Callable[P, T]) -> Callable[P, T]:
-    """Failures become one red line (and a hint) on stderr and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func(*args, **kwargs)
-        except CliError as exc:
-            err.print(f"[red]error:[/red] {escape(exc.message)}")
-            if exc.hint:
-                err.print(f"[dim]hint:[/dim] {escape(exc.hint)}")
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-@dataclass(frozen=True, slots=True)
-class Login:
-    """The registry and credentials from a command's -r/-u/-p options (unset: the stored login)."""
-
-    registry: str | None
-    username: str | None
-    password: str | None
-
-    def connect(self) -> AbstractContextManager[ManagementClient]:
-        return connect(self.registry, self.username, self.password)
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -85,6 +32,8 @@ def when(value: Any) -> str:
     """An ISO 8601 time or a Unix time, shown in UTC to the second."""
     if value is None or value == "":
         return "never"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     try:
         moment = (
             datetime.fromtimestamp(float(value), UTC)
@@ -96,9 +45,22 @@ def when(value: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def jsonable(answer: Any) -> Any:
+    """An answer as JSON values: wire models by their JSON names, as the server sent them."""
+    if isinstance(answer, list):
+        return [jsonable(item) for item in answer]
+    if answer is None or isinstance(answer, dict | str | int | float):
+        return answer
+    from pydantic import BaseModel
+
+    if isinstance(answer, BaseModel):
+        return answer.model_dump(mode="json", by_alias=True)
+    raise TypeError(f"{type(answer).__name__} is not an answer")
+
+
 def print_json(data: Any) -> None:
     """Plain JSON (never re-wrapped to the terminal's width), for scripts."""
-    typer.echo(json.dumps(data, indent=2))
+    typer.echo(json.dumps(jsonable(data), indent=2))
 
 
 def print_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
@@ -164,6 +126,40 @@ class TableView:
 
     def print(self, answer: Any) -> None:
         print_table(self.title, [c.field for c in self.fields], self.rows(answer))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTable:
+    """How wire models show as a table: one column per field of the model, in the model's
+    order (`first` ones first), headed by the field's JSON name (what `-o json` calls it),
+    but the `hidden` ones; `render` says how a field's value reads (by default as `cell`
+    shows it)."""
+
+    title: str
+    render: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    hidden: frozenset[str] = frozenset()
+    first: tuple[str, ...] = ()
+
+    def print(self, items: Listing[Any]) -> None:
+        self.print_models(items.model, items)
+
+    def print_one(self, item: BaseModel) -> None:
+        self.print_models(type(item), [item])
+
+    def print_models(self, model: type[BaseModel], items: Iterable[BaseModel]) -> None:
+        fields = model.model_fields
+        unknown = (set(self.render) | self.hidden | set(self.first)) - set(fields)
+        if unknown:
+            raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+        ordered = [*self.first, *(name for name in fields if name not in self.first)]
+        shown = [name for name in ordered if name not in self.hidden]
+        headings = [fields[name].alias or name for name in shown]
+        renders: list[Callable[[Any], Any]] = [self.render.get(name, cell) for name in shown]
+        rows = [
+            [render(getattr(item, name)) for name, render in zip(shown, renders, strict=True)]
+            for item in items
+        ]
+        print_table(self.title, headings, rows)
 
 
 def print_listing(

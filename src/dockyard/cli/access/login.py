@@ -11,10 +11,6 @@ import typer
 from rich.markup import escape
 
 from dockyard.cli.access.common import (
-    PasswordOption,
-    RegistryOption,
-    UsernameOption,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import (
@@ -31,6 +27,12 @@ from dockyard.cli.client import (
     token_expiry,
 )
 from dockyard.cli.output import err, out
+from dockyard.cli.remote import (
+    PasswordOption,
+    RegistryOption,
+    UsernameOption,
+    reports_errors,
+)
 
 
 @reports_errors

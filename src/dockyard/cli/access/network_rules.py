@@ -9,16 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_answer,
-    reports_errors,
 )
+from dockyard.cli.remote import Login, Output, remote
 
 network_rule_app = typer.Typer(
     help="Network rules: the IP addresses and ranges allowed in when the default action is "
@@ -45,44 +39,37 @@ def _show(answer: dict[str, Any]) -> None:
 
 
 @network_rule_app.command("list")
-@reports_errors
-def list_rules(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def list_rules(*, login: Login, output: Output) -> None:
     """List the IP rules and the default action."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         answer = api.get("/network-rules")
     print_answer(answer, output, _show)
 
 
 @network_rule_app.command("add")
-@reports_errors
+@remote
 def add(
     ip_address: IpAddressOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Allow an IP address or CIDR range."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         answer = api.post("/network-rules", {"ip_address_or_range": ip_address})
     print_answer(answer, output, _show)
 
 
 @network_rule_app.command("remove")
-@reports_errors
+@remote
 def remove(
     ip_address: IpAddressOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Remove the rule for an IP address or CIDR range."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         answer = api.call("DELETE", "/network-rules", params={"ip_address_or_range": ip_address})
     print_answer(answer, output, _show)

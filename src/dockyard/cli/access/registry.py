@@ -11,17 +11,11 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_listing,
-    reports_errors,
     when,
 )
+from dockyard.cli.remote import Login, Output, remote
 
 config_app = typer.Typer(help="Registry-wide settings.", no_args_is_help=True)
 keys_app = typer.Typer(help="The keys that sign tokens.", no_args_is_help=True)
@@ -33,22 +27,21 @@ class Switch(StrEnum):
 
 
 @config_app.command("anonymous-pull")
-@reports_errors
+@remote
 def config_anonymous_pull(
     state: Annotated[
         Switch | None, typer.Argument(help="on or off; without it, show the setting")
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Let clients without credentials pull every repository (on), or not (off)."""
-    with Login(registry, username, password).connect() as api:
+    with login.api() as api:
         if state is None:
-            answer = api.get("/settings/anonymous-pull")
+            setting = api.get_anonymous_pull()
         else:
-            answer = api.call("PUT", "/settings/anonymous-pull", {"enabled": state == Switch.on})
-    typer.echo(f"anonymous pull is {'on' if answer['enabled'] else 'off'}")
+            setting = api.set_anonymous_pull(state == Switch.on)
+    typer.echo(f"anonymous pull is {'on' if setting.enabled else 'off'}")
 
 
 AUDIT_FIELDS = ("ts", "event", "actor", "outcome")
@@ -75,28 +68,22 @@ AUDIT_VIEW = TableView(
 )
 
 
-@reports_errors
+@remote
 def audit(
     top: Annotated[int, typer.Option("--top", min=1, max=10000, help="Newest entries")] = 50,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show the newest audit log entries: logins, decisions and every change, with who."""
-    login = Login(registry, username, password)
     print_listing(login, "/audit", output, AUDIT_VIEW, {"limit": top})
 
 
 @keys_app.command("rotate")
-@reports_errors
-def keys_rotate(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-) -> None:
+@remote
+def keys_rotate(*, login: Login) -> None:
     """Sign tokens with a new key from now on (tokens signed before keep working until they
     expire)."""
-    with Login(registry, username, password).connect() as api:
-        answer = api.post("/keys/rotate")
-    typer.echo(f"tokens are now signed with key {answer['kid']}")
+    with login.api() as api:
+        rotated = api.rotate_signing_key()
+    typer.echo(f"tokens are now signed with key {rotated.kid}")

@@ -6,18 +6,9 @@ from typing import Annotated
 
 import typer
 
-from dockyard.cli.access.common import (
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
-    TableView,
-    UsernameOption,
-    print_listing,
-    reports_errors,
-)
+from dockyard.cli.access.common import ModelTable, print_answer
 from dockyard.cli.conventions import aliased
+from dockyard.cli.remote import Login, Output, remote
 
 role_app = typer.Typer(help="Role assignments (ACR's built-in roles).", no_args_is_help=True)
 
@@ -43,50 +34,48 @@ ScopeOption = Annotated[
     str, typer.Option("--scope", help="'*' (the registry), a repository, or 'prefix/*'")
 ]
 
-ROLES_VIEW = TableView("role assignments", ("principal", "role", "scope"))
+ROLES_TABLE = ModelTable("role assignments")
 
 
 @role_app.command("assign", cls=ALIASES)
-@reports_errors
+@remote
 def role_assign(
     assignee: AssigneeOption,
     role: RoleOption,
     scope: ScopeOption = "*",
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Give a user a role over the registry or some repositories."""
-    with Login(registry, username, password).connect() as api:
-        api.post("/roles", {"principal": assignee, "role": role, "scope": scope})
+    with login.api() as api:
+        api.assign_role(assignee, role, scope)
     typer.echo(f"{assignee} has {role} on {scope}")
 
 
 @role_app.command("list", cls=ALIASES)
-@reports_errors
+@remote
 def role_list(
     assignee: Annotated[str | None, typer.Option("--assignee", help="Only this user's")] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List role assignments."""
-    params = {"principal": assignee} if assignee else None
-    print_listing(Login(registry, username, password), "/roles", output, ROLES_VIEW, params)
+    with login.api() as api:
+        assignments = api.list_roles(assignee)
+    print_answer(assignments, output, ROLES_TABLE.print)
 
 
 @role_app.command("remove", cls=ALIASES)
-@reports_errors
+@remote
 def role_remove(
     assignee: AssigneeOption,
     role: RoleOption,
     scope: ScopeOption = "*",
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Remove one role assignment."""
-    with Login(registry, username, password).connect() as api:
-        api.call("DELETE", "/roles", params={"principal": assignee, "role": role, "scope": scope})
+    with login.api() as api:
+        api.remove_role(assignee, role, scope)
     typer.echo(f"{assignee} no longer has {role} on {scope}")

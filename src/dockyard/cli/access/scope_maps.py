@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dockyard.cli.access.common import (
-    Login,
+    ModelTable,
     NameOption,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
-    TableView,
-    UsernameOption,
     YesOption,
-    delete,
-    print_listing,
-    reports_errors,
+    confirm,
+    print_answer,
 )
 from dockyard.cli.client import CliError
+from dockyard.cli.remote import Login, Output, remote
+
+if TYPE_CHECKING:
+    from dockyard.wire.access import ScopeMap
 
 scope_map_app = typer.Typer(
     help="Scope maps: which actions on which repositories a token gets.", no_args_is_help=True
@@ -32,9 +30,8 @@ ActionOption = Annotated[
     list[str] | None,
     typer.Option("--action", help="A whole action, e.g. repositories/a/*/content/read"),
 ]
-COLUMNS = ("name", "system", "actions", "description")
-SCOPE_MAPS_VIEW = TableView("scope maps", COLUMNS)
-SCOPE_MAP_VIEW = TableView("scope map", COLUMNS, lambda found: [found])
+SCOPE_MAPS_TABLE = ModelTable("scope maps", first=("name", "system", "actions"))
+SCOPE_MAP_TABLE = replace(SCOPE_MAPS_TABLE, title="scope map")
 
 
 def _repository_actions(args: list[str], options: tuple[str, ...]) -> dict[str, list[str]]:
@@ -69,22 +66,21 @@ def _repository_actions(args: list[str], options: tuple[str, ...]) -> dict[str, 
     return found
 
 
-def _print_actions(headline: str, scope_map: dict[str, Any]) -> None:
+def _print_actions(headline: str, scope_map: ScopeMap) -> None:
     typer.echo(headline)
-    for item in scope_map["actions"]:
+    for item in scope_map.actions:
         typer.echo(f"  {item}")
 
 
 @scope_map_app.command("create", context_settings=RAW_ARGS)
-@reports_errors
+@remote
 def scope_map_create(
     ctx: typer.Context,
     name: NameOption,
     description: Annotated[str, typer.Option("--description", help="What it is for")] = "",
     action: ActionOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Create a scope map: --repository REPO ACTION... (repeatable) and/or --action.
 
@@ -95,24 +91,21 @@ def scope_map_create(
     actions = _repository_actions(ctx.args, ("--repository",))["--repository"] + (action or [])
     if not actions:
         raise CliError("a scope map needs actions", "--repository REPO ACTION... or --action")
-    with Login(registry, username, password).connect() as api:
-        created = api.post(
-            "/scope-maps", {"name": name, "actions": actions, "description": description}
-        )
-    _print_actions(f"scope map {created['name']} created:", created)
+    with login.api() as api:
+        created = api.create_scope_map(name, actions, description)
+    _print_actions(f"scope map {created.name} created:", created)
 
 
 @scope_map_app.command("update", context_settings=RAW_ARGS)
-@reports_errors
+@remote
 def scope_map_update(
     ctx: typer.Context,
     name: NameOption,
     description: Annotated[str | None, typer.Option("--description")] = None,
     add_action: Annotated[list[str] | None, typer.Option("--add-action")] = None,
     remove_action: Annotated[list[str] | None, typer.Option("--remove-action")] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Change a scope map: --add-repository / --remove-repository REPO ACTION... (repeatable).
 
@@ -124,50 +117,44 @@ def scope_map_update(
     remove = groups["--remove-repository"] + (remove_action or [])
     if not add and not remove and description is None:
         raise CliError("nothing to change", "--add-repository, --remove-repository, --description")
-    with Login(registry, username, password).connect() as api:
-        updated = api.call(
-            "PATCH",
-            f"/scope-maps/{name}",
-            {"add": add, "remove": remove, "description": description},
-        )
-    _print_actions(f"scope map {updated['name']} now allows:", updated)
+    with login.api() as api:
+        updated = api.update_scope_map(name, add, remove, description)
+    _print_actions(f"scope map {updated.name} now allows:", updated)
 
 
 @scope_map_app.command("list")
-@reports_errors
-def scope_map_list(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def scope_map_list(*, login: Login, output: Output) -> None:
     """List scope maps, the system ones first."""
-    print_listing(Login(registry, username, password), "/scope-maps", output, SCOPE_MAPS_VIEW)
+    with login.api() as api:
+        scope_maps = api.list_scope_maps()
+    print_answer(scope_maps, output, SCOPE_MAPS_TABLE.print)
 
 
 @scope_map_app.command("show")
-@reports_errors
+@remote
 def scope_map_show(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show one scope map."""
-    login = Login(registry, username, password)
-    print_listing(login, f"/scope-maps/{name}", output, SCOPE_MAP_VIEW)
+    with login.api() as api:
+        scope_map = api.get_scope_map(name)
+    print_answer(scope_map, output, SCOPE_MAP_TABLE.print_one)
 
 
 @scope_map_app.command("delete")
-@reports_errors
+@remote
 def scope_map_delete(
     name: NameOption,
     yes: YesOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Delete a scope map that no token uses."""
-    login = Login(registry, username, password)
-    delete(login, f"/scope-maps/{name}", f"scope map {name}", f"Delete scope map {name}?", yes)
+    confirm(f"Delete scope map {name}?", yes)
+    with login.api() as api:
+        api.delete_scope_map(name)
+    typer.echo(f"scope map {name} deleted")

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dockyard.cli.access.common import (
-    Column,
-    Login,
+    ModelTable,
     NameOption,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
-    TableView,
-    UsernameOption,
     YesOption,
-    delete,
+    confirm,
     print_answer,
-    print_listing,
     print_secret,
-    reports_errors,
     when,
 )
 from dockyard.cli.output import err
+from dockyard.cli.remote import Login, Output, remote
+
+if TYPE_CHECKING:
+    from dockyard.wire.access import TokenCreated, TokenCredentials, TokenPasswordInfo
 
 token_app = typer.Typer(
     help="Repository-scoped tokens: a name and two passwords bound to a scope map.",
@@ -40,31 +36,28 @@ class Status(StrEnum):
     disabled = "disabled"
 
 
-def _passwords(passwords: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{p['name']} (expires: {when(p['expiry'])})" for p in passwords)
+def _passwords(passwords: list[TokenPasswordInfo]) -> str:
+    return "\n".join(f"{p.name} (expires: {when(p.expiry)})" for p in passwords)
 
 
-COLUMNS = ("name", "scopeMap", "status", Column("created", when), Column("passwords", _passwords))
-TOKENS_VIEW = TableView("tokens", COLUMNS)
-TOKEN_VIEW = TableView("token", COLUMNS, lambda token: [token])
+TOKENS_TABLE = ModelTable("tokens", {"created": when, "passwords": _passwords})
+TOKEN_TABLE = replace(TOKENS_TABLE, title="token")
 
 
-def _print_secrets(answer: dict[str, Any]) -> None:
-    for secret in answer["passwords"]:
-        expiry = f" (expires {when(secret['expiry'])})" if secret.get("expiry") else ""
-        print_secret(secret["name"] + expiry, secret["value"])
+def _print_secrets(answer: TokenCreated | TokenCredentials) -> None:
+    for secret in answer.passwords:
+        expiry = f" (expires {when(secret.expiry)})" if secret.expiry else ""
+        print_secret(secret.name + expiry, secret.value)
     err.print("save these passwords now: the registry cannot show them again")
 
 
-def _print_created(answer: dict[str, Any]) -> None:
-    typer.echo(
-        f"token {answer['name']} created ({answer['status']}, scope map {answer['scopeMap']})"
-    )
-    _print_secrets(answer)
+def _print_created(created: TokenCreated) -> None:
+    typer.echo(f"token {created.name} created ({created.status}, scope map {created.scope_map})")
+    _print_secrets(created)
 
 
 @token_app.command("create")
-@reports_errors
+@remote
 def token_create(
     name: NameOption,
     scope_map: Annotated[
@@ -72,74 +65,70 @@ def token_create(
         typer.Option("--scope-map", help="Scope map (or a system one, e.g. _repositories_pull)"),
     ],
     status: Annotated[Status, typer.Option("--status")] = Status.enabled,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Create a token; prints its two passwords, once. Use it as docker's username/password."""
-    with Login(registry, username, password).connect() as api:
-        answer = api.post("/tokens", {"name": name, "scopeMap": scope_map, "status": status.value})
-    print_answer(answer, output, _print_created)
+    with login.api() as api:
+        created = api.create_token(name, scope_map, status.value)
+    print_answer(created, output, _print_created)
 
 
 @token_app.command("list")
-@reports_errors
-def token_list(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def token_list(*, login: Login, output: Output) -> None:
     """List tokens."""
-    print_listing(Login(registry, username, password), "/tokens", output, TOKENS_VIEW)
+    with login.api() as api:
+        tokens = api.list_tokens()
+    print_answer(tokens, output, TOKENS_TABLE.print)
 
 
 @token_app.command("show")
-@reports_errors
+@remote
 def token_show(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show one token (never its passwords)."""
-    print_listing(Login(registry, username, password), f"/tokens/{name}", output, TOKEN_VIEW)
+    with login.api() as api:
+        token = api.get_token(name)
+    print_answer(token, output, TOKEN_TABLE.print_one)
 
 
 @token_app.command("delete")
-@reports_errors
+@remote
 def token_delete(
     name: NameOption,
     yes: YesOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Delete a token and its passwords."""
-    login = Login(registry, username, password)
-    delete(login, f"/tokens/{name}", f"token {name}", f"Delete token {name}?", yes)
+    confirm(f"Delete token {name}?", yes)
+    with login.api() as api:
+        api.delete_token(name)
+    typer.echo(f"token {name} deleted")
 
 
 @token_app.command("update")
-@reports_errors
+@remote
 def token_update(
     name: NameOption,
     status: Annotated[Status, typer.Option("--status", help="enabled or disabled")],
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Enable or disable a token."""
-    verb = "enable" if status == Status.enabled else "disable"
-    with Login(registry, username, password).connect() as api:
-        answer = api.post(f"/tokens/{name}/{verb}")
-    typer.echo(f"token {answer['name']} is {answer['status']}")
+    with login.api() as api:
+        token = api.set_token_enabled(name, status == Status.enabled)
+    typer.echo(f"token {token.name} is {token.status}")
 
 
 @token_credential_app.command("generate")
-@reports_errors
+@remote
 def token_credential_generate(
     name: NameOption,
     password1: Annotated[bool, typer.Option("--password1", help="Make a new password1")] = False,
@@ -150,18 +139,13 @@ def token_credential_generate(
             "--expiration-in-days", min=1, help="Expire after this many days (default: never)"
         ),
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Make new passwords for a token (both unless --password1 or --password2 picks one)."""
     slots = [slot for slot, chosen in ((1, password1), (2, password2)) if chosen] or [1, 2]
-    secrets: list[dict[str, Any]] = []
-    with Login(registry, username, password).connect() as api:
-        for slot in slots:
-            body: dict[str, Any] = {"password": slot}
-            if expiration_in_days is not None:
-                body["expiryDays"] = expiration_in_days
-            secrets += api.post(f"/tokens/{name}/credentials", body)["passwords"]
-    print_answer({"name": name, "passwords": secrets}, output, _print_secrets)
+    with login.api() as api:
+        made = [api.generate_token_password(name, slot, expiration_in_days) for slot in slots]
+    secrets = [secret for answer in made for secret in answer.passwords]
+    print_answer(made[0].model_copy(update={"passwords": secrets}), output, _print_secrets)

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dockyard.cli.access.common import (
-    Column,
-    Login,
+    ModelTable,
     NameOption,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
-    TableView,
-    UsernameOption,
     YesOption,
-    delete,
+    confirm,
     print_answer,
-    print_listing,
     print_secret,
-    reports_errors,
     when,
 )
+from dockyard.cli.remote import Login, Output, remote
+
+if TYPE_CHECKING:
+    from dockyard.wire.access import UserCreated
 
 user_app = typer.Typer(help="Users and service principals.", no_args_is_help=True)
 
@@ -34,97 +29,91 @@ class UserKind(StrEnum):
     service_principal = "service-principal"
 
 
-USERS_VIEW = TableView("users", ("name", "kind", "enabled", Column("created", when)))
+USERS_TABLE = ModelTable("users", {"created": when})
 
 
-def _print_created(answer: dict[str, Any]) -> None:
-    typer.echo(f"{answer['kind']} {answer['name']} created")
-    print_secret("password", answer["password"])
+def _print_created(created: UserCreated) -> None:
+    typer.echo(f"{created.kind} {created.name} created")
+    print_secret("password", created.password)
 
 
 @user_app.command("create")
-@reports_errors
+@remote
 def user_create(
     name: NameOption,
     kind: Annotated[UserKind, typer.Option("--kind", help="user or service-principal")] = (
         UserKind.user
     ),
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Create a user; prints its password, once. Give it a role with `dockyard role assign`."""
-    with Login(registry, username, password).connect() as api:
-        answer = api.post("/users", {"name": name, "kind": kind.value})
-    print_answer(answer, output, _print_created)
+    with login.api() as api:
+        created = api.create_user(name, kind.value)
+    print_answer(created, output, _print_created)
 
 
 @user_app.command("list")
-@reports_errors
-def user_list(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def user_list(*, login: Login, output: Output) -> None:
     """List users and service principals."""
-    print_listing(Login(registry, username, password), "/users", output, USERS_VIEW)
+    with login.api() as api:
+        users = api.list_users()
+    print_answer(users, output, USERS_TABLE.print)
 
 
 @user_app.command("delete")
-@reports_errors
+@remote
 def user_delete(
     name: NameOption,
     yes: YesOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Delete a user, its password and its role assignments."""
-    question = f"Delete user {name} and its role assignments?"
-    delete(Login(registry, username, password), f"/users/{name}", f"user {name}", question, yes)
+    confirm(f"Delete user {name} and its role assignments?", yes)
+    with login.api() as api:
+        api.delete_user(name)
+    typer.echo(f"user {name} deleted")
 
 
 @user_app.command("reset-password")
-@reports_errors
+@remote
 def user_reset_password(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Give a user a new generated password (the old one stops working)."""
-    with Login(registry, username, password).connect() as api:
-        answer = api.post(f"/users/{name}/password")
-    print_secret("password", answer["password"])
+    with login.api() as api:
+        reset = api.reset_user_password(name)
+    print_secret("password", reset.password)
 
 
 def _set_user(login: Login, name: str, enable: bool) -> None:
-    with login.connect() as api:
-        answer = api.post(f"/users/{name}/{'enable' if enable else 'disable'}")
-    typer.echo(f"user {answer['name']} is {'enabled' if answer['enabled'] else 'disabled'}")
+    with login.api() as api:
+        user = api.set_user_enabled(name, enable)
+    typer.echo(f"user {user.name} is {'enabled' if user.enabled else 'disabled'}")
 
 
 @user_app.command("enable")
-@reports_errors
+@remote
 def user_enable(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Let a disabled user sign in again."""
-    _set_user(Login(registry, username, password), name, enable=True)
+    _set_user(login, name, enable=True)
 
 
 @user_app.command("disable")
-@reports_errors
+@remote
 def user_disable(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Stop a user's password and refresh tokens from working."""
-    _set_user(Login(registry, username, password), name, enable=False)
+    _set_user(login, name, enable=False)

@@ -8,23 +8,17 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
     NameOption,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     YesOption,
     delete,
     print_answer,
     print_listing,
     print_secret,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import CliError
+from dockyard.cli.remote import Login, Output, remote
 
 webhook_app = typer.Typer(
     help="Webhooks: HTTP callbacks on pushes, deletes and other registry events.",
@@ -87,7 +81,7 @@ def _headers(pairs: list[str]) -> dict[str, str]:
 
 
 @webhook_app.command("create")
-@reports_errors
+@remote
 def webhook_create(
     name: NameOption,
     uri: UriOption = None,
@@ -95,10 +89,9 @@ def webhook_create(
     scope: ScopeOption = None,
     headers: HeadersOption = None,
     status: StatusOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Create a webhook. Its deliveries carry X-Dockyard-Signature: sha256=<HMAC of the body>
     keyed with the secret printed here (only here)."""
@@ -112,7 +105,7 @@ def webhook_create(
         "headers": _headers(headers or []),
         "status": status or "enabled",
     }
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         created = api.post("/webhooks", body)
 
     def show(answer: dict[str, Any]) -> None:
@@ -123,7 +116,7 @@ def webhook_create(
 
 
 @webhook_app.command("update")
-@reports_errors
+@remote
 def webhook_update(
     name: NameOption,
     uri: UriOption = None,
@@ -134,10 +127,9 @@ def webhook_update(
     regenerate_secret: Annotated[
         bool, typer.Option("--regenerate-secret", help="Issue a new signing secret")
     ] = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Change a webhook's URI, actions, scope, headers (replaced as a whole) or status."""
     body: dict[str, Any] = {"regenerate_secret": regenerate_secret}
@@ -156,7 +148,7 @@ def webhook_update(
             "nothing to change",
             "--uri, --actions, --scope, --headers, --status or --regenerate-secret",
         )
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         updated = api.call("PATCH", f"/webhooks/{name}", body)
 
     def show(answer: dict[str, Any]) -> None:
@@ -168,56 +160,46 @@ def webhook_update(
 
 
 @webhook_app.command("list")
-@reports_errors
-def webhook_list(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def webhook_list(*, login: Login, output: Output) -> None:
     """List webhooks."""
-    print_listing(Login(registry, username, password), "/webhooks", output, WEBHOOKS_VIEW)
+    print_listing(login, "/webhooks", output, WEBHOOKS_VIEW)
 
 
 @webhook_app.command("show")
-@reports_errors
+@remote
 def webhook_show(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show one webhook."""
-    login = Login(registry, username, password)
     print_listing(login, f"/webhooks/{name}", output, WEBHOOK_VIEW)
 
 
 @webhook_app.command("delete")
-@reports_errors
+@remote
 def webhook_delete(
     name: NameOption,
     yes: YesOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Delete a webhook and its deliveries, pending ones included."""
-    login = Login(registry, username, password)
     delete(login, f"/webhooks/{name}", f"webhook {name}", f"Delete webhook {name}?", yes)
 
 
 @webhook_app.command("ping")
-@reports_errors
+@remote
 def webhook_ping(
     name: NameOption,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Send a ping event to the webhook now."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         delivery = api.post(f"/webhooks/{name}/ping")
 
     def show(answer: dict[str, Any]) -> None:
@@ -229,15 +211,13 @@ def webhook_ping(
 
 
 @webhook_app.command("list-events")
-@reports_errors
+@remote
 def webhook_list_events(
     name: NameOption,
     limit: Annotated[int, typer.Option("--top", help="At most this many, newest first")] = 100,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List the webhook's deliveries, newest first (`-o json` adds requests and responses)."""
-    login = Login(registry, username, password)
     print_listing(login, f"/webhooks/{name}/events", output, EVENTS_VIEW, {"limit": limit})

@@ -19,16 +19,12 @@ from rich.progress import (
 )
 
 from dockyard.cli.access.common import (
-    Login,
-    Output,
-    OutputOption,
-    RegistryOption,
     print_answer,
     print_table,
-    reports_errors,
 )
 from dockyard.cli.client import CliError
 from dockyard.cli.output import err
+from dockyard.cli.remote import Login, Output, OutputOption, RegistryOption, reports_errors
 from dockyard.spec.sizes import human_bytes
 
 

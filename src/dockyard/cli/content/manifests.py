@@ -11,16 +11,9 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_answer,
     print_json,
-    reports_errors,
 )
 from dockyard.cli.content.acr import (
     OrderByOption,
@@ -39,6 +32,7 @@ from dockyard.cli.content.repository import (
     show_target,
 )
 from dockyard.cli.conventions import POSITIONAL, aliased
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.mediatypes import MANIFESTS
 
 # `az acr manifest` names the image or repository with -n/--name; here it comes first, or with
@@ -58,18 +52,17 @@ ACCEPT = ", ".join(sorted(MANIFESTS))
 
 
 @manifest_app.command("show", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def show(
     positional: ImageArgument = None,
     image: ImageOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Print an image's manifest, as the registry stores it (JSON).
 
     dockyard manifest show team/app:v1"""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         target = one_image(api.registry, positional, image)
         reference = target.digest or target.tag
         manifest = api.call(
@@ -81,57 +74,54 @@ def show(
 
 
 @manifest_app.command("show-metadata", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def show_metadata(
     positional: ImageArgument = None,
     image: ImageOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show the attributes of an image, by tag or by digest."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         target = one_image(api.registry, positional, image)
         answer = acr_call(api, "GET", target.path)
     print_answer(answer, output, show_target)
 
 
 @manifest_app.command("list-metadata", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def list_metadata(
     positional: RepositoryArgument = None,
     repository: RepositoryOption = None,
     top: TopOption = None,
     orderby: OrderByOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List a repository's manifests with their attributes."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         name = one_repository(api.registry, positional, repository)
         found = list_manifests(api, name, top, orderby)
     print_answer(found, output, replace(MANIFESTS_DETAIL_VIEW, title=f"manifests of {name}").print)
 
 
 @manifest_app.command("list-referrers", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def list_referrers(
     positional: ImageArgument = None,
     image: ImageOption = None,
     artifact_type: Annotated[
         str | None, typer.Option("--artifact-type", help="Only referrers of this type")
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List the manifests whose subject is this image (OCI referrers API)."""
     params = {"artifactType": artifact_type} if artifact_type else None
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         target = one_image(api.registry, positional, image)
         digest = target.digest
         if digest is None:

@@ -13,19 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_json,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import ManagementClient
 from dockyard.cli.output import err, out
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.purge import PurgeArgumentError, PurgeFilter, parse_ago, parse_filter
 
 
@@ -114,7 +108,7 @@ def _purge_each(
     return done
 
 
-@reports_errors
+@remote
 def purge(
     filters: Annotated[
         list[str],
@@ -144,10 +138,9 @@ def purge(
         bool,
         typer.Option("--include-locked", help="Unlock locked tags and manifests, then delete"),
     ] = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Delete old tags, and untagged manifests, with the rules of `acr purge`.
 
@@ -163,7 +156,7 @@ def purge(
         "include_locked": include_locked,
         "dry_run": True,
     }
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         with err.status("finding what to purge"):
             plan = api.post("/purge", body)
         answer = plan if dry_run else _purge_each(api, body, parsed, plan)

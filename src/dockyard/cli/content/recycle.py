@@ -14,16 +14,9 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_answer,
     print_table,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import CliError
@@ -31,6 +24,7 @@ from dockyard.cli.content.acr import one_repository, one_target
 from dockyard.cli.content.apps import manifest_app
 from dockyard.cli.content.manifests import NAME_ALIASES
 from dockyard.cli.content.repository import RepositoryOption
+from dockyard.cli.remote import Login, Output, remote
 
 ImageOption = Annotated[
     str | None,
@@ -97,19 +91,18 @@ def _show_restored(answer: dict[str, Any]) -> None:
 
 
 @manifest_app.command("list-deleted", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def list_deleted(
     positional: Annotated[
         str | None, typer.Argument(metavar="REPOSITORY", help="The repository", show_default=False)
     ] = None,
     repository: RepositoryOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List the soft-deleted manifests of a repository (also of a deleted repository)."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         name = one_repository(api.registry, positional, repository)
         answer = api.get(_path(name, "deleted-manifests"))
     view = replace(DELETED_MANIFESTS_VIEW, title=f"deleted manifests of {name}")
@@ -117,27 +110,26 @@ def list_deleted(
 
 
 @manifest_app.command("list-deleted-tags", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def list_deleted_tags(
     positional: NameArgument = None,
     repository: RepositoryOption = None,
     image: ImageOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List the soft-deleted tags of a repository.
 
     Both the tags deleted on their own and the tags of deleted manifests."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         name, tag = _repository_and_tag(api.registry, positional, repository, image)
         answer = api.get(_path(name, "deleted-tags"), {"tag": tag} if tag else None)
     print_answer(answer, output, replace(DELETED_TAGS_VIEW, title=f"deleted tags of {name}").print)
 
 
 @manifest_app.command("restore", cls=NAME_ALIASES)
-@reports_errors
+@remote
 def restore(
     positional: NameArgument = None,
     repository: RepositoryOption = None,
@@ -151,16 +143,15 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Move tags that now point at another manifest")
     ] = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Restore a soft-deleted manifest (same digest, same bytes) with its deleted tags.
 
     With repo:tag only that tag comes back; without --digest, onto the manifest most
     recently deleted with it. A tag that now points elsewhere is moved only with --force."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         name, tag = _repository_and_tag(api.registry, positional, repository, image)
         if digest is None and tag is None:
             raise CliError("give --digest, or a tag: repository:tag")

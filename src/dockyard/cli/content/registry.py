@@ -7,17 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from dockyard.cli.access.common import (
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
-    UsernameOption,
     print_answer,
     print_table,
-    reports_errors,
 )
 from dockyard.cli.content.apps import registry_app
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.spec.sizes import human_bytes
 from dockyard.tiers.table import Sku
@@ -52,21 +46,16 @@ def _show(answer: dict[str, Any]) -> None:
 
 
 @registry_app.command("show")
-@reports_errors
-def show(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def show(*, login: Login, output: Output) -> None:
     """Show the registry's tier (SKU) with its limits, and its policies."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         answer = api.get("/registry")
     print_answer(answer, output, _show)
 
 
 @registry_app.command("update")
-@reports_errors
+@remote
 def update(
     sku: Annotated[Sku | None, typer.Option("--sku", help="Basic, Standard or Premium")] = None,
     immutable_tags: Annotated[
@@ -98,10 +87,9 @@ def update(
             help="Allow, or Deny but for the clients a network rule allows (Premium)",
         ),
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Change the tier (SKU) or the policies.
 
@@ -124,6 +112,6 @@ def update(
             body[key] = part
     if not body:
         raise typer.BadParameter("nothing to change: give --sku or a policy option")
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         answer = api.call("PATCH", "/registry", body)
     print_answer(answer, output, _show)

@@ -10,18 +10,11 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     YesOption,
     confirm,
     print_answer,
     print_table,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import CliError, ManagementClient
@@ -39,6 +32,7 @@ from dockyard.cli.content.acr import (
     one_target,
 )
 from dockyard.cli.content.apps import repository_app
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.sizes import human_bytes
 
 TargetArgument = Annotated[
@@ -164,57 +158,54 @@ MANIFESTS_DETAIL_VIEW = TableView(
 
 
 @repository_app.command("list")
-@reports_errors
+@remote
 def list_repositories(
     top: TopOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List the repositories (those you may read, that are not unlisted)."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         names = fetch_all(api, "_catalog", "repositories", str, top)
     view = TableView("repositories", ("name",), lambda found: [{"name": n} for n in found])
     print_answer(names, output, view.print)
 
 
 @repository_app.command("show")
-@reports_errors
+@remote
 def show(
     target: TargetArgument = None,
     repository: RepositoryOption = None,
     image: ImageOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show the attributes of a repository, or of an image by tag or digest.
 
     dockyard repository show team/app; dockyard repository show team/app:v1"""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         chosen = one_target(api.registry, target, repository, image)
         answer = acr_call(api, "GET", _target_path(chosen))
     print_answer(answer, output, show_target)
 
 
 @repository_app.command("show-tags")
-@reports_errors
+@remote
 def show_tags(
     positional: RepositoryArgument = None,
     repository: RepositoryOption = None,
     top: TopOption = None,
     orderby: OrderByOption = None,
     detail: DetailOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List a repository's tags, by name or by last update (--detail: digests, times, locks)."""
     params = {"orderby": orderby.acr} if orderby else {}
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         name = one_repository(api.registry, positional, repository)
         found = fetch_all(api, f"{name}/_tags", "tags", lambda t: t["name"], top, params)
     answer = found if detail else [t["name"] for t in found]
@@ -223,21 +214,20 @@ def show_tags(
 
 
 @repository_app.command("show-manifests")
-@reports_errors
+@remote
 def show_manifests(
     positional: RepositoryArgument = None,
     repository: RepositoryOption = None,
     top: TopOption = None,
     orderby: OrderByOption = None,
     detail: DetailOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List a repository's manifests with their tags, by digest or by last update (--detail:
     platforms, sizes, locks)."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         name = one_repository(api.registry, positional, repository)
         found = list_manifests(api, name, top, orderby)
     answer = found if detail else [_brief(m) for m in found]
@@ -265,19 +255,18 @@ def _brief(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 @repository_app.command("delete")
-@reports_errors
+@remote
 def delete(
     target: TargetArgument = None,
     repository: RepositoryOption = None,
     image: ImageOption = None,
     yes: YesOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Delete a repository, or an image: the manifest (by tag or digest) and every tag on it."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         chosen = one_target(api.registry, target, repository, image)
         if isinstance(chosen, str):
             confirm(f"Delete repository {chosen!r} with all its images?", yes)
@@ -300,7 +289,7 @@ def _deleted_repository(name: str, answer: dict[str, Any]) -> None:
 
 
 @repository_app.command("untag")
-@reports_errors
+@remote
 def untag(
     positional: Annotated[
         str | None, typer.Argument(metavar="IMAGE", help="repository:tag", show_default=False)
@@ -308,12 +297,11 @@ def untag(
     image: Annotated[
         str | None, typer.Option("--image", "-t", help="repository:tag", show_default=False)
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Remove a tag; the manifest it pointed at stays."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         target = one_image(api.registry, positional, image)
         if target.tag is None:
             raise CliError(f"{target} names a digest; untag takes repository:tag")
@@ -326,7 +314,7 @@ def _switch(value: Switch | None) -> bool | None:
 
 
 @repository_app.command("update")
-@reports_errors
+@remote
 def update(
     target: TargetArgument = None,
     repository: RepositoryOption = None,
@@ -350,10 +338,9 @@ def update(
             help="Make the repository's tags write-once (repositories only)",
         ),
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Lock or unlock a repository, or an image by tag or digest (its changeable attributes)."""
     body: dict[str, bool] = {}
@@ -371,7 +358,7 @@ def update(
             "nothing to change",
             "give --delete-enabled, --write-enabled, --read-enabled or --list-enabled",
         )
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         chosen = one_target(api.registry, target, repository, image)
         if immutable_tags is not None:
             if isinstance(chosen, ImageReference):

@@ -9,17 +9,11 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_answer,
     print_table,
-    reports_errors,
 )
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.sizes import human_bytes
 
 
@@ -60,21 +54,20 @@ REPOSITORIES_VIEW = TableView(
 )
 
 
-@reports_errors
+@remote
 def show_usage(
     repository: Annotated[
         str | None, typer.Option("--repository", help="Only this repository's row")
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show the storage used and the counts of repositories, manifests, tags and blobs.
 
     Storage is counted with each blob once, and as the sum of the repositories; the tier's
     included storage and limits are shown next to it."""
     params = {"repository": repository} if repository else None
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         answer = api.get("/usage", params)
     print_answer(answer, output, _show)

@@ -14,16 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from dockyard.cli.access.common import (
-    Login,
-    PasswordOption,
-    RegistryOption,
-    UsernameOption,
-    reports_errors,
-)
 from dockyard.cli.client import CliError, ManagementClient
 from dockyard.cli.conventions import without_registry_host
 from dockyard.cli.output import note
+from dockyard.cli.remote import Login, remote
 from dockyard.cli.tasks.follow import follow_to_end
 from dockyard.cli.tasks.sources import (
     dockerfile_in_context,
@@ -128,7 +122,7 @@ def schedule(api: ManagementClient, body: dict[str, Any], no_logs: bool) -> None
         raise typer.Exit(code)
 
 
-@reports_errors
+@remote
 def build(
     context: ContextArgument,
     images: Annotated[
@@ -153,9 +147,8 @@ def build(
     ] = False,
     no_logs: NoLogsOption = False,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Build an image on the registry from a Dockerfile and push it there.
 
@@ -164,7 +157,7 @@ def build(
     Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
     local = Path(context).is_dir() and not is_remote(context)
     dockerfile = dockerfile_in_context(Path(context), file) if local else file
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         names = _image_names(images or [], api.registry)
         body: dict[str, Any] = {
             "kind": "build",
@@ -198,7 +191,7 @@ def _task_file_text(file: str, context: str | None) -> str:
     raise CliError(f"no task file {file} in the context or here")
 
 
-@reports_errors
+@remote
 def run(
     context: Annotated[
         str | None,
@@ -234,9 +227,8 @@ def run(
     platform: PlatformOption = None,
     no_logs: NoLogsOption = False,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Run a command, or a multi-step task file, on the registry's workers, with the log
     streamed live.
@@ -248,7 +240,7 @@ def run(
         raise CliError("give either --cmd '<image> <args>' or -f task.yaml")
     if cmd is not None and not cmd.strip():
         raise CliError("--cmd is empty", "e.g. --cmd 'hello:v1 echo hi'")
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         if cmd is not None:
             body: dict[str, Any] = {
                 "kind": "cmd",

@@ -12,20 +12,14 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     print_answer,
     print_table,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import CliError, ManagementClient
 from dockyard.cli.conventions import one_of
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end, run_path
 
 task_app = typer.Typer(
@@ -128,45 +122,43 @@ def _newest_run_id(api: ManagementClient) -> str:
 
 
 @task_app.command("list-runs")
-@reports_errors
+@remote
 def list_runs(
     top: Annotated[int, typer.Option("--top", min=1, help="How many of the newest runs")] = 15,
     status: Annotated[
         RunStatus | None, typer.Option("--status", help="Only runs with this status")
     ] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List runs, newest first."""
     params: dict[str, Any] = {"top": top}
     if status is not None:
         params["status"] = status.value
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         runs = api.get("/runs", params)
     print_answer(runs, output, RUNS_VIEW.print)
 
 
 @task_app.command("show-run")
-@reports_errors
+@remote
 def show_run(
     positional: RunIdArgument = None,
     run_id: RunIdOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show a run: status, times, images pushed with their digests, base images, error."""
     chosen = _run_id(positional, run_id)
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         run = api.get(run_path(chosen))
     print_answer(run, output, _show)
 
 
 @task_app.command("logs")
-@reports_errors
+@remote
 def logs(
     positional: Annotated[
         str | None,
@@ -184,13 +176,12 @@ def logs(
             "--follow", help="Keep printing until the run ends; exit 1 unless it Succeeded"
         ),
     ] = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Print a run's log (the newest run's without --run-id)."""
     given = None if positional is None and run_id is None else _run_id(positional, run_id)
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         chosen = given or _newest_run_id(api)
         if follow:
             code = follow_to_end(api, chosen)
@@ -201,17 +192,16 @@ def logs(
 
 
 @task_app.command("cancel-run")
-@reports_errors
+@remote
 def cancel_run(
     positional: RunIdArgument = None,
     run_id: RunIdOption = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Cancel a queued or running run (its build process tree is stopped)."""
     chosen = _run_id(positional, run_id)
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         run = api.post(f"{run_path(chosen)}/cancel")
     print_answer(run, output, lambda found: typer.echo(f"run {found['run_id']}: {found['status']}"))

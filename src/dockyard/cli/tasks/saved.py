@@ -11,22 +11,16 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
-    Login,
-    Output,
-    OutputOption,
-    PasswordOption,
-    RegistryOption,
     TableView,
-    UsernameOption,
     YesOption,
     delete,
     print_answer,
     print_secret,
     print_table,
-    reports_errors,
     when,
 )
 from dockyard.cli.client import API_PREFIX
+from dockyard.cli.remote import Login, Output, remote
 from dockyard.cli.tasks.follow import follow_to_end
 from dockyard.cli.tasks.taskfile import merged_values, parse_pairs
 
@@ -197,7 +191,7 @@ def _run_line(run: dict[str, Any]) -> None:
     typer.echo(f"run {run['run_id']} of task {run.get('task_name')}: {run['status']}")
 
 
-@reports_errors
+@remote
 def create(
     name: TaskName,
     context: Context = "/",
@@ -218,10 +212,9 @@ def create(
     status: Annotated[Status, typer.Option("--status", help="Enabled or Disabled")] = (
         Status.Enabled
     ),
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Save a task: a Dockerfile build or a multi-step task file (--file .yaml), or a
     command (--cmd)."""
@@ -244,12 +237,12 @@ def create(
     )
     if schedule is not None:
         body["timers"] = [{"name": "t1", "schedule": schedule}]
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         task = api.post("/tasks", body)
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
-@reports_errors
+@remote
 def update(
     name: TaskName,
     context: Context = None,
@@ -267,10 +260,9 @@ def update(
     git_access_token: GitToken = None,
     webhook_secret: WebhookSecret = None,
     status: Annotated[Status | None, typer.Option("--status", help="Enabled or Disabled")] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Change a task; --set and --secret-set add to (or replace) its values."""
     body = _fields(
@@ -289,52 +281,44 @@ def update(
         webhook_secret=webhook_secret,
         status=status and status.value,
     )
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         task = api.call("PATCH", _path(name), body)
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
-@reports_errors
+@remote
 def show(
     name: TaskName,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show a task, with its timers' next firing times (secrets only by name)."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         task = api.get(_path(name))
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
-@reports_errors
-def list_tasks(
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
-) -> None:
+@remote
+def list_tasks(*, login: Login, output: Output) -> None:
     """List the saved tasks."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         found = api.get("/tasks")
     print_answer(found, output, TASKS_VIEW.print)
 
 
-@reports_errors
+@remote
 def delete_task(
     name: TaskName,
     yes: YesOption = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Delete a task with its timers and credentials (its runs stay)."""
-    login = Login(registry, username, password)
     delete(login, _path(name), f"task {name}", f"Delete task {name}?", yes)
 
 
-@reports_errors
+@remote
 def run_task(
     name: TaskName,
     set_values: Sets = None,
@@ -344,10 +328,9 @@ def run_task(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Queue the run and return at once")
     ] = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Run a task now; --set and --secret-set override its values for this run."""
     body = _fields(
@@ -355,7 +338,7 @@ def run_task(
         secret_values=parse_pairs("--secret-set", secret_set),
         timeout=timeout,
     )
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         run = api.post(_path(name, "runs"), body)
         if no_wait or output == Output.json:
             print_answer(run, output, _run_line)
@@ -366,20 +349,19 @@ def run_task(
         raise typer.Exit(code)
 
 
-@reports_errors
+@remote
 def webhook_secret(
     name: TaskName,
     renew: Annotated[
         bool, typer.Option("--renew", help="Replace the secret with a new random one")
     ] = False,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Show the push webhook of a task (URL and secret) to set up at the git host: GitHub's
     webhook secret, or GitLab's secret token; content type application/json."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         path = _path(name, "webhook-secret")
         hook = api.post(path) if renew else api.get(path)
 
@@ -395,69 +377,65 @@ def webhook_secret(
 
 
 @timer_app.command("add")
-@reports_errors
+@remote
 def timer_add(
     name: TaskName,
     schedule: Annotated[str, typer.Option("--schedule", help="5-field cron, UTC")],
     timer_name: TimerName = "t1",
     enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Add a timer to a task."""
     body = {"name": timer_name, "schedule": schedule, "enabled": enabled}
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         timer = api.post(_path(name, "timers"), body)
     print_answer(timer, output, lambda t: _timers_table([t]))
 
 
 @timer_app.command("update")
-@reports_errors
+@remote
 def timer_update(
     name: TaskName,
     timer_name: TimerName = "t1",
     schedule: Annotated[str | None, typer.Option("--schedule", help="5-field cron")] = None,
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Change a timer's schedule, or enable or disable it."""
     body = _fields(schedule=schedule, enabled=enabled)
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         timer = api.call("PATCH", _path(name, "timers", timer_name), body)
     print_answer(timer, output, lambda t: _timers_table([t]))
 
 
 @timer_app.command("remove")
-@reports_errors
+@remote
 def timer_remove(
     name: TaskName,
     timer_name: TimerName = "t1",
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Remove a timer from a task."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         api.call("DELETE", _path(name, "timers", timer_name))
     typer.echo(f"timer {timer_name} of task {name} removed")
 
 
 @timer_app.command("list")
-@reports_errors
+@remote
 def timer_list(
     name: TaskName,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List a task's timers with their next firing times."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         timers = api.get(_path(name, "timers"))
     print_answer(timers, output, _timers_table)
 
@@ -466,7 +444,7 @@ def timer_list(
 
 
 @credential_app.command("add")
-@reports_errors
+@remote
 def credential_add(
     name: TaskName,
     login_server: LoginServer,
@@ -474,44 +452,41 @@ def credential_add(
     cred_password: Annotated[
         str, typer.Option("--cred-password", help="Its password", prompt=True, hide_input=True)
     ],
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """Add the credential of another registry to a task (the password is never shown)."""
     body = {"login_server": login_server, "username": cred_username, "password": cred_password}
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         found = api.post(_path(name, "credentials"), body)
     print_answer(found, output, lambda c: typer.echo(f"credential for {c['login_server']} added"))
 
 
 @credential_app.command("list")
-@reports_errors
+@remote
 def credential_list(
     name: TaskName,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
-    output: OutputOption = Output.table,
+    *,
+    login: Login,
+    output: Output,
 ) -> None:
     """List a task's credentials (login servers and usernames)."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         found = api.get(_path(name, "credentials"))
     print_answer(found, output, CREDENTIALS_VIEW.print)
 
 
 @credential_app.command("remove")
-@reports_errors
+@remote
 def credential_remove(
     name: TaskName,
     login_server: LoginServer,
-    registry: RegistryOption = None,
-    username: UsernameOption = None,
-    password: PasswordOption = None,
+    *,
+    login: Login,
 ) -> None:
     """Remove a task's credential for a registry."""
-    with Login(registry, username, password).connect() as api:
+    with login.connect() as api:
         api.call("DELETE", _path(name, "credentials", login_server))
     typer.echo(f"credential for {login_server} of task {name} removed")
 

@@ -1,0 +1,234 @@
+"""The management API as typed calls: each method sends a `dockyard.wire` body and answers the
+`dockyard.wire` model the server answers with, so that no command spells a JSON field.
+
+The wire models are imported inside the methods: pydantic and the models cost about 0.2 s of
+CPU to import, which a command that never calls the API (`--help`, `login`) should not pay
+(tests/unit/test_cli_startup.py holds the start to that).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import quote
+
+from dockyard.cli.client import CliError, ManagementClient
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from dockyard.wire.access import (
+        AdminCredentials,
+        AdminStatus,
+        AnonymousPull,
+        RoleAssignment,
+        RotatedKey,
+        ScopeMap,
+        Token,
+        TokenCreated,
+        TokenCredentials,
+        User,
+        UserCreated,
+        UserPassword,
+    )
+
+M = TypeVar("M", bound="BaseModel")
+
+
+class Listing(list[M], Generic[M]):
+    """The items of a listing, and the model they are (for a table's headings when empty)."""
+
+    def __init__(self, model: type[M], items: list[M]) -> None:
+        super().__init__(items)
+        self.model = model
+
+
+def _segment(name: str) -> str:
+    """A name as one path segment."""
+    return quote(name, safe="")
+
+
+def body(model: BaseModel) -> dict[str, Any]:
+    """A request model as the JSON the server reads: its aliases, nothing left unset."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class DockyardApi:
+    """Typed calls to `/api/v1` over a `ManagementClient` (its credentials, errors and hints)."""
+
+    def __init__(self, http: ManagementClient) -> None:
+        self.http = http
+
+    @property
+    def registry(self) -> str:
+        return self.http.registry
+
+    def _read(self, model: type[M], answer: Any) -> M:
+        from pydantic import ValidationError
+
+        try:
+            return model.model_validate(answer)
+        except ValidationError as exc:
+            raise CliError(
+                f"the registry answered a {model.__name__} this CLI cannot read: {exc}",
+                "is the CLI the same version as the registry?",
+            ) from None
+
+    def _one(self, model: type[M], method: str, path: str, request: BaseModel | None = None) -> M:
+        return self._read(model, self.http.call(method, path, body(request) if request else None))
+
+    def _many(self, model: type[M], path: str, params: dict[str, Any] | None = None) -> Listing[M]:
+        answer = self.http.get(path, params)
+        if not isinstance(answer, list):
+            raise CliError(f"the registry answered {path} with something other than a list")
+        return Listing(model, [self._read(model, item) for item in answer])
+
+    # --- users -------------------------------------------------------------------------------
+
+    def list_users(self) -> Listing[User]:
+        from dockyard.wire.access import User
+
+        return self._many(User, "/users")
+
+    def create_user(self, name: str, kind: str) -> UserCreated:
+        from dockyard.wire.access import UserCreate, UserCreated
+
+        request = UserCreate.model_construct(name=name, kind=kind)
+        return self._one(UserCreated, "POST", "/users", request)
+
+    def delete_user(self, name: str) -> None:
+        self.http.call("DELETE", f"/users/{_segment(name)}")
+
+    def reset_user_password(self, name: str) -> UserPassword:
+        from dockyard.wire.access import UserPassword
+
+        return self._one(UserPassword, "POST", f"/users/{_segment(name)}/password")
+
+    def set_user_enabled(self, name: str, enabled: bool) -> User:
+        from dockyard.wire.access import User
+
+        verb = "enable" if enabled else "disable"
+        return self._one(User, "POST", f"/users/{_segment(name)}/{verb}")
+
+    # --- role assignments --------------------------------------------------------------------
+
+    def list_roles(self, principal: str | None = None) -> Listing[RoleAssignment]:
+        from dockyard.wire.access import RoleAssignment
+
+        return self._many(RoleAssignment, "/roles", {"principal": principal} if principal else None)
+
+    def assign_role(self, principal: str, role: str, scope: str) -> RoleAssignment:
+        from dockyard.wire.access import RoleAssignment
+
+        request = RoleAssignment.model_construct(principal=principal, role=role, scope=scope)
+        return self._one(RoleAssignment, "POST", "/roles", request)
+
+    def remove_role(self, principal: str, role: str, scope: str) -> None:
+        from dockyard.wire.access import RoleAssignment
+
+        query = RoleAssignment.model_construct(principal=principal, role=role, scope=scope)
+        self.http.call("DELETE", "/roles", params=body(query))
+
+    # --- scope maps --------------------------------------------------------------------------
+
+    def list_scope_maps(self) -> Listing[ScopeMap]:
+        from dockyard.wire.access import ScopeMap
+
+        return self._many(ScopeMap, "/scope-maps")
+
+    def get_scope_map(self, name: str) -> ScopeMap:
+        from dockyard.wire.access import ScopeMap
+
+        return self._one(ScopeMap, "GET", f"/scope-maps/{_segment(name)}")
+
+    def create_scope_map(self, name: str, actions: list[str], description: str) -> ScopeMap:
+        from dockyard.wire.access import ScopeMap, ScopeMapCreate
+
+        request = ScopeMapCreate.model_construct(
+            name=name, actions=actions, description=description
+        )
+        return self._one(ScopeMap, "POST", "/scope-maps", request)
+
+    def update_scope_map(
+        self, name: str, add: list[str], remove: list[str], description: str | None
+    ) -> ScopeMap:
+        from dockyard.wire.access import ScopeMap, ScopeMapUpdate
+
+        request = ScopeMapUpdate.model_construct(add=add, remove=remove, description=description)
+        return self._one(ScopeMap, "PATCH", f"/scope-maps/{_segment(name)}", request)
+
+    def delete_scope_map(self, name: str) -> None:
+        self.http.call("DELETE", f"/scope-maps/{_segment(name)}")
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    def list_tokens(self) -> Listing[Token]:
+        from dockyard.wire.access import Token
+
+        return self._many(Token, "/tokens")
+
+    def get_token(self, name: str) -> Token:
+        from dockyard.wire.access import Token
+
+        return self._one(Token, "GET", f"/tokens/{_segment(name)}")
+
+    def create_token(self, name: str, scope_map: str, status: str) -> TokenCreated:
+        from dockyard.wire.access import TokenCreate, TokenCreated
+
+        request = TokenCreate.model_construct(name=name, scope_map=scope_map, status=status)
+        return self._one(TokenCreated, "POST", "/tokens", request)
+
+    def delete_token(self, name: str) -> None:
+        self.http.call("DELETE", f"/tokens/{_segment(name)}")
+
+    def set_token_enabled(self, name: str, enabled: bool) -> Token:
+        from dockyard.wire.access import Token
+
+        verb = "enable" if enabled else "disable"
+        return self._one(Token, "POST", f"/tokens/{_segment(name)}/{verb}")
+
+    def generate_token_password(
+        self, name: str, slot: int, expiry_days: int | None
+    ) -> TokenCredentials:
+        from dockyard.wire.access import TokenCredentialRequest, TokenCredentials
+
+        request = TokenCredentialRequest.model_construct(password=slot, expiry_days=expiry_days)
+        path = f"/tokens/{_segment(name)}/credentials"
+        return self._one(TokenCredentials, "POST", path, request)
+
+    # --- the admin user, anonymous pull, signing keys ----------------------------------------
+
+    def get_admin(self) -> AdminStatus:
+        from dockyard.wire.access import AdminStatus
+
+        return self._one(AdminStatus, "GET", "/admin")
+
+    def enable_admin(self) -> AdminCredentials:
+        from dockyard.wire.access import AdminCredentials
+
+        return self._one(AdminCredentials, "POST", "/admin/enable")
+
+    def disable_admin(self) -> AdminStatus:
+        from dockyard.wire.access import AdminStatus
+
+        return self._one(AdminStatus, "POST", "/admin/disable")
+
+    def regenerate_admin_password(self, slot: int) -> AdminCredentials:
+        from dockyard.wire.access import AdminCredentials
+
+        return self._one(AdminCredentials, "POST", f"/admin/credentials/{slot}/regenerate")
+
+    def get_anonymous_pull(self) -> AnonymousPull:
+        from dockyard.wire.access import AnonymousPull
+
+        return self._one(AnonymousPull, "GET", "/settings/anonymous-pull")
+
+    def set_anonymous_pull(self, enabled: bool) -> AnonymousPull:
+        from dockyard.wire.access import AnonymousPull
+
+        request = AnonymousPull.model_construct(enabled=enabled)
+        return self._one(AnonymousPull, "PUT", "/settings/anonymous-pull", request)
+
+    def rotate_signing_key(self) -> RotatedKey:
+        from dockyard.wire.access import RotatedKey
+
+        return self._one(RotatedKey, "POST", "/keys/rotate")
