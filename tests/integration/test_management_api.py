@@ -158,7 +158,7 @@ def test_errors_use_the_envelope(owner: httpx.Client) -> None:
         "UNSUPPORTED",
     )
     assert_error(owner.post("/api/v1/users", json={"name": "bad name!"}), 400, "UNSUPPORTED")
-    assert_error(owner.delete("/api/v1/users/nobody"), 404, "NAME_UNKNOWN")
+    assert_error(owner.delete("/api/v1/users/nobody"), 404, "NOT_FOUND")
 
 
 def test_refresh_and_access_tokens_authenticate(registry: Registry) -> None:
@@ -257,7 +257,7 @@ def test_user_lifecycle(registry: Registry, owner: httpx.Client) -> None:
 
     ok(owner.delete(f"/api/v1/users/{name}"), 204)
     assert login(second) == 401
-    assert_error(owner.delete(f"/api/v1/users/{name}"), 404, "NAME_UNKNOWN")
+    assert_error(owner.delete(f"/api/v1/users/{name}"), 404, "NOT_FOUND")
     assert_error(owner.post(f"/api/v1/users/{name}/password"), 404)
     assert name not in {u["name"] for u in ok(owner.get("/api/v1/users"))}
 

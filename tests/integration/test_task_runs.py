@@ -242,7 +242,7 @@ def test_run_ids_show_list_and_cancel_a_queued_run(http: httpx.Client) -> None:
     assert canceled.json()["finished_at"] is not None
     assert get_run(http, ids[0])["status"] == "Canceled"
     again = http.post(f"/api/v1/runs/{ids[0]}/cancel")
-    assert_error(again, 409, "UNSUPPORTED")
+    assert_error(again, 409, "CONFLICT")
     assert "finished" in again.json()["errors"][0]["message"]
 
     queued = http.get("/api/v1/runs", params={"status": "Queued", "top": 1000}).json()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ from dockyard.access.principals import ANONYMOUS, REFRESH_TOKEN_USERNAME, Princi
 from dockyard.access.rights import PULL, Rights
 from dockyard.access.service import AccessService
 from dockyard.access.signing import TokenSigner
-from dockyard.api.errors import envelope
+from dockyard.api.errors import error_response
 from dockyard.api.uploads import UPLOAD_START_STATE, read_upload_start
 from dockyard.errors import Denied, DockyardError, Unauthorized
 from dockyard.spec.scopes import challenge
@@ -231,11 +230,9 @@ class AuthGate:
         headers: Headers,
         insufficient: bool = False,
     ) -> None:
-        response_headers = [(b"content-type", b"application/json")]
-        for name, value in error.headers.items():
-            response_headers.append((name.lower().encode(), value.encode()))
+        extra: dict[str, str] = {}
         if error.status == 401:
-            value = challenge(
+            extra["WWW-Authenticate"] = challenge(
                 realm(
                     self.auth.public_url, self.auth.service, headers, scope.get("scheme", "http")
                 ),
@@ -243,14 +240,12 @@ class AuthGate:
                 need.scope,
                 "insufficient_scope" if insufficient else None,
             )
-            response_headers.append((b"www-authenticate", value.encode()))
-        body = (
-            b""
-            if scope["method"] == "HEAD"
-            else json.dumps(envelope(error.code.code, error.message)).encode()
-        )
-        response_headers.append((b"content-length", str(len(body)).encode()))
+        response = error_response(error, head=scope["method"] == "HEAD", headers=extra)
         await send(
-            {"type": "http.response.start", "status": error.status, "headers": response_headers}
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": response.body})

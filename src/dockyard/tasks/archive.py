@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from dockyard.errors import SizeInvalid, Unsupported
+from dockyard.errors import TooLarge, Unsupported
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -73,9 +73,7 @@ class _LimitedReader(io.RawIOBase):
         data = self._inner.read(len(buffer))
         self.count += len(data)
         if self.count > self._limit:
-            raise SizeInvalid(
-                f"the build context unpacks to more than {self._limit} bytes", status=413
-            )
+            raise TooLarge(f"the build context unpacks to more than {self._limit} bytes")
         buffer[: len(data)] = data
         return len(data)
 

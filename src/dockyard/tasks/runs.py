@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.engine import Row
 
-from dockyard.errors import NameUnknown, Unsupported
+from dockyard.errors import Conflict, NotFound, Unsupported
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import task_counters, task_runs, task_sources
@@ -66,7 +66,7 @@ class RunStore:
         with self._db.read() as conn:
             row = conn.execute(select(task_runs).where(task_runs.c.run_id == run_id)).first()
         if row is None:
-            raise NameUnknown(f"run {run_id} not found")
+            raise NotFound(f"run {run_id} not found")
         return _run(row)
 
     def recent(
@@ -89,10 +89,10 @@ class RunStore:
                 select(task_runs.c.status).where(task_runs.c.run_id == run_id).with_for_update()
             ).first()
             if row is None:
-                raise NameUnknown(f"run {run_id} not found")
+                raise NotFound(f"run {run_id} not found")
             status = str(row[0])
             if status in FINAL:
-                raise Unsupported(f"run {run_id} has finished ({status})", status=409)
+                raise Conflict(f"run {run_id} has finished ({status})")
             values: dict[str, Any] = {"cancel_requested": True}
             if status == QUEUED:
                 values.update(status=CANCELED, finished_at=now, error="canceled before it started")
@@ -309,7 +309,6 @@ def insert_run(
         if not touched:
             raise Unsupported(
                 f"source {request.source} is not uploaded (POST /api/v1/runs/sources)",
-                status=400,
             )
     seq = _next_value(conn, RUN_COUNTER)
     run_id = f"{RUN_ID_PREFIX}{seq}"

@@ -78,7 +78,7 @@ class TaskService:
     def check_timeout(self, timeout: int) -> None:
         low, high = self.policy.min_timeout_seconds, MAX_TIMEOUT_SECONDS
         if not low <= timeout <= high:
-            raise Unsupported(f"timeout must be between {low} and {high} seconds", status=400)
+            raise Unsupported(f"timeout must be between {low} and {high} seconds")
 
 
 def image_repository(image: str) -> tuple[str, str]:
@@ -112,7 +112,7 @@ def check_request(request: RunRequest) -> None:
         try:
             parse_reference(words[0].replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
         except InvalidReference as exc:
-            raise Unsupported(f"cmd: {exc}", status=400) from None
+            raise Unsupported(f"cmd: {exc}") from None
     elif request.kind == "task":
         if (request.source is None) == (request.context_url is None):
             raise Unsupported("a multi-step run needs exactly one of source and context_url")
@@ -128,9 +128,7 @@ def check_request(request: RunRequest) -> None:
     for image in request.images:
         repository, tag = image_repository(image.replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
         if not is_valid_name(repository) or not is_valid_tag(tag):
-            raise Unsupported(
-                f"image {image!r} is not repository[:tag] of this registry", status=400
-            )
+            raise Unsupported(f"image {image!r} is not repository[:tag] of this registry")
     for key in request.build_args:
         if not key or "=" in key:
             raise Unsupported(f"build arg {key!r} is not a valid name")

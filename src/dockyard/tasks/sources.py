@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
-from dockyard.errors import SizeInvalid
+from dockyard.errors import TooLarge
 from dockyard.storage.db.database import Database, insert_ignore
 from dockyard.storage.db.schema import task_sources
 from dockyard.storage.driver import BlobDriver, BlobWriter
@@ -42,7 +42,7 @@ class SourceUpload:
 
     def write(self, data: bytes) -> None:
         if self.written + len(data) > self.limit:
-            raise SizeInvalid(f"the build context is larger than {self.limit} bytes", status=413)
+            raise TooLarge(f"the build context is larger than {self.limit} bytes")
         self.hasher.update(data)
         self.writer.write(data)
         self.written += len(data)

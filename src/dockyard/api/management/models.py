@@ -6,23 +6,69 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from dockyard.access.service import AccessError, TokenPassword
+from dockyard.access.service import TokenPassword
+from dockyard.errors import (
+    Conflict,
+    Denied,
+    Disallowed,
+    Invalid,
+    NotFound,
+    StorageFull,
+    StorageUnavailable,
+    TooLarge,
+    TooMany,
+    Unauthorized,
+    UpstreamUnavailable,
+)
+from dockyard.spec.codes import ErrorCode
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
+# The kinds of failure every route may answer with, then the OCI codes of the registry's own
+# objects (repositories, manifests, blobs), which keep their distribution-spec names.
+_KINDS = (
+    Invalid,
+    Unauthorized,
+    Denied,
+    NotFound,
+    Disallowed,
+    Conflict,
+    TooLarge,
+    TooMany,
+    UpstreamUnavailable,
+    StorageUnavailable,
+    StorageFull,
+)
+_KIND_LINES = "\n".join(
+    f"- `{kind.code.code}` ({kind.code.status}): {kind.code.description}" for kind in _KINDS
+)
+ERROR_CODES: list[JsonValue] = [*sorted({code.code for code in ErrorCode})]
+
+
 class ErrorDetail(_Model):
-    code: str = Field(description="OCI error code, e.g. UNAUTHORIZED, DENIED, NAME_UNKNOWN")
+    code: str = Field(
+        description="What kind of failure; repositories, manifests and blobs keep the OCI "
+        "codes (NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN, ...)",
+        json_schema_extra={"enum": ERROR_CODES},
+    )
     message: str
     detail: Any = None
 
 
 class ErrorEnvelope(_Model):
     errors: list[ErrorDetail]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "The OCI error envelope, which every failure of /v2, /acr and /api/v1 "
+            f"answers with. The kinds of failure:\n\n{_KIND_LINES}"
+        }
+    )
 
 
 class AnonymousPull(_Model):
@@ -151,7 +197,7 @@ def named(rows: list[dict[str, Any]], what: str, name: str) -> dict[str, Any]:
     for row in rows:
         if row["name"] == name:
             return row
-    raise AccessError(f"{what} {name!r} not found", status=404)
+    raise NotFound(f"{what} {name!r} not found")
 
 
 def _time(value: float | None) -> datetime | None:

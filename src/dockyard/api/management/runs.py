@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from dockyard.access.rights import PUSH
 from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
 from dockyard.api.streaming import content_length
-from dockyard.errors import SizeInvalid, Unsupported
+from dockyard.errors import TooLarge, Unsupported
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
 from dockyard.tasks.model import (
     DEFAULT_TIMEOUT_SECONDS,
@@ -229,7 +229,7 @@ async def upload_source(
     limit = tasks.sources.max_bytes
     length = content_length(request)
     if length is not None and length > limit + DRAIN_BYTES:
-        raise SizeInvalid(f"the build context is larger than {limit} bytes", status=413)
+        raise TooLarge(f"the build context is larger than {limit} bytes")
     upload = await to_thread.run_sync(tasks.sources.open_upload)
     too_large = False
     try:
@@ -249,7 +249,7 @@ async def upload_source(
                 await to_thread.run_sync(upload.write, b"".join(pending))
                 pending, size = [], 0
         if too_large:
-            raise SizeInvalid(f"the build context is larger than {limit} bytes", status=413)
+            raise TooLarge(f"the build context is larger than {limit} bytes")
         await to_thread.run_sync(upload.write, b"".join(pending))
     except ClientDisconnect:
         with CancelScope(shield=True):

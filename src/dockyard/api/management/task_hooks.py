@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Access, Writer
 from dockyard.api.management.tasks import Saved
-from dockyard.errors import NameUnknown, SizeInvalid
+from dockyard.errors import NotFound, TooLarge
 from dockyard.tasks.push_hooks import is_ping, is_push, parse_push, verify
 from dockyard.tasks.saved import SavedTask, SavedTasks
 
@@ -46,13 +46,13 @@ class WebhookSecretModel(_Model):
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_DELIVERY_BYTES:
-        raise SizeInvalid(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes", status=413)
+        raise TooLarge(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes")
     parts: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_DELIVERY_BYTES:
-            raise SizeInvalid(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes", status=413)
+            raise TooLarge(f"a delivery is at most {MAX_DELIVERY_BYTES} bytes")
         parts.append(chunk)
     return b"".join(parts)
 
@@ -60,7 +60,7 @@ async def _body(request: Request) -> bytes:
 def _task_or_none(saved: SavedTasks, name: str) -> SavedTask | None:
     try:
         return saved.get(name)
-    except NameUnknown:
+    except NotFound:
         return None
 
 
@@ -136,7 +136,7 @@ def show_webhook_secret(
     the commit trigger is switched on)."""
     secret = saved.get(name).spec.webhook_secret
     if not secret:
-        raise NameUnknown(
+        raise NotFound(
             f"task {name} has no webhook secret yet: switch its commit trigger on, or POST "
             "to this path to make one"
         )
