@@ -544,7 +544,11 @@ def test_existing_tag_needs_force(
 
 @pytest.mark.parametrize(
     ("fault", "code"),
-    [("error", "UNKNOWN"), ("truncate", "UNKNOWN"), ("corrupt", "DIGEST_INVALID")],
+    [
+        ("error", "UPSTREAM_UNAVAILABLE"),
+        ("truncate", "UPSTREAM_UNAVAILABLE"),
+        ("corrupt", "DIGEST_INVALID"),
+    ],
 )
 def test_source_failing_midway_leaves_no_tag(
     src: httpx.Client, dst: httpx.Client, proxy: SourceProxy, fault: str, code: str

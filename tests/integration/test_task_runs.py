@@ -292,7 +292,7 @@ def test_unknown_runs_and_invalid_requests(http: httpx.Client) -> None:
         http.post("/api/v1/runs/ca999999/cancel"),
         http.get("/api/v1/runs/ca999999/logs"),
     ):
-        errors = assert_error(resp, 404, "NAME_UNKNOWN")
+        errors = assert_error(resp, 404, "NOT_FOUND")
         assert errors[0]["message"] == "run ca999999 not found"
     assert_error(http.get("/api/v1/runs", params={"status": "Sleeping"}), 400, "UNSUPPORTED")
 
