@@ -5,32 +5,30 @@ them and know no HTTP; the edges render every one as the OCI error envelope."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dockyard.spec.codes import ErrorCode
 
 
 class DockyardError(Exception):
+    """The class fixes the code and, through it, the HTTP status; what an answer says besides
+    the envelope (Retry-After, an upload's Range) comes from typed fields the edge renders."""
+
     code: ErrorCode = ErrorCode.UNKNOWN
 
     def __init__(
-        self,
-        message: str | None = None,
-        *,
-        detail: Any = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-        retry_after: int | None = None,
+        self, message: str | None = None, *, detail: Any = None, retry_after: int | None = None
     ) -> None:
         self.message = message or self.code.description
         self.detail = detail
-        # `status` and `headers` are being retired: the class says the status, the edge
-        # shapes headers from typed fields such as retry_after.
-        self.status = status or self.code.status
-        self.headers = headers or {}
         # Seconds after which the client may try again (rendered as Retry-After).
         self.retry_after = retry_after
         super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return self.code.status
 
 
 # The kinds of failure. Raise the most specific class that exists; these when none does.
@@ -62,11 +60,35 @@ class UpstreamUnavailable(DockyardError):
     code = ErrorCode.UPSTREAM_UNAVAILABLE
 
 
+@dataclass(frozen=True, slots=True)
+class UploadProgress:
+    """Where an upload session stands; the client is told it with every answer about the
+    session, errors included, so that it can go on from there."""
+
+    repository: str
+    upload_id: str
+    size: int
+
+
+class UploadError(DockyardError):
+    """An error about one upload session, with the session's progress when it is known."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: Any = None,
+        progress: UploadProgress | None = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.progress = progress
+
+
 class BlobUnknown(NotFound):
     code = ErrorCode.BLOB_UNKNOWN
 
 
-class BlobUploadInvalid(Invalid):
+class BlobUploadInvalid(UploadError, Invalid):
     code = ErrorCode.BLOB_UPLOAD_INVALID
 
 
@@ -131,7 +153,7 @@ class TooMany(DockyardError):
 TooManyRequests = TooMany
 
 
-class RangeInvalid(Invalid):
+class RangeInvalid(UploadError, Invalid):
     code = ErrorCode.RANGE_INVALID
 
 
@@ -161,6 +183,11 @@ class StorageUnavailable(StorageError):
 
     code = ErrorCode.STORAGE_UNAVAILABLE
 
-    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)})
-        super().__init__(message, **kwargs)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: Any = None,
+        retry_after: int | None = STORAGE_RETRY_AFTER_SECONDS,
+    ) -> None:
+        super().__init__(message, detail=detail, retry_after=retry_after)

@@ -520,7 +520,7 @@ def test_existing_tag_needs_force(
     refused = dst.post(
         "/api/v1/imports", json={"source": f"{source.host}/{repo}:v1", "images": [f"{target}:v1"]}
     )
-    assert_error(refused, 409, "DENIED")
+    assert_error(refused, 409, "CONFLICT")
     assert "already exists" in refused.json()["errors"][0]["message"]
     assert manifest_bytes(dst, target, "v1").headers["docker-content-digest"] == existing.digest
     assert_status(manifest_bytes(dst, target, graph.index.digest), 404)
@@ -530,7 +530,7 @@ def test_existing_tag_needs_force(
         "/api/v1/imports",
         json={"source": f"{source.host}/{repo}:v1", "images": [f"{target}:new", f"{target}:v1"]},
     )
-    assert_error(refused, 409, "DENIED")
+    assert_error(refused, 409, "CONFLICT")
     assert_status(manifest_bytes(dst, target, "new"), 404)
 
     result, _ = imported(
@@ -544,7 +544,11 @@ def test_existing_tag_needs_force(
 
 @pytest.mark.parametrize(
     ("fault", "code"),
-    [("error", "UNKNOWN"), ("truncate", "UNKNOWN"), ("corrupt", "DIGEST_INVALID")],
+    [
+        ("error", "UPSTREAM_UNAVAILABLE"),
+        ("truncate", "UPSTREAM_UNAVAILABLE"),
+        ("corrupt", "DIGEST_INVALID"),
+    ],
 )
 def test_source_failing_midway_leaves_no_tag(
     src: httpx.Client, dst: httpx.Client, proxy: SourceProxy, fault: str, code: str
@@ -628,7 +632,7 @@ def test_refusals_before_the_copy(
         (
             {"source": f"127.0.0.1:{free_port()}/{repo}:v1", "images": ["ok/name:v1"]},
             502,
-            "UNKNOWN",
+            "UPSTREAM_UNAVAILABLE",
         ),
     ]
     for body, status, code in cases:

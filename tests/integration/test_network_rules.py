@@ -167,7 +167,7 @@ def test_api_manages_rules_and_refuses_malformed_input_with_400(premium: AuthSer
         resp = owner.post("/api/v1/network-rules", json={"ip_address_or_range": "10.0.0.1/24"})
         assert "did you mean 10.0.0.0/24" in resp.json()["errors"][0]["message"], describe(resp)
         resp = owner.delete("/api/v1/network-rules", params={"ip_address_or_range": "10.9.9.9"})
-        assert_error(resp, 404, "NAME_UNKNOWN")
+        assert_error(resp, 404, "NOT_FOUND")
         resp = owner.delete("/api/v1/network-rules", params={"ip_address_or_range": "bogus"})
         assert_error(resp, 400, "UNSUPPORTED")
         resp = owner.patch("/api/v1/registry", json={"network_default_action": "Block"})

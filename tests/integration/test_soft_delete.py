@@ -266,7 +266,7 @@ def test_an_index_comes_back_only_with_its_children(
     assert_status(client.delete(f"/v2/{repo}/manifests/{arm.digest}"), 202)
 
     resp = client.post(f"/api/v1/repositories/{repo}/restore", json={"digest": index.digest})
-    assert_error(resp, 400, "MANIFEST_UNKNOWN")
+    assert_error(resp, 400, "MANIFEST_BLOB_UNKNOWN")
     assert arm.digest in resp.json()["errors"][0]["message"]
     assert manifest_status(client, repo, "multi") == 404
 

@@ -28,7 +28,7 @@ def test_failures_per_address_are_limited_with_retry_after(
         access.logins.authenticate(name, password, client)
     assert refused.value.retry_after is not None
     assert 0 < refused.value.retry_after <= FAILURE_WINDOW_SECONDS + 1
-    assert refused.value.headers == {}, "services say retry_after; the edge makes headers"
+    assert not hasattr(refused.value, "headers"), "services say retry_after; the edge makes headers"
     # Another address is not held back.
     assert access.logins.authenticate(name, password, "192.0.2.11").name == name
 

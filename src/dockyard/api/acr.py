@@ -35,7 +35,7 @@ async def _change(request: Request, repository: bool) -> AttributeChange:
     try:
         body = json.loads(raw) if raw else None
     except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, a number too long
-        raise Unsupported("the body must be JSON", status=400) from None
+        raise Unsupported("the body must be JSON") from None
     return AttributeChange.parse(body, repository)
 
 
@@ -115,7 +115,7 @@ def acr_routes(registry: Registry) -> list[Route]:
     async def delete_tag(request: Request) -> Response:
         tag = request.path_params["tag"]
         if is_digest_reference(tag):
-            raise Unsupported(f"{tag!r} is not a tag", status=400)
+            raise Unsupported(f"{tag!r} is not a tag")
         await to_thread.run_sync(
             registry.manifests.delete, request.path_params["name"], tag, request_info(request)
         )

@@ -6,7 +6,6 @@ the scope the request needed, or 403 DENIED when a known identity is not allowed
 
 from __future__ import annotations
 
-import json
 import re
 
 from anyio import to_thread
@@ -16,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dockyard.access.authenticator import Authenticator
 from dockyard.access.caller import Caller
 from dockyard.access.decisions import Requirement
-from dockyard.api.errors import envelope
+from dockyard.api.errors import error_response
 from dockyard.api.routes import requirement
 from dockyard.api.uploads import UPLOAD_START_STATE, read_upload_start
 from dockyard.errors import Denied, DockyardError, Unauthorized
@@ -128,13 +127,9 @@ class AuthGate:
         headers: Headers,
         insufficient: bool = False,
     ) -> None:
-        response_headers = [(b"content-type", b"application/json")]
-        for name, value in error.headers.items():
-            response_headers.append((name.lower().encode(), value.encode()))
-        if error.retry_after is not None:
-            response_headers.append((b"retry-after", str(error.retry_after).encode()))
+        extra: dict[str, str] = {}
         if error.status == 401:
-            value = challenge(
+            extra["WWW-Authenticate"] = challenge(
                 realm(
                     self.auth.public_url, self.auth.service, headers, scope.get("scheme", "http")
                 ),
@@ -142,14 +137,12 @@ class AuthGate:
                 need.scope,
                 "insufficient_scope" if insufficient else None,
             )
-            response_headers.append((b"www-authenticate", value.encode()))
-        body = (
-            b""
-            if scope["method"] == "HEAD"
-            else json.dumps(envelope(error.code.code, error.message)).encode()
-        )
-        response_headers.append((b"content-length", str(len(body)).encode()))
+        response = error_response(error, head=scope["method"] == "HEAD", headers=extra)
         await send(
-            {"type": "http.response.start", "status": error.status, "headers": response_headers}
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": response.body})

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dockyard.api.errors import error_response
 from dockyard.api.routes import BLOB
 from dockyard.api.streaming import BlobResponse, not_modified
 from dockyard.errors import BlobUnknown, RangeInvalid
@@ -48,10 +49,12 @@ def blob_routes(registry: Registry) -> list[Route]:
         try:
             wanted = parse_range(request.headers.get("range"), info.size)
         except RangeNotSatisfiable:
-            raise RangeInvalid(
-                f"range {request.headers.get('range')!r} is outside the blob's {info.size} bytes",
-                headers={"Content-Range": f"bytes */{info.size}"},
-            ) from None
+            outside = RangeInvalid(
+                f"range {request.headers.get('range')!r} is outside the blob's {info.size} bytes"
+            )
+            return error_response(
+                outside, head=head, headers={"Content-Range": f"bytes */{info.size}"}
+            )
         if wanted is None:
             headers["Content-Length"] = str(info.size)
             return BlobResponse(headers, 200, registry.blobs.local_path(info), None, head)

@@ -47,7 +47,7 @@ def query_text(request: Request, key: str) -> str | None:
     PostgreSQL cannot compare text with it)."""
     value = request.query_params.get(key)
     if value is not None and "\x00" in value:
-        raise Unsupported(f"the query parameter {key} must not contain NUL", status=400)
+        raise Unsupported(f"the query parameter {key} must not contain NUL")
     return value
 
 

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from dockyard.api.context import request_info
 from dockyard.api.routes import MANIFEST
 from dockyard.api.streaming import content_length, not_modified
-from dockyard.errors import Denied, ManifestInvalid, SizeInvalid
+from dockyard.errors import Denied, ManifestInvalid, TooLarge
 from dockyard.registry.core import Registry
 
 
@@ -20,14 +20,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The whole body, refusing more than `limit` bytes without reading them all."""
     declared = content_length(request)
     if declared is not None and declared > limit:
-        raise SizeInvalid(f"manifest is {declared} bytes; the limit is {limit}", status=413)
+        raise TooLarge(f"manifest is {declared} bytes; the limit is {limit}")
     parts: list[bytes] = []
     received = 0
     try:
         async for data in request.stream():
             received += len(data)
             if received > limit:
-                raise SizeInvalid(f"manifest exceeds the limit of {limit} bytes", status=413)
+                raise TooLarge(f"manifest exceeds the limit of {limit} bytes")
             parts.append(data)
     except ClientDisconnect as exc:
         raise ManifestInvalid("the client disconnected before the manifest was complete") from exc

@@ -101,13 +101,7 @@ class NetworkRuleGate:
         self.audit.record(
             "network", "unknown", "denied", client=error.detail["client_ip"], path=path
         )
-        response = error_response(
-            error.code,
-            error.message,
-            error.status,
-            error.detail,
-            head=scope["method"] == "HEAD",
-        )
+        response = error_response(error, head=scope["method"] == "HEAD")
         await response(scope, receive, send)
 
     @staticmethod

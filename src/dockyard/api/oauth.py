@@ -28,7 +28,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         try:
             scopes = parse_scopes(scope_values)
         except InvalidScope as exc:
-            raise Unsupported(str(exc), status=400) from exc
+            raise Unsupported(str(exc)) from exc
         granted = grant(auth.access.permissions.rights(principal), scopes)
         generation = auth.access.status.generation(principal) or ""
         token, expires_in = auth.signer.issue_access(principal.id, service, granted, generation)
@@ -86,7 +86,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         """The form's fields, its `scope` values, the service and the client address."""
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
-            raise Unsupported("form too large", status=400)
+            raise Unsupported("form too large")
         form = await request.form()
         fields = {k: str(v) for k, v in form.items()}
         service = _check_service(request, fields.get("service"))
@@ -109,7 +109,7 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
                 refresh = auth.signer.verify_refresh(fields.get("refresh_token", ""), service)
                 principal = auth.principal_of(refresh.subject, refresh.generation)
             else:
-                raise Unsupported(f"unsupported grant_type {grant_type!r}", status=400)
+                raise Unsupported(f"unsupported grant_type {grant_type!r}")
             answer = _issue(principal, service, scope_values, client, grant_type == "password")
             if grant_type == "refresh_token":
                 answer["refresh_token"] = fields.get("refresh_token", "")
@@ -129,9 +129,9 @@ def oauth_routes(auth: Authenticator) -> list[Route]:
         """An identity token of the configured OIDC issuer -> a Dockyard refresh token."""
         fields, _, service, client = await _read_form(request)
         if auth.oidc is None:
-            raise Unsupported("no identity provider is configured for token exchange", status=400)
+            raise Unsupported("no identity provider is configured for token exchange")
         if fields.get("grant_type", "access_token") not in ("access_token", "id_token"):
-            raise Unsupported("grant_type must be access_token", status=400)
+            raise Unsupported("grant_type must be access_token")
         verifier = auth.oidc
 
         def work() -> dict[str, object]:

@@ -95,14 +95,7 @@ class RateLimitMiddleware:
         bucket = "identity" if refused.bucket.identity is not None else "registry"
         telemetry.record(lambda: RATE_LIMITED.labels(rate_class.value, bucket).inc())
         error = _too_many(refused)
-        response = error_response(
-            error.code,
-            error.message,
-            error.status,
-            error.detail,
-            error.headers,
-            head=scope["method"] == "HEAD",
-        )
+        response = error_response(error, head=scope["method"] == "HEAD")
         await response(scope, receive, send)
 
     async def _admit(self, rate_class: RateClass, identity: str) -> Refused | None:
@@ -159,5 +152,5 @@ def _too_many(refused: Refused) -> TooManyRequests:
             "bucket": "identity" if refused.bucket.identity is not None else "registry",
             "per_minute": refused.per_minute,
         },
-        headers={"Retry-After": str(refused.retry_after)},
+        retry_after=refused.retry_after,
     )

@@ -7,12 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dockyard.api.errors import progress_headers
 from dockyard.api.routes import UPLOAD, UPLOAD_START
 from dockyard.api.streaming import content_length, receive_body
 from dockyard.errors import DigestInvalid, RangeInvalid, Unsupported
 from dockyard.registry.core import Registry
 from dockyard.registry.names import check_digest, check_name
-from dockyard.registry.uploads import SessionLease, UploadSession, progress_headers
+from dockyard.registry.uploads import SessionLease, UploadSession
 from dockyard.spec.ranges import parse_chunk_range
 from dockyard.spec.upload_query import InvalidUploadQuery, UploadStart, parse_upload_start
 
@@ -33,7 +34,7 @@ def read_upload_start(query: bytes) -> UploadStart:
     try:
         return parse_upload_start(query.decode("latin-1"))
     except InvalidUploadQuery as exc:
-        raise Unsupported(str(exc), status=400) from exc
+        raise Unsupported(str(exc)) from exc
 
 
 def _created(name: str, digest: str) -> Response:
@@ -48,7 +49,7 @@ def _created(name: str, digest: str) -> Response:
 
 
 def _accepted(session: UploadSession, status: int = 202) -> Response:
-    headers = progress_headers(session)
+    headers = progress_headers(session.progress)
     headers["Content-Length"] = "0"
     return Response(status_code=status, headers=headers)
 
@@ -100,13 +101,11 @@ def upload_routes(registry: Registry) -> list[Route]:
         if header:
             chunk_range = parse_chunk_range(header)
             if chunk_range is None:
-                raise RangeInvalid(
-                    f"invalid Content-Range {header!r}", headers=progress_headers(session)
-                )
+                raise RangeInvalid(f"invalid Content-Range {header!r}", progress=session.progress)
             if expected is not None and expected != chunk_range.length:
                 raise RangeInvalid(
                     f"Content-Range {header!r} does not match Content-Length {expected}",
-                    headers=progress_headers(session),
+                    progress=session.progress,
                 )
             start = chunk_range.start
         if expected:

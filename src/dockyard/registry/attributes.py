@@ -39,7 +39,6 @@ class Order(StrEnum):
             raise Unsupported(
                 f"invalid orderby {text!r}: use timedesc, timeasc or none",
                 detail={"orderby": text},
-                status=400,
             ) from None
 
 
@@ -106,20 +105,17 @@ class AttributeChange:
         if isinstance(body, dict) and set(body) == {"changeableAttributes"}:
             body = body["changeableAttributes"]
         if not isinstance(body, dict) or not body:
-            raise Unsupported(
-                'send the attributes to change, e.g. {"writeEnabled": false}', status=400
-            )
+            raise Unsupported('send the attributes to change, e.g. {"writeEnabled": false}')
         allowed = set(ATTRIBUTES) | ({TAG_IMMUTABILITY} if repository else set())
         unknown = sorted(set(body) - allowed)
         if unknown:
             raise Unsupported(
                 f"unknown attribute {unknown[0]!r}; changeable are {', '.join(sorted(allowed))}",
                 detail={"attribute": unknown[0]},
-                status=400,
             )
         for key, value in body.items():
             if not isinstance(value, bool):
-                raise Unsupported(f"{key} must be true or false", detail={key: value}, status=400)
+                raise Unsupported(f"{key} must be true or false", detail={key: value})
         locks = {ATTRIBUTES[k]: v for k, v in body.items() if k in ATTRIBUTES}
         return cls(locks, body.get(TAG_IMMUTABILITY))
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, select
 
-from dockyard.errors import Denied, ManifestInvalid, SizeInvalid, Unsupported
+from dockyard.errors import Conflict, ManifestInvalid, SizeInvalid, Unsupported
 from dockyard.events import RequestInfo
 from dockyard.netguard import Resolver, guard_for, resolve
 from dockyard.registry.blobs import BlobService
@@ -476,11 +476,10 @@ class ImportService:
         }
 
 
-def tag_exists(repository: str, tag: str) -> Denied:
-    return Denied(
+def tag_exists(repository: str, tag: str) -> Conflict:
+    return Conflict(
         f"tag {repository}:{tag} already exists; import with force to move it",
         detail={"repository": repository, "tag": tag},
-        status=409,
     )
 
 

@@ -11,13 +11,13 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from dockyard import events
 from dockyard.errors import (
-    Denied,
+    Conflict,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
-    SizeInvalid,
+    TooLarge,
     Unsupported,
 )
 from dockyard.events import (
@@ -152,12 +152,10 @@ class ManifestService:
         overwrite_tags: bool = True,
     ) -> PushedManifest:
         """Store a manifest and tag it. Without `overwrite_tags` (an import without force) a
-        tag that exists already is refused (409 DENIED) and nothing is stored."""
+        tag that exists already is refused (409 CONFLICT) and nothing is stored."""
         check_name(name)
         if len(body) > self.max_bytes:
-            raise SizeInvalid(
-                f"manifest is {len(body)} bytes; the limit is {self.max_bytes}", status=413
-            )
+            raise TooLarge(f"manifest is {len(body)} bytes; the limit is {self.max_bytes}")
         tag_names: list[str] = []
         if is_digest_reference(reference):
             wanted = check_digest(reference)
@@ -411,10 +409,9 @@ def _refuse_existing_tags(conn: Connection, repo_id: int, name: str, tag_names: 
         select(tags.c.name).where(tags.c.repository_id == repo_id, tags.c.name.in_(tag_names))
     ).first()
     if taken is not None:
-        raise Denied(
+        raise Conflict(
             f"tag {name}:{taken[0]} already exists; import with force to move it",
             detail={"repository": name, "tag": taken[0]},
-            status=409,
         )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from dockyard.errors import Denied, NameUnknown, Unsupported
+from dockyard.errors import Denied, NotFound, Unsupported
 from dockyard.spec.ip_ranges import (
     AddressSet,
     DefaultAction,
@@ -117,13 +117,13 @@ class NetworkRuleService:
             return self._load(conn), added
 
     def remove(self, text: str, keep_allowed: IpAddress | None = None) -> NetworkRuleSet:
-        """Remove the rule for a range (NAME_UNKNOWN when there is none). With
+        """Remove the rule for a range (NOT_FOUND when there is none). With
         `keep_allowed`, refused when the rules would then refuse that address (a caller the
         rules govern, locking itself out)."""
         ip_range = parse_rule(text)
         with self._db.write() as conn:
             if not remove_range(conn, ip_range):
-                raise NameUnknown(f"no network rule for {ip_range}")
+                raise NotFound(f"no network rule for {ip_range}")
             after = self._load(conn)
             if keep_allowed is not None and not after.allows(keep_allowed):
                 refuse_lockout(keep_allowed, after.ranges)

@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -24,12 +23,12 @@ from dockyard import __version__
 from dockyard.errors import (
     Denied,
     DigestInvalid,
-    DockyardError,
     ManifestInvalid,
     ManifestUnknown,
     NameInvalid,
     SizeInvalid,
     TagInvalid,
+    UpstreamUnavailable,
 )
 from dockyard.netguard import Guard, outbound_client
 from dockyard.spec import mediatypes
@@ -48,11 +47,8 @@ _MANIFEST_ACCEPT = ", ".join(sorted(mediatypes.MANIFESTS))
 _ALIASES = {"docker.io": "registry-1.docker.io", "index.docker.io": "registry-1.docker.io"}
 
 
-class SourceUnavailable(DockyardError):
+class SourceUnavailable(UpstreamUnavailable):
     """The source registry could not be reached or answered something unusable."""
-
-    def __init__(self, message: str, detail: Any = None) -> None:
-        super().__init__(message, detail=detail, status=502)
 
 
 @dataclass(frozen=True, slots=True)

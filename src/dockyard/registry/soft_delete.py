@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select, update
 
-from dockyard.errors import ManifestBlobUnknown, ManifestUnknown, NameUnknown, Unsupported
+from dockyard.errors import (
+    Conflict,
+    ManifestBlobUnknown,
+    ManifestUnknown,
+    NameUnknown,
+    Unsupported,
+)
 from dockyard.events import RequestInfo
 from dockyard.registry import recycle_bin
 from dockyard.registry.manifests import ManifestService
@@ -233,10 +239,9 @@ class SoftDeleteService:
                 plan.restore.append(name)
                 plan.moved[name] = target
             elif explicit is not None:
-                raise Unsupported(
+                raise Conflict(
                     f"tag {name!r} now points at {target}; restore with force to move it",
                     detail={"tag": name, "digest": target},
-                    status=409,
                 )
             else:
                 plan.skipped.append(name)
@@ -264,19 +269,17 @@ class SoftDeleteService:
                 )
             }
         if parsed.subject is not None and str(parsed.subject.digest) not in present:
-            raise ManifestUnknown(
+            raise ManifestBlobUnknown(
                 f"restore the subject {parsed.subject.digest} of {plan.digest} first",
                 detail={"digest": plan.digest, "subject": str(parsed.subject.digest)},
-                status=400,
             )
         if not self._allow_sparse_manifests:
             absent = [str(d.digest) for d in parsed.children if str(d.digest) not in present]
             if absent:
-                raise ManifestUnknown(
+                raise ManifestBlobUnknown(
                     f"index {plan.digest} lists manifest {absent[0]}, which is not in {name!r}: "
                     "restore or push it first",
                     detail={"digest": plan.digest, "child": absent[0]},
-                    status=400,
                 )
         assert plan.manifest_entry is not None
         needed = recycle_bin.entry_blobs(conn, plan.manifest_entry.id)

@@ -21,6 +21,7 @@ from dockyard.errors import (
     Denied,
     DigestInvalid,
     RangeInvalid,
+    UploadProgress,
 )
 from dockyard.registry import locks
 from dockyard.registry.blobs import BlobService
@@ -39,8 +40,8 @@ class UploadSession:
     size: int
 
     @property
-    def location(self) -> str:
-        return f"/v2/{self.repository}/blobs/uploads/{self.id}"
+    def progress(self) -> UploadProgress:
+        return UploadProgress(self.repository, self.id, self.size)
 
 
 class _HashCache:
@@ -232,8 +233,8 @@ class UploadService:
             current = self.get(session.repository, session.id)  # BlobUploadUnknown when gone
             message = "the upload is being written by another request"
             if finishing:
-                raise BlobUploadInvalid(message, headers=progress_headers(current))
-            raise RangeInvalid(message, headers=progress_headers(current))
+                raise BlobUploadInvalid(message, progress=current.progress)
+            raise RangeInvalid(message, progress=current.progress)
         return SessionLease(self._db, session.id, token)
 
     def open_chunk(
@@ -244,7 +245,7 @@ class UploadService:
         if start is not None and start != session.size:
             raise RangeInvalid(
                 f"chunk starts at {start}, the upload has {session.size} bytes",
-                headers=progress_headers(session),
+                progress=session.progress,
             )
         if session.size == 0:
             private = f"{upload_key(session.id)}.{uuid.uuid4().hex}"
@@ -278,7 +279,7 @@ class UploadService:
             lease = self._adopt_first_chunk(session, chunk.private_key, size, finishing)
         elif lease is None or not lease.release(size, keep=finishing):
             raise RangeInvalid(
-                "the upload was taken over by another request", headers=progress_headers(session)
+                "the upload was taken over by another request", progress=session.progress
             )
         if chunk.hasher is not None:
             self._hashes.put(session.id, size, chunk.hasher)
@@ -317,9 +318,7 @@ class UploadService:
         if adopted != 1:
             self._driver.delete(private_key)
             current = self.get(session.repository, session.id)  # BlobUploadUnknown when gone
-            raise RangeInvalid(
-                "another request wrote this upload first", headers=progress_headers(current)
-            )
+            raise RangeInvalid("another request wrote this upload first", progress=current.progress)
         return SessionLease(self._db, session.id, token) if finishing else None
 
     def complete(
@@ -400,12 +399,3 @@ class UploadService:
             conn.execute(delete(upload_sessions).where(upload_sessions.c.id == session.id))
         self._driver.delete(upload_key(session.id))
         self._hashes.drop(session.id)
-
-
-def progress_headers(session: UploadSession) -> dict[str, str]:
-    """Location, Range and Docker-Upload-UUID of a session, as every upload answer carries."""
-    return {
-        "Location": session.location,
-        "Range": f"0-{max(session.size - 1, 0)}",
-        "Docker-Upload-UUID": session.id,
-    }

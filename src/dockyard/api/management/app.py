@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 
 from dockyard import __version__
 from dockyard.access.authenticator import Authenticator
-from dockyard.api.errors import error_response, handle_http_exception, handle_unexpected
+from dockyard.api.errors import handle_http_exception, handle_unexpected, respond_to
 from dockyard.api.management import (
     admin,
     audit,
@@ -33,9 +33,8 @@ from dockyard.api.management import (
 from dockyard.api.management.deps import ManagementContext
 from dockyard.api.management.docs import add_docs_routes
 from dockyard.api.management.models import ErrorEnvelope
-from dockyard.errors import DockyardError
+from dockyard.errors import DockyardError, Invalid, Unauthorized
 from dockyard.registry.core import Registry
-from dockyard.spec.codes import ErrorCode
 from dockyard.tasks.service import TaskService
 from dockyard.webhooks import Webhooks
 
@@ -51,6 +50,8 @@ registry token, such as docker's for a pull, does not open this API). Reading ne
 `manage_read` right (roles Owner, Contributor, Reader), changing needs `manage_write` (Owner,
 Contributor). Errors use the OCI error envelope.
 """
+
+BASIC_CHALLENGE = 'Basic realm="Dockyard management API"'
 
 # In the order of the OpenAPI document.
 _ROUTERS = (
@@ -77,7 +78,8 @@ _ROUTERS = (
 
 class _ManagementApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
-        """Document the credentials, and the error envelope in place of FastAPI's 422."""
+        """Document the credentials, and the error envelope as the body of every failure (in
+        place of FastAPI's 422, which this API answers as a 400)."""
         schema = super().openapi()
         components = schema.setdefault("components", {})
         components["securitySchemes"] = {
@@ -96,21 +98,15 @@ class _ManagementApp(FastAPI):
             },
         }
         schema["security"] = [{"basic": []}, {"bearer": []}]
+        envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.get("responses", {})
                 if responses.pop("422", None) is not None:
-                    responses.setdefault(
-                        "400",
-                        {
-                            "description": "Invalid request",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}
-                                }
-                            },
-                        },
-                    )
+                    responses.setdefault("400", {"description": "Invalid request"})
+                for status, response in responses.items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = envelope
         schemas = components.get("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
@@ -119,19 +115,16 @@ class _ManagementApp(FastAPI):
 
 async def _on_dockyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DockyardError)
-    headers = dict(exc.headers)
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
-    if exc.status == 401:
-        headers.setdefault("WWW-Authenticate", 'Basic realm="Dockyard management API"')
-    return error_response(exc.code, exc.message, exc.status, exc.detail, headers)
+    challenge = {"WWW-Authenticate": BASIC_CHALLENGE} if isinstance(exc, Unauthorized) else None
+    return respond_to(request, exc, challenge)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's validation failures are Invalid (400) like any other bad input."""
     assert isinstance(exc, RequestValidationError)
     detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
     message = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in detail)
-    return error_response(ErrorCode.UNSUPPORTED, f"invalid request: {message}", 400, detail=detail)
+    return respond_to(request, Invalid(f"invalid request: {message}", detail=detail))
 
 
 def management_app(

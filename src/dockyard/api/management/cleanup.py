@@ -115,7 +115,13 @@ def list_deleted_tags(
     )
 
 
-@router.post("/repositories/{name:path}/restore")
+@router.post(
+    "/repositories/{name:path}/restore",
+    responses={
+        404: {"description": "No such repository or deleted manifest"},
+        409: {"description": "A tag to restore points at another manifest now and force is off"},
+    },
+)
 def restore(
     name: str,
     body: RestoreRequest,
