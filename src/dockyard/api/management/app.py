@@ -30,7 +30,7 @@ from dockyard.api.management import (
     users,
     webhooks,
 )
-from dockyard.api.management.deps import ManagementContext
+from dockyard.api.management.deps import Services, services
 from dockyard.api.management.docs import add_docs_routes
 from dockyard.api.management.models import ErrorEnvelope
 from dockyard.errors import DockyardError, Invalid, Unauthorized
@@ -158,8 +158,8 @@ def management_app(
         # registry's own access log and Prometheus metrics cover /api/v1.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    api.state.management = ManagementContext(auth, enforce, webhook_service, registry_core)
-    api.state.tasks = tasks
+    provided = Services(auth, enforce, webhook_service, registry_core, tasks)
+    api.dependency_overrides[services] = lambda: provided
     api.add_exception_handler(DockyardError, _on_dockyard_error)
     api.add_exception_handler(RequestValidationError, _on_validation_error)
     api.add_exception_handler(HTTPException, handle_http_exception)

@@ -25,32 +25,38 @@ from dockyard.api.network_rules import CLIENT_ADDRESS_STATE
 from dockyard.errors import Denied, Unauthorized
 from dockyard.registry.core import Registry
 from dockyard.spec.ip_ranges import IpAddress
+from dockyard.tasks.service import TaskService
 from dockyard.tiers.policies import PolicyService
 from dockyard.webhooks import Webhooks
 
 
 @dataclass(frozen=True, slots=True)
-class ManagementContext:
+class Services:
+    """What `management_app` was given: the one place the routes get their services from."""
+
     auth: Authenticator
     enforce: bool  # off on a registry without auth: everyone may manage, as `anonymous`
     webhooks: Webhooks | None = None
     registry: Registry | None = None
+    tasks: TaskService | None = None
 
 
-def _context(request: Request) -> ManagementContext:
-    context = request.app.state.management
-    assert isinstance(context, ManagementContext)
-    return context
+def services() -> Services:
+    """Provided by `management_app` (through `dependency_overrides`) with the services it was
+    built with; routes are module-level, so the app closes over its services here."""
+    raise RuntimeError("the management routes run only in the app management_app builds")
+
+
+ServicesDep = Annotated[Services, Depends(services)]
 
 
 _TOKEN_ACTIONS = "management_token_actions"
 
 
-def _caller(request: Request) -> Principal:
+def _caller(request: Request, context: ServicesDep) -> Principal:
     """Basic credentials (a password, or a refresh token with the null-GUID username), or an
     access token granted the management scope. A registry access token (what docker holds
     for a pull) is refused: it carries only the registry actions its scope names."""
-    context = _context(request)
     if not context.enforce:
         return ANONYMOUS
     client = request.client.host if request.client else "-"
@@ -78,8 +84,9 @@ def _token_allows(request: Request, action: str) -> bool:
     return held is None or action in held
 
 
-def _reader(request: Request, principal: Annotated[Principal, Depends(_caller)]) -> Principal:
-    context = _context(request)
+def _reader(
+    request: Request, context: ServicesDep, principal: Annotated[Principal, Depends(_caller)]
+) -> Principal:
     if context.enforce:
         if not (_token_allows(request, "read") or _token_allows(request, "write")):
             raise Denied("the access token does not carry registry:management:read")
@@ -87,8 +94,9 @@ def _reader(request: Request, principal: Annotated[Principal, Depends(_caller)])
     return principal
 
 
-def _writer(request: Request, principal: Annotated[Principal, Depends(_caller)]) -> Principal:
-    context = _context(request)
+def _writer(
+    request: Request, context: ServicesDep, principal: Annotated[Principal, Depends(_caller)]
+) -> Principal:
     if context.enforce:
         if not _token_allows(request, "write"):
             raise Denied("the access token does not carry registry:management:write")
@@ -96,29 +104,38 @@ def _writer(request: Request, principal: Annotated[Principal, Depends(_caller)])
     return principal
 
 
-def require_repository_action(
-    request: Request, principal: Principal, repository: str, action: str
-) -> None:
-    """Refuse (DENIED) a caller without `action` on `repository` (`*`: at registry scope)."""
-    context = _context(request)
-    if not context.enforce:
-        return
-    rights = context.auth.access.permissions.rights(principal)
-    allowed = (
-        action in rights.registry_actions
-        if repository == "*"
-        else rights.allows(repository, action)
-    )
-    if not allowed:
-        where = "the registry" if repository == "*" else repository
-        raise Denied(f"{principal.id} may not {action.replace('_', ' ')} on {where}")
+@dataclass(frozen=True, slots=True)
+class RepositoryRights:
+    """Checks a caller's rights on one repository, for routes whose right depends on the
+    body or the query (quarantine, a build that pushes)."""
+
+    context: Services
+
+    def require(self, principal: Principal, repository: str, action: str) -> None:
+        """Refuse (DENIED) a caller without `action` on `repository` (`*`: at registry
+        scope)."""
+        if not self.context.enforce:
+            return
+        rights = self.context.auth.access.permissions.rights(principal)
+        allowed = (
+            action in rights.registry_actions
+            if repository == "*"
+            else rights.allows(repository, action)
+        )
+        if not allowed:
+            where = "the registry" if repository == "*" else repository
+            raise Denied(f"{principal.id} may not {action.replace('_', ' ')} on {where}")
 
 
-def lockout_guard(request: Request) -> IpAddress | None:
+def _repository_rights(context: ServicesDep) -> RepositoryRights:
+    return RepositoryRights(context)
+
+
+def _lockout_guard(request: Request, context: ServicesDep) -> IpAddress | None:
     """The caller's address when the network rules govern its management calls (a registry
     without credentials, where no one is exempt): a change must not shut it out. None when
     credentials are on: those who may change the registry reach it wherever they are."""
-    if _context(request).enforce:
+    if context.enforce:
         return None
     address = request.scope.get("state", {}).get(CLIENT_ADDRESS_STATE)
     if address is None:
@@ -127,46 +144,46 @@ def lockout_guard(request: Request) -> IpAddress | None:
     return address
 
 
-def _auth(request: Request) -> Authenticator:
-    return _context(request).auth
+def _auth(context: ServicesDep) -> Authenticator:
+    return context.auth
 
 
-def _access(request: Request) -> AccessService:
-    return _context(request).auth.access
+def _access(context: ServicesDep) -> AccessService:
+    return context.auth.access
 
 
-def _users(request: Request) -> Users:
-    return _access(request).users
+def _users(context: ServicesDep) -> Users:
+    return context.auth.access.users
 
 
-def _roles(request: Request) -> Roles:
-    return _access(request).roles
+def _roles(context: ServicesDep) -> Roles:
+    return context.auth.access.roles
 
 
-def _scope_maps(request: Request) -> ScopeMaps:
-    return _access(request).scope_maps
+def _scope_maps(context: ServicesDep) -> ScopeMaps:
+    return context.auth.access.scope_maps
 
 
-def _tokens(request: Request) -> Tokens:
-    return _access(request).tokens
+def _tokens(context: ServicesDep) -> Tokens:
+    return context.auth.access.tokens
 
 
-def _admin(request: Request) -> AdminUser:
-    return _access(request).admin
+def _admin(context: ServicesDep) -> AdminUser:
+    return context.auth.access.admin
 
 
-def _anonymous_pull(request: Request) -> AnonymousPull:
-    return _access(request).anonymous_pull
+def _anonymous_pull(context: ServicesDep) -> AnonymousPull:
+    return context.auth.access.anonymous_pull
 
 
-def _registry(request: Request) -> Registry:
-    registry = _context(request).registry
+def _registry(context: ServicesDep) -> Registry:
+    registry = context.registry
     assert registry is not None, "the management API was built without the registry"
     return registry
 
 
-def _policies(request: Request) -> PolicyService:
-    return _registry(request).policies
+def _policies(registry: Annotated[Registry, Depends(_registry)]) -> PolicyService:
+    return registry.policies
 
 
 Reader = Annotated[Principal, Depends(_reader)]
@@ -182,3 +199,6 @@ AnonymousPullDep = Annotated[AnonymousPull, Depends(_anonymous_pull)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 Policies = Annotated[PolicyService, Depends(_policies)]
 Caller = Annotated[Principal, Depends(_caller)]
+RepositoryRightsDep = Annotated[RepositoryRights, Depends(_repository_rights)]
+# The caller's address, when a network-rule change must not shut it out (see _lockout_guard).
+LockoutGuard = Annotated[IpAddress | None, Depends(_lockout_guard)]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.api.management.deps import Access, Reader, RegistryDep, Writer, lockout_guard
+from dockyard.api.management.deps import Access, LockoutGuard, Reader, RegistryDep, Writer
 from dockyard.registry.network_rules import NetworkRuleSet
 from dockyard.spec.ip_ranges import DefaultAction
 
@@ -74,15 +74,15 @@ def add_network_rule(
 
 @router.delete("/network-rules", responses={404: {"description": "No such rule"}})
 def remove_network_rule(
-    request: Request,
     principal: Writer,
     registry: RegistryDep,
     access: Access,
+    guard: LockoutGuard,
     ip_address_or_range: Annotated[
         str, Query(max_length=64, description="The address or range of the rule")
     ],
 ) -> NetworkRuleSetModel:
     """Remove the rule for an IP address or CIDR range."""
-    rules = registry.network_rules.remove(ip_address_or_range, lockout_guard(request))
+    rules = registry.network_rules.remove(ip_address_or_range, guard)
     access.audit.record("network_rule.remove", principal.id, "ok", ip_range=ip_address_or_range)
     return rule_set_model(rules)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.access.rights import QUARANTINE_READ, QUARANTINE_WRITE
-from dockyard.api.management.deps import Access, Caller, RegistryDep, require_repository_action
+from dockyard.api.management.deps import Access, Caller, RegistryDep, RepositoryRightsDep
 from dockyard.registry.quarantine import HeldManifest
 
 router = APIRouter(tags=["quarantine"])
@@ -47,15 +47,15 @@ def _view(held: HeldManifest) -> QuarantinedManifest:
 
 @router.get("/quarantine")
 def list_quarantine(
-    request: Request,
     principal: Caller,
     registry: RegistryDep,
+    rights: RepositoryRightsDep,
     repository: str | None = Query(default=None),
     state: State | None = Query(default=None),
 ) -> list[QuarantinedManifest]:
     """Manifests with a quarantine state, oldest first (roles AcrQuarantineReader/Writer,
     Owner, Contributor)."""
-    require_repository_action(request, principal, repository or "*", QUARANTINE_READ)
+    rights.require(principal, repository or "*", QUARANTINE_READ)
     return [_view(m) for m in registry.quarantine.held(repository, state)]
 
 
@@ -64,14 +64,14 @@ def set_verdict(
     repository: str,
     digest: str,
     body: Verdict,
-    request: Request,
     principal: Caller,
     registry: RegistryDep,
     access: Access,
+    rights: RepositoryRightsDep,
 ) -> QuarantinedManifest:
     """A scanner's verdict: `passed` lets everyone with pull rights pull the manifest
     (role AcrQuarantineWriter, Owner, Contributor)."""
-    require_repository_action(request, principal, repository, QUARANTINE_WRITE)
+    rights.require(principal, repository, QUARANTINE_WRITE)
     held = registry.quarantine.set_state(repository, digest, body.state)
     access.audit.record(
         "quarantine.verdict",

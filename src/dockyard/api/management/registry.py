@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.api.management.deps import Access, Reader, Writer, lockout_guard
+from dockyard.api.management.deps import Access, LockoutGuard, Reader, Writer
 from dockyard.api.management.deps import Policies as PolicyDep
 from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.tiers.policies import PolicyChange
@@ -123,7 +123,11 @@ def show_registry(_: Reader, service: PolicyDep) -> RegistryView:
 
 @router.patch("/registry")
 def update_registry(
-    body: RegistryUpdate, request: Request, principal: Writer, service: PolicyDep, access: Access
+    body: RegistryUpdate,
+    principal: Writer,
+    service: PolicyDep,
+    access: Access,
+    guard: LockoutGuard,
 ) -> RegistryView:
     """Change the tier or policies. A tier that the registry's current use does not fit (more
     webhooks, scope maps or tokens than it allows, anonymous pull or a retention policy it
@@ -140,7 +144,7 @@ def update_registry(
         quarantine_enabled=body.quarantine_enabled,
         network_default_action=body.network_default_action,
     )
-    before, after = service.update(change, lockout_guard(request))
+    before, after = service.update(change, guard)
     changed = {
         name: getattr(after, name)
         for name in before.__dataclass_fields__

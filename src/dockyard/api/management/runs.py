@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from dockyard.access.rights import PUSH
-from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
+from dockyard.api.management.deps import (
+    Access,
+    Reader,
+    RepositoryRightsDep,
+    ServicesDep,
+    Writer,
+)
 from dockyard.api.streaming import content_length
 from dockyard.errors import Invalid, TooLarge
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
@@ -155,12 +161,10 @@ class SourceModel(_Model):
     size: int
 
 
-def _tasks(request: Request) -> TaskService:
-    service = getattr(request.app.state, "tasks", None)
-    if service is None:
+def _tasks(context: ServicesDep) -> TaskService:
+    if context.tasks is None:
         raise Invalid("tasks are not available on this server")
-    assert isinstance(service, TaskService)
-    return service
+    return context.tasks
 
 
 Tasks = Annotated[TaskService, Depends(_tasks)]
@@ -270,7 +274,11 @@ async def upload_source(
 
 @router.post("/runs", status_code=201)
 def create_run(
-    body: RunCreate, request: Request, principal: Writer, tasks: Tasks, access: Access
+    body: RunCreate,
+    principal: Writer,
+    tasks: Tasks,
+    access: Access,
+    rights: RepositoryRightsDep,
 ) -> RunModel:
     """Queue a build (or a command run); a worker takes it up. `{{.Run.ID}}` in `images`
     becomes the run id."""
@@ -292,7 +300,7 @@ def create_run(
     if body.push and body.kind == "build":
         for image in body.images:
             repository, _ = image_repository(image.replace(RUN_ID_TEMPLATE, f"{RUN_ID_PREFIX}1"))
-            require_repository_action(request, principal, repository, PUSH)
+            rights.require(principal, repository, PUSH)
     run = tasks.schedule(run_request, principal.id, body.timeout, body.engine)
     access.audit.record(
         "run.create",

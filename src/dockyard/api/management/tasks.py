@@ -8,12 +8,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.access.principals import Principal
 from dockyard.access.rights import PUSH
-from dockyard.api.management.deps import Access, Reader, Writer, require_repository_action
+from dockyard.api.management.deps import (
+    Access,
+    Reader,
+    RepositoryRights,
+    RepositoryRightsDep,
+    Writer,
+)
 from dockyard.api.management.runs import RunModel, Tasks, run_model
 from dockyard.errors import Invalid
 from dockyard.spec.run_ids import RUN_ID_PREFIX
@@ -234,14 +240,14 @@ def credential_model(credential: Credential) -> CredentialModel:
     )
 
 
-def _require_push(request: Request, principal: Principal, spec: TaskSpec) -> None:
+def _require_push(rights: RepositoryRights, principal: Principal, spec: TaskSpec) -> None:
     """The caller may push what the task pushes (its triggered runs push as the caller)."""
     if spec.cmd is not None:
         return
     for image in spec.images:
         resolved = render(image, spec.values).replace("{{.Run.ID}}", f"{RUN_ID_PREFIX}1")
         repository, _ = image_repository(resolved)
-        require_repository_action(request, principal, repository, PUSH)
+        rights.require(principal, repository, PUSH)
 
 
 def _show(saved: SavedTasks, name: str) -> TaskModel:
@@ -250,13 +256,17 @@ def _show(saved: SavedTasks, name: str) -> TaskModel:
 
 @router.post("/tasks", status_code=201, responses={409: {"description": "The name is taken"}})
 def create_task(
-    body: TaskCreate, request: Request, principal: Writer, saved: Saved, access: Access
+    body: TaskCreate,
+    principal: Writer,
+    saved: Saved,
+    access: Access,
+    rights: RepositoryRightsDep,
 ) -> TaskModel:
     """Save a task: a Dockerfile build (`file`, with a context URL) or a command (`cmd`)."""
     fields = body.model_dump(exclude={"name", "timers"}, exclude_none=True)
     fields.setdefault("timeout", DEFAULT_TIMEOUT_SECONDS)
     spec = TaskSpec(**fields)
-    _require_push(request, principal, spec)
+    _require_push(rights, principal, spec)
     schedules = {timer.name: timer.schedule for timer in body.timers}
     if len(schedules) != len(body.timers):
         raise Invalid("timer names must differ")
@@ -285,10 +295,10 @@ def get_task(name: str, _: Reader, saved: Saved) -> TaskModel:
 def update_task(
     name: str,
     body: TaskUpdate,
-    request: Request,
     principal: Writer,
     saved: Saved,
     access: Access,
+    rights: RepositoryRightsDep,
 ) -> TaskModel:
     """Change some of a task's fields; `values` and `secret_values` are merged."""
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -301,7 +311,7 @@ def update_task(
     current = saved.definitions.get(name).spec
     values = {**current.values, **(changes.get("values") or {})}
     _require_push(
-        request,
+        rights,
         principal,
         TaskSpec(
             cmd=changes.get("cmd", current.cmd),
@@ -326,13 +336,13 @@ def delete_task(name: str, principal: Writer, saved: Saved, access: Access) -> R
 def run_task(
     name: str,
     body: TaskRunCreate,
-    request: Request,
     principal: Writer,
     saved: Saved,
     access: Access,
+    rights: RepositoryRightsDep,
 ) -> RunModel:
     """Run a task now (trigger `manual`), optionally with other values or context."""
-    _require_push(request, principal, saved.definitions.get(name).spec)
+    _require_push(rights, principal, saved.definitions.get(name).spec)
     overrides = RunOverrides(
         values=dict(body.values),
         secret_values=dict(body.secret_values),

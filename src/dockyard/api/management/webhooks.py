@@ -6,10 +6,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockyard.api.management.deps import Reader, Writer
+from dockyard.api.management.deps import Reader, ServicesDep, Writer
 from dockyard.errors import Unsupported
 from dockyard.events import Action
 from dockyard.webhooks import DeliveryStatus, Webhooks, WebhookStatus
@@ -76,12 +76,10 @@ class Delivery(_Model):
     delivered_at: datetime | None
 
 
-def _service(request: Request) -> Webhooks:
-    service = request.app.state.management.webhooks
-    if service is None:
+def _service(context: ServicesDep) -> Webhooks:
+    if context.webhooks is None:
         raise Unsupported("webhooks are not available on this server")
-    assert isinstance(service, Webhooks)
-    return service
+    return context.webhooks
 
 
 WebhooksDep = Annotated[Webhooks, Depends(_service)]
