@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from dockyard.access.audit import AuditLog
 from dockyard.access.model import NewPassword
 from dockyard.access.principals import ADMIN
 from dockyard.access.rows import set_password
 from dockyard.errors import Invalid
-from dockyard.storage.db.database import Database, upsert
-from dockyard.storage.db.schema import credentials, registry_settings
+from dockyard.storage.db.database import Database
+from dockyard.storage.db.schema import credentials
+from dockyard.tiers.settings import admin_enabled, bump_admin_generation, set_admin_enabled
 
-ENABLED_SETTING = "admin_enabled"
-GENERATION_SETTING = "admin_credential_generation"
 SLOTS = (1, 2)
-
-_ENABLED = select(registry_settings.c.value).where(registry_settings.c.name == ENABLED_SETTING)
 
 
 class AdminUser:
@@ -28,21 +25,14 @@ class AdminUser:
     @property
     def enabled(self) -> bool:
         with self._db.read() as conn:
-            row = conn.execute(_ENABLED).first()
-        return row is not None and row[0] == "true"
+            return admin_enabled(conn)
 
     def enable(self, enabled: bool, actor: str) -> list[NewPassword]:
         """Turn the admin user on or off; turning it on creates (and returns) missing
         passwords."""
         created: list[NewPassword] = []
         with self._db.write() as conn:
-            upsert(
-                conn,
-                registry_settings,
-                {"name": ENABLED_SETTING, "value": "true" if enabled else "false"},
-                ["name"],
-                ["value"],
-            )
+            set_admin_enabled(conn, enabled)
             if enabled:
                 existing = {
                     slot
@@ -56,7 +46,7 @@ class AdminUser:
                     if slot not in existing
                 ]
             else:
-                _bump_generation(conn)
+                bump_admin_generation(conn)
         self._audit.record("admin.enable" if enabled else "admin.disable", actor, "ok")
         return created
 
@@ -65,22 +55,6 @@ class AdminUser:
             raise Invalid("the admin user has passwords 1 and 2")
         with self._db.write() as conn:
             password = set_password(conn, ADMIN.id, slot)
-            _bump_generation(conn)
+            bump_admin_generation(conn)
         self._audit.record("credential.regenerate", actor, "ok", principal=ADMIN.id, slot=slot)
         return NewPassword(slot, password)
-
-
-def _bump_generation(conn: Connection) -> None:
-    row = conn.execute(
-        select(registry_settings.c.value)
-        .where(registry_settings.c.name == GENERATION_SETTING)
-        .with_for_update()
-    ).first()
-    bumped = str(int(row[0]) + 1 if row is not None else 1)
-    upsert(
-        conn,
-        registry_settings,
-        {"name": GENERATION_SETTING, "value": bumped},
-        ["name"],
-        ["value"],
-    )

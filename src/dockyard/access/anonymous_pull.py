@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dockyard.access.audit import AuditLog
 from dockyard.errors import Denied
-from dockyard.storage.db.database import Database, upsert
-from dockyard.storage.db.schema import registry_settings
-from dockyard.tiers.settings import load_policies
-
-SETTING = "anonymous_pull"
-
-_READ = select(registry_settings.c.value).where(registry_settings.c.name == SETTING)
+from dockyard.storage.db.database import Database
+from dockyard.tiers.settings import (
+    ANONYMOUS_PULL_SETTING,
+    anonymous_pull_enabled,
+    load_policies,
+    set_anonymous_pull,
+)
 
 
 class AnonymousPull:
@@ -23,8 +21,7 @@ class AnonymousPull:
     @property
     def enabled(self) -> bool:
         with self._db.read() as conn:
-            row = conn.execute(_READ).first()
-        return row is not None and row[0] == "true"
+            return anonymous_pull_enabled(conn)
 
     def set(self, enabled: bool, actor: str) -> None:
         """Turn anonymous pull on (only on a tier that offers it) or off."""
@@ -36,11 +33,7 @@ class AnonymousPull:
                     "(Standard and Premium offer it)",
                     detail={"sku": policies.sku.value},
                 )
-            upsert(
-                conn,
-                registry_settings,
-                {"name": SETTING, "value": "true" if enabled else "false"},
-                ["name"],
-                ["value"],
-            )
-        self._audit.record("setting.change", actor, "ok", setting=SETTING, value=enabled)
+            set_anonymous_pull(conn, enabled)
+        self._audit.record(
+            "setting.change", actor, "ok", setting=ANONYMOUS_PULL_SETTING, value=enabled
+        )

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
-from dockyard.access.admin import ENABLED_SETTING, GENERATION_SETTING
 from dockyard.access.anonymous_pull import AnonymousPull
 from dockyard.access.principals import Principal
 from dockyard.access.run_identity import RUN_KIND, RunIdentities
 from dockyard.storage.db.database import Database
-from dockyard.storage.db.schema import registry_settings, tokens, users
+from dockyard.storage.db.schema import tokens, users
+from dockyard.tiers.settings import admin_status
 
 # Built once: the status of a principal is read on every request that presents a token.
 USER_STATUS = select(users.c.enabled, users.c.created_at, users.c.credential_generation).where(
@@ -18,9 +18,6 @@ USER_STATUS = select(users.c.enabled, users.c.created_at, users.c.credential_gen
 )
 TOKEN_STATUS = select(tokens.c.enabled, tokens.c.created_at, tokens.c.credential_generation).where(
     tokens.c.name == bindparam("name")
-)
-_ADMIN_STATUS = select(registry_settings.c.name, registry_settings.c.value).where(
-    registry_settings.c.name.in_([ENABLED_SETTING, GENERATION_SETTING])
 )
 
 
@@ -45,11 +42,10 @@ class PrincipalStatus:
             return self._run_identities.generation(principal.name, self.generation)
         if principal.kind == "admin":
             with self._db.read() as conn:
-                values = dict(conn.execute(_ADMIN_STATUS).tuples().all())
-            if values.get(ENABLED_SETTING) != "true":
+                admin = admin_status(conn)  # a prebuilt statement, in tiers.settings
+            if not admin.enabled:
                 return None
-            bumped = int(values.get(GENERATION_SETTING, "0"))
-            return "admin" if not bumped else f"admin/{bumped}"
+            return "admin" if not admin.generation else f"admin/{admin.generation}"
         statement = TOKEN_STATUS if principal.kind == "token" else USER_STATUS
         with self._db.read() as conn:
             row = conn.execute(statement, {"name": principal.name}).first()

@@ -1,13 +1,16 @@
 """What the rows of `registry_settings` mean: the registry's tier and policies, read into one
-typed `Policies` here and nowhere else, and written back as text."""
+typed `Policies` here and nowhere else, and written back as text; and the rows the access
+wing reads on its hot path (anonymous pull, the admin user's switch and generation), read
+and written here too so that no other wing names the table."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from dockyard.spec.ip_ranges import DefaultAction
+from dockyard.storage.db.schema import registry_settings
 from dockyard.storage.db.settings import read_settings, write_setting
 from dockyard.tiers.table import DEFAULT_SKU, TIERS, Sku, TierLimits
 
@@ -97,3 +100,63 @@ def retention_since(conn: Connection) -> float | None:
 
 def mark_retention_since(conn: Connection, moment: float) -> None:
     write_setting(conn, RETENTION_SINCE_SETTING, repr(moment))
+
+
+ANONYMOUS_PULL_SETTING = "anonymous_pull"
+ADMIN_ENABLED_SETTING = "admin_enabled"
+# Changes when the admin user is turned off or a password of it changes: tokens carry it.
+ADMIN_GENERATION_SETTING = "admin_credential_generation"
+
+# Built once: these rows are read for every request that presents an admin token or none at
+# all (the principal's status check), so they are one prebuilt primary-key read each.
+_ANONYMOUS_PULL = select(registry_settings.c.value).where(
+    registry_settings.c.name == ANONYMOUS_PULL_SETTING
+)
+_ADMIN_ENABLED = select(registry_settings.c.value).where(
+    registry_settings.c.name == ADMIN_ENABLED_SETTING
+)
+_ADMIN_STATUS = select(registry_settings.c.name, registry_settings.c.value).where(
+    registry_settings.c.name.in_([ADMIN_ENABLED_SETTING, ADMIN_GENERATION_SETTING])
+)
+_ADMIN_GENERATION_FOR_UPDATE = (
+    select(registry_settings.c.value)
+    .where(registry_settings.c.name == ADMIN_GENERATION_SETTING)
+    .with_for_update()
+)
+
+
+def anonymous_pull_enabled(conn: Connection) -> bool:
+    return conn.execute(_ANONYMOUS_PULL).scalar() == "true"
+
+
+def set_anonymous_pull(conn: Connection, enabled: bool) -> None:
+    write_setting(conn, ANONYMOUS_PULL_SETTING, _text(enabled))
+
+
+@dataclass(frozen=True, slots=True)
+class AdminStatus:
+    enabled: bool
+    generation: int  # 0 until the admin user is first turned off or a password changes
+
+
+def admin_enabled(conn: Connection) -> bool:
+    return conn.execute(_ADMIN_ENABLED).scalar() == "true"
+
+
+def admin_status(conn: Connection) -> AdminStatus:
+    values = dict(conn.execute(_ADMIN_STATUS).tuples().all())
+    return AdminStatus(
+        enabled=values.get(ADMIN_ENABLED_SETTING) == "true",
+        generation=int(values.get(ADMIN_GENERATION_SETTING, "0")),
+    )
+
+
+def set_admin_enabled(conn: Connection, enabled: bool) -> None:
+    write_setting(conn, ADMIN_ENABLED_SETTING, _text(enabled))
+
+
+def bump_admin_generation(conn: Connection) -> None:
+    """Count one more change of the admin user's credentials (the row is locked first, so
+    two concurrent changes count twice)."""
+    row = conn.execute(_ADMIN_GENERATION_FOR_UPDATE).first()
+    write_setting(conn, ADMIN_GENERATION_SETTING, str(int(row[0]) + 1 if row is not None else 1))
