@@ -1,6 +1,6 @@
 """Who is calling the management API, and what the routes work with: the caller's principal
-once it may read (`Reader`) or change (`Writer`) access control, and the parts of the access
-wing the routes use."""
+once it may read (`Reader`) or change (`Writer`) access control, and the services the routes
+use, all taken from the one `Services` holder that `management_app` provides."""
 
 from __future__ import annotations
 
