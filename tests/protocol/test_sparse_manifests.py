@@ -23,6 +23,7 @@ from tests.integration.helpers import (
     assert_status,
     canonical,
     describe,
+    image_manifest,
     image_with_absent_layer,
     index_manifest,
     push,
@@ -33,6 +34,7 @@ from tests.integration.helpers import (
     unique_digest,
     upload_blob,
 )
+from tests.integration.test_manifests import assert_serves, get_manifest
 from tests.protocol.conftest import RegistryFactory, sync_client
 
 if TYPE_CHECKING:
@@ -136,3 +138,27 @@ def test_sparse_manifest_soft_deleted_and_restored_links_only_its_own_blobs(
     assert_error(http.get(f"/v2/{repo}/blobs/{sha256(private)}"), 404, "BLOB_UNKNOWN")
     http.close()
     assert_no_traceback(caplog)
+
+
+def test_sparse_index_accepted_only_when_enabled(
+    registry_factory: RegistryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From tests/integration/test_manifests.py: with the setting on (by its old name, read
+    as serve reads it), an index whose child is absent is served as pushed; an image's config
+    must still exist."""
+    monkeypatch.setenv("DOCKYARD_ALLOW_SPARSE_INDEX", "true")
+    http = sync_client(registry_factory(from_environment=True))
+    repo = "sparse/index"
+    present = push_image(http, repo)
+    missing = {"mediaType": OCI_MANIFEST, "digest": unique_digest(), "size": 777}
+    index = index_manifest([present.descriptor(), missing])
+    resp = put_manifest(http, repo, "sparse", index.body, index.media_type)
+    assert_status(resp, 201)
+    assert resp.headers.get("docker-content-digest") == index.digest, describe(resp)
+    assert_serves(get_manifest(http, repo, "sparse"), index)
+    # Sparse images too (test_allow_sparse_index_is_an_alias), but an image's config must exist.
+    image = image_manifest(http, repo).json
+    image["config"]["digest"] = unique_digest()
+    resp = put_manifest(http, repo, "broken", canonical(image), OCI_MANIFEST)
+    assert_error(resp, 400, "MANIFEST_BLOB_UNKNOWN")
+    http.close()
