@@ -382,6 +382,17 @@ def index_manifest(
     return Pushed(canonical(obj), media_type)
 
 
+def image_with_absent_layer(client: httpx.Client, repo: str) -> tuple[Pushed, bytes]:
+    """An image manifest whose second layer was never uploaded (a sparse manifest); returns
+    it and that layer."""
+    manifest = image_manifest(client, repo, layers=2)
+    obj = manifest.json
+    absent = random_bytes(300)
+    obj["layers"][1]["digest"] = sha256(absent)
+    obj["layers"][1]["size"] = len(absent)
+    return Pushed(canonical(obj), OCI_MANIFEST), absent
+
+
 def push_image(client: httpx.Client, repo: str, tag: str | None = None, **kwargs: Any) -> Pushed:
     """Build and push an image manifest (by `tag`, or by digest when None)."""
     return push(client, repo, image_manifest(client, repo, **kwargs), tag)

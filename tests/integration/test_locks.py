@@ -3,7 +3,8 @@
 A refusal is ACR's: 405 REGISTRY_DISALLOWED_OPERATION with a message naming what is locked.
 As in ACR, `writeEnabled=false` on a tag or manifest forbids deleting it as `deleteEnabled=false`
 does, a repository's `writeEnabled=false` locks everything in it, its `deleteEnabled=false`
-protects only the repository itself, and locking a tag does not lock its manifest."""
+protects only the repository itself, and locking a tag does not lock its manifest.
+Registry-wide write-once tags are a protocol test (tests/protocol/test_locks.py)."""
 
 from __future__ import annotations
 
@@ -323,23 +324,6 @@ def test_repository_with_write_once_tags(client: httpx.Client, repo: str) -> Non
 
     lock(client, repo, tagImmutability=False)
     assert_status(client.delete(f"/v2/{repo}/manifests/v1"), 202)
-
-
-def test_registry_with_write_once_tags(server_factory: type[ServerProcess]) -> None:
-    server = server_factory()
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        repo = "immutable/app"
-        image = push_image(client, repo, "v1")
-        resp = client.patch("/api/v1/registry", json={"immutable_tags": True})
-        assert_status(resp, 200)
-        check_immutable(client, repo, image)
-        fresh = "immutable/fresh"
-        first = push_image(client, fresh, "v1")
-        check_immutable(client, fresh, first)
-
-        assert_status(client.patch("/api/v1/registry", json={"immutable_tags": False}), 200)
-        moved = push_image(client, repo, "v1")
-        assert tag_digest(client, repo, "v1") == moved.digest
 
 
 def test_locks_survive_a_restart_and_apply_in_every_worker(

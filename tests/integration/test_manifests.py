@@ -504,26 +504,6 @@ def test_oci_nondistributable_layer_accepted_without_blob(client: httpx.Client, 
     assert_serves(get_manifest(client, repo, "windows"), foreign)
 
 
-def test_sparse_index_accepted_only_when_enabled(
-    server_factory: Callable[..., ServerProcess],
-) -> None:
-    srv = server_factory(env={"DOCKYARD_ALLOW_SPARSE_INDEX": "true"})
-    repo = "sparse/index"
-    with httpx.Client(base_url=srv.url, timeout=60) as http:
-        present = push_image(http, repo)
-        missing = {"mediaType": OCI_MANIFEST, "digest": unique_digest(), "size": 777}
-        index = index_manifest([present.descriptor(), missing])
-        resp = put_manifest(http, repo, "sparse", index.body, index.media_type)
-        assert_status(resp, 201)
-        assert resp.headers.get("docker-content-digest") == index.digest, describe(resp)
-        assert_serves(get_manifest(http, repo, "sparse"), index)
-        # Sparse images too (test_sparse_manifests.py), but an image's config must exist.
-        image = image_manifest(http, repo).json
-        image["config"]["digest"] = unique_digest()
-        resp = put_manifest(http, repo, "broken", canonical(image), OCI_MANIFEST)
-        assert_error(resp, 400, "MANIFEST_BLOB_UNKNOWN")
-
-
 # --- invalid manifests --------------------------------------------------------------------------
 
 

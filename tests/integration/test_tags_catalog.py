@@ -1,9 +1,8 @@
-"""Listing tags (end-8a, end-8b) and repositories (`/v2/_catalog`), with n/last pagination."""
+"""Listing tags (end-8a, end-8b) and repositories (`/v2/_catalog`), with n/last pagination.
+The catalog of a registry of its own is a protocol test (tests/protocol/test_tags_catalog.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
@@ -20,9 +19,6 @@ from tests.integration.helpers import (
     push,
     push_image,
 )
-
-if TYPE_CHECKING:
-    from tests.conftest import ServerProcess
 
 
 def tag_all(client: httpx.Client, repo: str, tags: list[str]) -> Pushed:
@@ -198,36 +194,6 @@ def test_catalog_lists_pushed_repository(client: httpx.Client, repo: str) -> Non
     assert repo in names
     assert names == sorted(names), "catalog is not sorted"
     assert len(names) == len(set(names)), "catalog repeats a repository"
-
-
-def test_catalog_pagination_on_fresh_server(server_factory: Callable[..., ServerProcess]) -> None:
-    srv = server_factory()
-    repos = ["alpha/one", "alpha/two", "beta", "gamma/x/y", "zeta"]
-    with httpx.Client(base_url=srv.url, timeout=60) as http:
-        for name in reversed(repos):
-            push_image(http, name, "v1")
-        full = http.get("/v2/_catalog")
-        assert_status(full, 200)
-        assert media_type_of(full) == "application/json", describe(full)
-        assert full.json()["repositories"] == repos, describe(full)
-
-        first = http.get("/v2/_catalog", params={"n": 2})
-        assert_status(first, 200)
-        assert first.json()["repositories"] == repos[:2], describe(first)
-        url = assert_next(first, "/v2/_catalog", 2, repos[1])
-        second = http.get(url)
-        assert second.json()["repositories"] == repos[2:4], describe(second)
-        url = assert_next(second, "/v2/_catalog", 2, repos[3])
-        third = http.get(url)
-        assert third.json()["repositories"] == repos[4:], describe(third)
-        assert next_link(third) is None, describe(third)
-
-        after = http.get("/v2/_catalog", params={"last": "beta"})
-        assert after.json()["repositories"] == repos[3:], describe(after)
-        zero = http.get("/v2/_catalog", params={"n": 0})
-        assert_status(zero, 200)
-        assert zero.json()["repositories"] == [], describe(zero)
-        assert next_link(zero) is None, describe(zero)
 
 
 def test_repository_without_tags_lists_empty(client: httpx.Client, repo: str) -> None:

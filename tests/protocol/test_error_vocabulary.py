@@ -1,5 +1,6 @@
 """One error vocabulary on /api/v1: a conflict answers CONFLICT (409), a missing resource of the
-management API NOT_FOUND (404), and the OpenAPI document says so."""
+management API NOT_FOUND (404), and the OpenAPI document says so. In process (see
+conftest.py), on a registry of its own."""
 
 from __future__ import annotations
 
@@ -8,17 +9,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess
 from tests.integration.cleanup_helpers import soft_delete_on
 from tests.integration.helpers import assert_error, assert_status, image_manifest, push
+from tests.protocol.conftest import RegistryFactory, sync_client
 
 
 @pytest.fixture
-def client(server_factory: type[ServerProcess]) -> Iterator[httpx.Client]:
-    """A server of its own: the test turns soft delete on."""
-    server = server_factory(env={"DOCKYARD_GC_ENABLED": "false"})
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        yield http
+def client(registry_factory: RegistryFactory) -> Iterator[httpx.Client]:
+    """A registry of its own: the test turns soft delete on."""
+    http = sync_client(registry_factory(gc={"enabled": False}))
+    yield http
+    http.close()
 
 
 def test_management_conflicts_and_missing_resources_have_their_own_codes(
