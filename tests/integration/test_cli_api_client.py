@@ -9,6 +9,7 @@ import pkgutil
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from dockyard.wire.access import (
     UserCreated,
 )
 from dockyard.wire.base import WireModel
+from dockyard.wire.webhooks import Action, Webhook, WebhookStatus, WebhookWithSecret
 from tests.conftest import ServerProcess
 
 # What is checked is the client and the document, not the database.
@@ -120,6 +122,35 @@ def test_token_round_trip(api: DockyardApi) -> None:
         api.get_scope_map(scope_map)
 
 
+def test_webhook_round_trip(api: DockyardApi) -> None:
+    name = unique("typedhook")
+    uri = "https://8.8.8.8/dockyard"  # a public address: no name to resolve offline
+    created = api.create_webhook(
+        name, uri, ["push", "delete"], "team/*", {"X-Team": "b"}, "enabled"
+    )
+    assert isinstance(created, WebhookWithSecret)
+    assert created.actions == [Action.PUSH, Action.DELETE]
+    assert (created.scope, created.headers) == ("team/*", {"X-Team": "b"})
+    assert len(created.secret) >= 32
+
+    listed = api.list_webhooks()
+    assert listed.model is Webhook
+    assert [hook.name for hook in listed if hook.name == name] == [name]
+
+    disabled = api.update_webhook(name, status="disabled", scope="")
+    assert type(disabled) is Webhook
+    assert (disabled.status, disabled.scope) == (WebhookStatus.DISABLED, "")
+    renewed = api.update_webhook(name, regenerate_secret=True)
+    assert isinstance(renewed, WebhookWithSecret)
+    assert renewed.secret != created.secret
+    assert api.get_webhook(name).status == WebhookStatus.DISABLED
+    assert api.list_webhook_deliveries(name, 10) == []
+
+    api.delete_webhook(name)
+    with pytest.raises(CliError, match="404"):
+        api.get_webhook(name)
+
+
 def test_an_answer_the_models_cannot_read_is_an_error_not_a_traceback(
     api: DockyardApi,
 ) -> None:
@@ -147,6 +178,21 @@ def wire_models() -> list[type[WireModel]]:
             and value.__module__ == module.__name__
         ]
     return models
+
+
+def wire_enums() -> list[type[StrEnum]]:
+    """Every enumeration defined in a module of `dockyard.wire`."""
+    enums: list[type[StrEnum]] = []
+    for info in pkgutil.iter_modules(dockyard.wire.__path__, "dockyard.wire."):
+        module = importlib.import_module(info.name)
+        enums += [
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value)
+            and issubclass(value, StrEnum)
+            and value.__module__ == module.__name__
+        ]
+    return enums
 
 
 def json_names(model: type[BaseModel]) -> set[str]:
@@ -180,6 +226,10 @@ def test_wire_models_match_the_servers_openapi(server: ServerProcess) -> None:
     models = wire_models()
     assert {m.__name__ for m in models} >= {"User", "Token", "TokenCreated", "ScopeMap"}
     assert [problem for model in models if (problem := drift(model, schemas))] == []
+    # The enumerations the wire repeats from the server's wings: the same values.
+    enums = wire_enums()
+    assert {e.__name__ for e in enums} >= {"Action", "WebhookStatus", "DeliveryStatus"}
+    assert [e.__name__ for e in enums if schemas.get(e.__name__, {}).get("enum") != [*e]] == []
 
     # The check sees a field the server does not know, and a model it does not serve.
     class Token(WireModel):  # the same name as the served model, one field renamed

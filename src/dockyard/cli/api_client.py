@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         UserCreated,
         UserPassword,
     )
+    from dockyard.wire.webhooks import Delivery, Webhook, WebhookWithSecret
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -48,8 +49,12 @@ def _segment(name: str) -> str:
 
 
 def body(model: BaseModel) -> dict[str, Any]:
-    """A request model as the JSON the server reads: its aliases, nothing left unset."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """A request model as the JSON the server reads: its aliases, nothing left unset.
+
+    Requests are built unvalidated (`model_construct`): the server judges what the user
+    typed, and says what is wrong with it in its own words. So a field may hold a plain
+    string where the model has an enumeration; that is not worth a warning."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True, warnings=False)
 
 
 class DockyardApi:
@@ -232,3 +237,70 @@ class DockyardApi:
         from dockyard.wire.access import RotatedKey
 
         return self._one(RotatedKey, "POST", "/keys/rotate")
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def list_webhooks(self) -> Listing[Webhook]:
+        from dockyard.wire.webhooks import Webhook
+
+        return self._many(Webhook, "/webhooks")
+
+    def get_webhook(self, name: str) -> Webhook:
+        from dockyard.wire.webhooks import Webhook
+
+        return self._one(Webhook, "GET", f"/webhooks/{_segment(name)}")
+
+    def create_webhook(
+        self,
+        name: str,
+        uri: str,
+        actions: list[str],
+        scope: str,
+        headers: dict[str, str],
+        status: str,
+    ) -> WebhookWithSecret:
+        from dockyard.wire.webhooks import WebhookCreate, WebhookWithSecret
+
+        request = WebhookCreate.model_construct(
+            name=name, uri=uri, actions=actions, scope=scope, headers=headers, status=status
+        )
+        return self._one(WebhookWithSecret, "POST", "/webhooks", request)
+
+    def update_webhook(
+        self,
+        name: str,
+        *,
+        uri: str | None = None,
+        actions: list[str] | None = None,
+        scope: str | None = None,
+        headers: dict[str, str] | None = None,
+        status: str | None = None,
+        regenerate_secret: bool = False,
+    ) -> Webhook | WebhookWithSecret:
+        """The webhook as changed; with its new secret when `regenerate_secret`."""
+        from dockyard.wire.webhooks import Webhook, WebhookUpdate, WebhookWithSecret
+
+        request = WebhookUpdate.model_construct(
+            uri=uri,
+            actions=actions,
+            scope=scope,
+            headers=headers,
+            status=status,
+            regenerate_secret=regenerate_secret,
+        )
+        answer = WebhookWithSecret if regenerate_secret else Webhook
+        return self._one(answer, "PATCH", f"/webhooks/{_segment(name)}", request)
+
+    def delete_webhook(self, name: str) -> None:
+        self.http.call("DELETE", f"/webhooks/{_segment(name)}")
+
+    def ping_webhook(self, name: str) -> Delivery:
+        from dockyard.wire.webhooks import Delivery
+
+        return self._one(Delivery, "POST", f"/webhooks/{_segment(name)}/ping")
+
+    def list_webhook_deliveries(self, name: str, limit: int) -> Listing[Delivery]:
+        from dockyard.wire.webhooks import Delivery
+
+        return self._many(Delivery, f"/webhooks/{_segment(name)}/events", {"limit": limit})
+
