@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         UserCreated,
         UserPassword,
     )
+    from dockyard.wire.network_rules import NetworkRuleSetModel
     from dockyard.wire.webhooks import Delivery, Webhook, WebhookWithSecret
 
 M = TypeVar("M", bound="BaseModel")
@@ -303,4 +304,25 @@ class DockyardApi:
         from dockyard.wire.webhooks import Delivery
 
         return self._many(Delivery, f"/webhooks/{_segment(name)}/events", {"limit": limit})
+
+    # --- network rules -----------------------------------------------------------------------
+
+    def get_network_rules(self) -> NetworkRuleSetModel:
+        from dockyard.wire.network_rules import NetworkRuleSetModel
+
+        return self._one(NetworkRuleSetModel, "GET", "/network-rules")
+
+    def add_network_rule(self, ip_address_or_range: str) -> NetworkRuleSetModel:
+        from dockyard.wire.network_rules import IpRuleCreate, NetworkRuleSetModel
+
+        request = IpRuleCreate.model_construct(ip_address_or_range=ip_address_or_range)
+        return self._one(NetworkRuleSetModel, "POST", "/network-rules", request)
+
+    def remove_network_rule(self, ip_address_or_range: str) -> NetworkRuleSetModel:
+        """The rule is named by the query, with the field the rule is added by."""
+        from dockyard.wire.network_rules import IpRuleCreate, NetworkRuleSetModel
+
+        query = IpRuleCreate.model_construct(ip_address_or_range=ip_address_or_range)
+        answer = self.http.call("DELETE", "/network-rules", params=body(query))
+        return self._read(NetworkRuleSetModel, answer)
 
