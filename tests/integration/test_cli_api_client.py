@@ -29,6 +29,8 @@ from dockyard.wire.access import (
     UserCreated,
 )
 from dockyard.wire.base import WireModel
+from dockyard.wire.network_rules import IpRule
+from dockyard.wire.registry import Sku
 from dockyard.wire.webhooks import Action, Webhook, WebhookStatus, WebhookWithSecret
 from tests.conftest import ServerProcess
 
@@ -151,6 +153,31 @@ def test_webhook_round_trip(api: DockyardApi) -> None:
         api.get_webhook(name)
 
 
+def test_registry_network_rules_and_usage(api: DockyardApi) -> None:
+    shown = api.get_registry()
+    assert shown.sku == Sku.STANDARD  # the default tier
+    assert shown.limits.ip_rules == 0  # network rules are Premium's
+    try:
+        premium = api.update_registry(sku="Premium", retention_enabled=True, retention_days=3)
+        assert premium.sku == Sku.PREMIUM
+        assert (premium.retention_policy.enabled, premium.retention_policy.days) == (True, 3)
+        # A policy sent with one part changes that part only.
+        assert api.update_registry(retention_days=5).retention_policy.enabled is True
+
+        rules = api.add_network_rule("10.9.0.0/16")
+        assert rules.ip_rules == [IpRule(ip_address_or_range="10.9.0.0/16")]
+        assert api.get_network_rules() == rules
+        assert api.remove_network_rule("10.9.0.0/16").ip_rules == []
+        with pytest.raises(CliError, match="404"):
+            api.remove_network_rule("10.9.0.0/16")
+
+        usage = api.get_usage("nosuch")
+        assert (usage.sku, usage.repositories) == ("Premium", [])
+        assert "Webhooks" in {counted.name for counted in usage.value}
+    finally:
+        api.update_registry(sku="Standard", retention_enabled=False)
+
+
 def test_an_answer_the_models_cannot_read_is_an_error_not_a_traceback(
     api: DockyardApi,
 ) -> None:
@@ -228,7 +255,7 @@ def test_wire_models_match_the_servers_openapi(server: ServerProcess) -> None:
     assert [problem for model in models if (problem := drift(model, schemas))] == []
     # The enumerations the wire repeats from the server's wings: the same values.
     enums = wire_enums()
-    assert {e.__name__ for e in enums} >= {"Action", "WebhookStatus", "DeliveryStatus"}
+    assert {e.__name__ for e in enums} >= {"Action", "WebhookStatus", "DeliveryStatus", "Sku"}
     assert [e.__name__ for e in enums if schemas.get(e.__name__, {}).get("enum") != [*e]] == []
 
     # The check sees a field the server does not know, and a model it does not serve.

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
         UserPassword,
     )
     from dockyard.wire.network_rules import NetworkRuleSetModel
+    from dockyard.wire.registry import RegistryView
+    from dockyard.wire.usage import Usage
     from dockyard.wire.webhooks import Delivery, Webhook, WebhookWithSecret
 
 M = TypeVar("M", bound="BaseModel")
@@ -326,3 +328,49 @@ class DockyardApi:
         answer = self.http.call("DELETE", "/network-rules", params=body(query))
         return self._read(NetworkRuleSetModel, answer)
 
+    # --- the registry's tier and policies, its usage -----------------------------------------
+
+    def get_registry(self) -> RegistryView:
+        from dockyard.wire.registry import RegistryView
+
+        return self._one(RegistryView, "GET", "/registry")
+
+    def update_registry(
+        self,
+        *,
+        sku: str | None = None,
+        immutable_tags: bool | None = None,
+        retention_enabled: bool | None = None,
+        retention_days: int | None = None,
+        soft_delete_enabled: bool | None = None,
+        soft_delete_days: int | None = None,
+        quarantine_enabled: bool | None = None,
+        network_default_action: str | None = None,
+    ) -> RegistryView:
+        """Change what is given; a policy is sent only with a part of it to change."""
+        from dockyard.wire.registry import (
+            RegistryUpdate,
+            RegistryView,
+            RetentionUpdate,
+            SoftDeleteUpdate,
+        )
+
+        retention = RetentionUpdate.model_construct(enabled=retention_enabled, days=retention_days)
+        soft_delete = SoftDeleteUpdate.model_construct(
+            enabled=soft_delete_enabled, days=soft_delete_days
+        )
+        request = RegistryUpdate.model_construct(
+            sku=sku,
+            immutable_tags=immutable_tags,
+            retention_policy=retention if body(retention) else None,
+            soft_delete_policy=soft_delete if body(soft_delete) else None,
+            quarantine_enabled=quarantine_enabled,
+            network_default_action=network_default_action,
+        )
+        return self._one(RegistryView, "PATCH", "/registry", request)
+
+    def get_usage(self, repository: str | None = None) -> Usage:
+        from dockyard.wire.usage import Usage
+
+        answer = self.http.get("/usage", {"repository": repository} if repository else None)
+        return self._read(Usage, answer)
