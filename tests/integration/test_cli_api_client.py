@@ -9,6 +9,7 @@ import pkgutil
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -28,6 +29,9 @@ from dockyard.wire.access import (
     UserCreated,
 )
 from dockyard.wire.base import WireModel
+from dockyard.wire.network_rules import IpRule
+from dockyard.wire.registry import Sku
+from dockyard.wire.webhooks import Action, Webhook, WebhookStatus, WebhookWithSecret
 from tests.conftest import ServerProcess
 
 # What is checked is the client and the document, not the database.
@@ -120,6 +124,60 @@ def test_token_round_trip(api: DockyardApi) -> None:
         api.get_scope_map(scope_map)
 
 
+def test_webhook_round_trip(api: DockyardApi) -> None:
+    name = unique("typedhook")
+    uri = "https://8.8.8.8/dockyard"  # a public address: no name to resolve offline
+    created = api.create_webhook(
+        name, uri, ["push", "delete"], "team/*", {"X-Team": "b"}, "enabled"
+    )
+    assert isinstance(created, WebhookWithSecret)
+    assert created.actions == [Action.PUSH, Action.DELETE]
+    assert (created.scope, created.headers) == ("team/*", {"X-Team": "b"})
+    assert len(created.secret) >= 32
+
+    listed = api.list_webhooks()
+    assert listed.model is Webhook
+    assert [hook.name for hook in listed if hook.name == name] == [name]
+
+    disabled = api.update_webhook(name, status="disabled", scope="")
+    assert type(disabled) is Webhook
+    assert (disabled.status, disabled.scope) == (WebhookStatus.DISABLED, "")
+    renewed = api.update_webhook(name, regenerate_secret=True)
+    assert isinstance(renewed, WebhookWithSecret)
+    assert renewed.secret != created.secret
+    assert api.get_webhook(name).status == WebhookStatus.DISABLED
+    assert api.list_webhook_deliveries(name, 10) == []
+
+    api.delete_webhook(name)
+    with pytest.raises(CliError, match="404"):
+        api.get_webhook(name)
+
+
+def test_registry_network_rules_and_usage(api: DockyardApi) -> None:
+    shown = api.get_registry()
+    assert shown.sku == Sku.STANDARD  # the default tier
+    assert shown.limits.ip_rules == 0  # network rules are Premium's
+    try:
+        premium = api.update_registry(sku="Premium", retention_enabled=True, retention_days=3)
+        assert premium.sku == Sku.PREMIUM
+        assert (premium.retention_policy.enabled, premium.retention_policy.days) == (True, 3)
+        # A policy sent with one part changes that part only.
+        assert api.update_registry(retention_days=5).retention_policy.enabled is True
+
+        rules = api.add_network_rule("10.9.0.0/16")
+        assert rules.ip_rules == [IpRule(ip_address_or_range="10.9.0.0/16")]
+        assert api.get_network_rules() == rules
+        assert api.remove_network_rule("10.9.0.0/16").ip_rules == []
+        with pytest.raises(CliError, match="404"):
+            api.remove_network_rule("10.9.0.0/16")
+
+        usage = api.get_usage("nosuch")
+        assert (usage.sku, usage.repositories) == ("Premium", [])
+        assert "Webhooks" in {counted.name for counted in usage.value}
+    finally:
+        api.update_registry(sku="Standard", retention_enabled=False)
+
+
 def test_an_answer_the_models_cannot_read_is_an_error_not_a_traceback(
     api: DockyardApi,
 ) -> None:
@@ -147,6 +205,21 @@ def wire_models() -> list[type[WireModel]]:
             and value.__module__ == module.__name__
         ]
     return models
+
+
+def wire_enums() -> list[type[StrEnum]]:
+    """Every enumeration defined in a module of `dockyard.wire`."""
+    enums: list[type[StrEnum]] = []
+    for info in pkgutil.iter_modules(dockyard.wire.__path__, "dockyard.wire."):
+        module = importlib.import_module(info.name)
+        enums += [
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value)
+            and issubclass(value, StrEnum)
+            and value.__module__ == module.__name__
+        ]
+    return enums
 
 
 def json_names(model: type[BaseModel]) -> set[str]:
@@ -180,6 +253,10 @@ def test_wire_models_match_the_servers_openapi(server: ServerProcess) -> None:
     models = wire_models()
     assert {m.__name__ for m in models} >= {"User", "Token", "TokenCreated", "ScopeMap"}
     assert [problem for model in models if (problem := drift(model, schemas))] == []
+    # The enumerations the wire repeats from the server's wings: the same values.
+    enums = wire_enums()
+    assert {e.__name__ for e in enums} >= {"Action", "WebhookStatus", "DeliveryStatus", "Sku"}
+    assert [e.__name__ for e in enums if schemas.get(e.__name__, {}).get("enum") != [*e]] == []
 
     # The check sees a field the server does not know, and a model it does not serve.
     class Token(WireModel):  # the same name as the served model, one field renamed

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
         UserCreated,
         UserPassword,
     )
+    from dockyard.wire.network_rules import NetworkRuleSetModel
+    from dockyard.wire.registry import RegistryView
+    from dockyard.wire.usage import Usage
+    from dockyard.wire.webhooks import Delivery, Webhook, WebhookWithSecret
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -48,8 +52,12 @@ def _segment(name: str) -> str:
 
 
 def body(model: BaseModel) -> dict[str, Any]:
-    """A request model as the JSON the server reads: its aliases, nothing left unset."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """A request model as the JSON the server reads: its aliases, nothing left unset.
+
+    Requests are built unvalidated (`model_construct`): the server judges what the user
+    typed, and says what is wrong with it in its own words. So a field may hold a plain
+    string where the model has an enumeration; that is not worth a warning."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True, warnings=False)
 
 
 class DockyardApi:
@@ -232,3 +240,137 @@ class DockyardApi:
         from dockyard.wire.access import RotatedKey
 
         return self._one(RotatedKey, "POST", "/keys/rotate")
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    def list_webhooks(self) -> Listing[Webhook]:
+        from dockyard.wire.webhooks import Webhook
+
+        return self._many(Webhook, "/webhooks")
+
+    def get_webhook(self, name: str) -> Webhook:
+        from dockyard.wire.webhooks import Webhook
+
+        return self._one(Webhook, "GET", f"/webhooks/{_segment(name)}")
+
+    def create_webhook(
+        self,
+        name: str,
+        uri: str,
+        actions: list[str],
+        scope: str,
+        headers: dict[str, str],
+        status: str,
+    ) -> WebhookWithSecret:
+        from dockyard.wire.webhooks import WebhookCreate, WebhookWithSecret
+
+        request = WebhookCreate.model_construct(
+            name=name, uri=uri, actions=actions, scope=scope, headers=headers, status=status
+        )
+        return self._one(WebhookWithSecret, "POST", "/webhooks", request)
+
+    def update_webhook(
+        self,
+        name: str,
+        *,
+        uri: str | None = None,
+        actions: list[str] | None = None,
+        scope: str | None = None,
+        headers: dict[str, str] | None = None,
+        status: str | None = None,
+        regenerate_secret: bool = False,
+    ) -> Webhook | WebhookWithSecret:
+        """The webhook as changed; with its new secret when `regenerate_secret`."""
+        from dockyard.wire.webhooks import Webhook, WebhookUpdate, WebhookWithSecret
+
+        request = WebhookUpdate.model_construct(
+            uri=uri,
+            actions=actions,
+            scope=scope,
+            headers=headers,
+            status=status,
+            regenerate_secret=regenerate_secret,
+        )
+        answer = WebhookWithSecret if regenerate_secret else Webhook
+        return self._one(answer, "PATCH", f"/webhooks/{_segment(name)}", request)
+
+    def delete_webhook(self, name: str) -> None:
+        self.http.call("DELETE", f"/webhooks/{_segment(name)}")
+
+    def ping_webhook(self, name: str) -> Delivery:
+        from dockyard.wire.webhooks import Delivery
+
+        return self._one(Delivery, "POST", f"/webhooks/{_segment(name)}/ping")
+
+    def list_webhook_deliveries(self, name: str, limit: int) -> Listing[Delivery]:
+        from dockyard.wire.webhooks import Delivery
+
+        return self._many(Delivery, f"/webhooks/{_segment(name)}/events", {"limit": limit})
+
+    # --- network rules -----------------------------------------------------------------------
+
+    def get_network_rules(self) -> NetworkRuleSetModel:
+        from dockyard.wire.network_rules import NetworkRuleSetModel
+
+        return self._one(NetworkRuleSetModel, "GET", "/network-rules")
+
+    def add_network_rule(self, ip_address_or_range: str) -> NetworkRuleSetModel:
+        from dockyard.wire.network_rules import IpRuleCreate, NetworkRuleSetModel
+
+        request = IpRuleCreate.model_construct(ip_address_or_range=ip_address_or_range)
+        return self._one(NetworkRuleSetModel, "POST", "/network-rules", request)
+
+    def remove_network_rule(self, ip_address_or_range: str) -> NetworkRuleSetModel:
+        """The rule is named by the query, with the field the rule is added by."""
+        from dockyard.wire.network_rules import IpRuleCreate, NetworkRuleSetModel
+
+        query = IpRuleCreate.model_construct(ip_address_or_range=ip_address_or_range)
+        answer = self.http.call("DELETE", "/network-rules", params=body(query))
+        return self._read(NetworkRuleSetModel, answer)
+
+    # --- the registry's tier and policies, its usage -----------------------------------------
+
+    def get_registry(self) -> RegistryView:
+        from dockyard.wire.registry import RegistryView
+
+        return self._one(RegistryView, "GET", "/registry")
+
+    def update_registry(
+        self,
+        *,
+        sku: str | None = None,
+        immutable_tags: bool | None = None,
+        retention_enabled: bool | None = None,
+        retention_days: int | None = None,
+        soft_delete_enabled: bool | None = None,
+        soft_delete_days: int | None = None,
+        quarantine_enabled: bool | None = None,
+        network_default_action: str | None = None,
+    ) -> RegistryView:
+        """Change what is given; a policy is sent only with a part of it to change."""
+        from dockyard.wire.registry import (
+            RegistryUpdate,
+            RegistryView,
+            RetentionUpdate,
+            SoftDeleteUpdate,
+        )
+
+        retention = RetentionUpdate.model_construct(enabled=retention_enabled, days=retention_days)
+        soft_delete = SoftDeleteUpdate.model_construct(
+            enabled=soft_delete_enabled, days=soft_delete_days
+        )
+        request = RegistryUpdate.model_construct(
+            sku=sku,
+            immutable_tags=immutable_tags,
+            retention_policy=retention if body(retention) else None,
+            soft_delete_policy=soft_delete if body(soft_delete) else None,
+            quarantine_enabled=quarantine_enabled,
+            network_default_action=network_default_action,
+        )
+        return self._one(RegistryView, "PATCH", "/registry", request)
+
+    def get_usage(self, repository: str | None = None) -> Usage:
+        from dockyard.wire.usage import Usage
+
+        answer = self.http.get("/usage", {"repository": repository} if repository else None)
+        return self._read(Usage, answer)

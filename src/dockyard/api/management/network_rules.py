@@ -4,40 +4,18 @@ lets in (`az acr network-rule add|list|remove`). The default action itself is a 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Access, LockoutGuard, Reader, RegistryDep, Writer
 from dockyard.registry.network_rules import NetworkRuleSet
-from dockyard.spec.ip_ranges import DefaultAction
+
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire.network_rules import IpRule, IpRuleCreate, NetworkRuleSetModel
 
 router = APIRouter(tags=["network rules"])
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IpRule(_Model):
-    action: Literal["Allow"] = "Allow"
-    ip_address_or_range: str = Field(description="An IP address or a CIDR range")
-
-
-class NetworkRuleSetModel(_Model):
-    default_action: DefaultAction = Field(
-        description="Deny: only clients that a rule allows reach the registry"
-    )
-    ip_rules: list[IpRule]
-
-
-class IpRuleCreate(_Model):
-    ip_address_or_range: str = Field(
-        max_length=64,
-        description="An IPv4 or IPv6 address, or a CIDR range (10.0.0.0/24, 2001:db8::/48)",
-    )
 
 
 def rule_set_model(rules: NetworkRuleSet) -> NetworkRuleSetModel:

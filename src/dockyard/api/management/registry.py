@@ -3,83 +3,26 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Access, LockoutGuard, Reader, Writer
 from dockyard.api.management.deps import Policies as PolicyDep
-from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.tiers.policies import PolicyChange
 from dockyard.tiers.settings import Policies
 from dockyard.tiers.table import Sku
 
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire import registry as wire
+from dockyard.wire.registry import (
+    Limits,
+    RegistryUpdate,
+    RegistryView,
+    RetentionPolicy,
+    RetentionUpdate,
+    SoftDeletePolicy,
+    SoftDeleteUpdate,
+)
+
 router = APIRouter(tags=["registry"])
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Limits(_Model):
-    included_storage_bytes: int = Field(description="Beyond it, usage is reported as overage")
-    storage_limit_bytes: int = Field(description="The hard limit: pushes beyond it are denied")
-    webhooks: int
-    scope_maps: int
-    tokens: int
-    anonymous_pull: bool
-    geo_replication: bool
-    retention_policy: bool
-    customer_managed_keys: bool
-    ip_rules: int = Field(description="IP network rules; 0: network rules are not offered")
-    rates_per_minute: dict[str, int] = Field(
-        description="Per registry and per identity: reads, writes, deletes, referrers, tokens"
-    )
-
-
-class RetentionPolicy(_Model):
-    enabled: bool = Field(description="Delete untagged manifests after `days` (Premium)")
-    days: int = Field(ge=0, le=365)
-
-
-class SoftDeletePolicy(_Model):
-    enabled: bool = Field(description="Keep deleted tags and manifests, restorable, for `days`")
-    days: int = Field(ge=1, le=90)
-
-
-class RegistryView(_Model):
-    sku: Sku
-    limits: Limits
-    anonymous_pull: bool
-    immutable_tags: bool = Field(description="Tags of every repository are write-once")
-    retention_policy: RetentionPolicy
-    soft_delete_policy: SoftDeletePolicy
-    quarantine_enabled: bool
-    network_default_action: DefaultAction = Field(
-        description="Deny: only clients a network rule allows (see /network-rules)"
-    )
-
-
-class RetentionUpdate(_Model):
-    enabled: bool | None = None
-    days: int | None = Field(default=None, ge=0, le=365)
-
-
-class SoftDeleteUpdate(_Model):
-    enabled: bool | None = None
-    days: int | None = Field(default=None, ge=1, le=90)
-
-
-class RegistryUpdate(_Model):
-    sku: Sku | None = Field(
-        default=None, description="Refused with the reasons when current use does not fit it"
-    )
-    immutable_tags: bool | None = None
-    retention_policy: RetentionUpdate | None = None
-    soft_delete_policy: SoftDeleteUpdate | None = None
-    quarantine_enabled: bool | None = None
-    network_default_action: DefaultAction | None = Field(
-        default=None,
-        description="Allow, or Deny but for the clients a network rule allows (Premium)",
-    )
 
 
 def registry_view(
@@ -87,7 +30,7 @@ def registry_view(
 ) -> RegistryView:
     limits = policies.limits
     return RegistryView(
-        sku=policies.sku,
+        sku=wire.Sku(policies.sku.value),
         limits=Limits(
             included_storage_bytes=limits.included_storage_bytes,
             storage_limit_bytes=storage_limit_bytes,
@@ -135,7 +78,7 @@ def update_registry(
     retention = body.retention_policy or RetentionUpdate()
     soft_delete = body.soft_delete_policy or SoftDeleteUpdate()
     change = PolicyChange(
-        sku=body.sku,
+        sku=None if body.sku is None else Sku(body.sku.value),
         immutable_tags=body.immutable_tags,
         retention_enabled=retention.enabled,
         retention_days=retention.days,

@@ -3,55 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Reader, RegistryDep
 
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire.usage import Counted, RepositoryUsage, StorageUsage, Usage
+
 router = APIRouter(tags=["usage"])
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StorageUsage(_Model):
-    used_bytes: int = Field(description="Stored: every blob once, plus every manifest")
-    blob_bytes: int
-    manifest_bytes: int
-    repositories_bytes: int = Field(
-        description="The sum of the repositories' sizes; a blob shared by two counts twice"
-    )
-    included_bytes: int = Field(description="Included in the tier")
-    overage_bytes: int = Field(description="Used beyond what the tier includes")
-    limit_bytes: int = Field(description="The hard limit; pushes beyond it are denied")
-
-
-class RepositoryUsage(_Model):
-    name: str
-    size_bytes: int = Field(description="Its manifests and the blobs they need, each once")
-    manifest_count: int
-    tag_count: int
-    blob_count: int
-
-
-class Counted(_Model):
-    """ACR's usage item: one limited quantity of the tier."""
-
-    name: str
-    current_value: int
-    limit: int
-    unit: str
-
-
-class Usage(_Model):
-    sku: str
-    storage: StorageUsage
-    repository_count: int
-    manifest_count: int
-    tag_count: int
-    blob_count: int
-    value: list[Counted] = Field(description="As `az acr show-usage`: size, webhooks, ...")
-    repositories: list[RepositoryUsage]
 
 
 @router.get("/usage")

@@ -7,73 +7,24 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Reader, ServicesDep, Writer
 from dockyard.errors import Unsupported
 from dockyard.events import Action
-from dockyard.webhooks import DeliveryStatus, Webhooks, WebhookStatus
+from dockyard.webhooks import Webhooks, WebhookStatus
 from dockyard.webhooks import model as webhook_model
 
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire import webhooks as wire
+from dockyard.wire.webhooks import (
+    Delivery,
+    Webhook,
+    WebhookCreate,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+
 router = APIRouter(tags=["webhooks"])
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Webhook(_Model):
-    name: str
-    uri: str
-    actions: list[Action]
-    scope: str = Field(description="'' (everything), 'repo', 'repo:*' or 'repo:tag'")
-    headers: dict[str, str]
-    status: WebhookStatus
-    created_at: datetime
-
-
-class WebhookWithSecret(Webhook):
-    secret: str = Field(
-        description="HMAC-SHA256 key of X-Dockyard-Signature; shown only in this answer"
-    )
-
-
-class WebhookCreate(_Model):
-    name: str = Field(pattern=r"^[a-zA-Z0-9]{5,50}$")
-    uri: str
-    actions: list[Action] = Field(min_length=1)
-    scope: str = ""
-    headers: dict[str, str] = Field(default_factory=dict)
-    status: WebhookStatus = WebhookStatus.ENABLED
-
-
-class WebhookUpdate(_Model):
-    uri: str | None = None
-    actions: list[Action] | None = None
-    scope: str | None = None
-    headers: dict[str, str] | None = None
-    status: WebhookStatus | None = None
-    regenerate_secret: bool = Field(default=False, description="Issue a new signing secret")
-
-
-class Delivery(_Model):
-    id: int
-    webhook: str
-    event_id: str
-    repository: str
-    action: str
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: datetime | None
-    request_headers: dict[str, str] | None
-    request_body: str
-    response_status: int | None
-    response_headers: dict[str, str] | None
-    response_excerpt: str | None = Field(description="The first 2 KiB of the response body")
-    duration_ms: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
 
 
 def _service(context: ServicesDep) -> Webhooks:
@@ -93,14 +44,18 @@ def _optional_time(value: float | None) -> datetime | None:
     return None if value is None else _time(value)
 
 
+def _actions(actions: list[wire.Action]) -> list[Action]:
+    return [Action(action.value) for action in actions]
+
+
 def _webhook(hook: webhook_model.Webhook) -> Webhook:
     return Webhook(
         name=hook.name,
         uri=hook.uri,
-        actions=list(hook.actions),
+        actions=[wire.Action(action.value) for action in hook.actions],
         scope=hook.scope,
         headers=hook.headers,
-        status=hook.status,
+        status=wire.WebhookStatus(hook.status.value),
         created_at=_time(hook.created_at),
     )
 
@@ -129,7 +84,12 @@ def list_webhooks(_: Reader, webhooks: WebhooksDep) -> list[Webhook]:
 def create_webhook(body: WebhookCreate, _: Writer, webhooks: WebhooksDep) -> WebhookWithSecret:
     """Create a webhook. The answer carries the secret that signs its deliveries."""
     created = webhooks.definitions.create(
-        body.name, body.uri, list(body.actions), body.scope, body.headers, body.status
+        body.name,
+        body.uri,
+        _actions(body.actions),
+        body.scope,
+        body.headers,
+        WebhookStatus(body.status.value),
     )
     return _with_secret(created)
 
@@ -146,10 +106,10 @@ def update_webhook(
     updated = webhooks.definitions.update(
         name,
         uri=body.uri,
-        actions=None if body.actions is None else list(body.actions),
+        actions=None if body.actions is None else _actions(body.actions),
         scope=body.scope,
         headers=body.headers,
-        status=body.status,
+        status=None if body.status is None else WebhookStatus(body.status.value),
         regenerate_secret=body.regenerate_secret,
     )
     if isinstance(updated, webhook_model.WebhookWithSecret):

@@ -4,15 +4,15 @@ registry's default action is Deny, as `az acr network-rule`. The default action 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.access.common import (
-    TableView,
-    print_answer,
-)
+from dockyard.cli.access.common import ModelTable, print_answer
 from dockyard.cli.remote import Login, Output, remote
+
+if TYPE_CHECKING:
+    from dockyard.wire.network_rules import NetworkRuleSetModel
 
 network_rule_app = typer.Typer(
     help="Network rules: the IP addresses and ranges allowed in when the default action is "
@@ -30,20 +30,19 @@ IpAddressOption = Annotated[
 ]
 
 
-def _show(answer: dict[str, Any]) -> None:
-    TableView(
-        f"network rules (default action: {answer['default_action']})",
-        ("action", "ip_address_or_range"),
-        lambda found: found["ip_rules"],
-    ).print(answer)
+def _show(rules: NetworkRuleSetModel) -> None:
+    from dockyard.wire.network_rules import IpRule
+
+    table = ModelTable(f"network rules (default action: {rules.default_action})")
+    table.print_models(IpRule, rules.ip_rules)
 
 
 @network_rule_app.command("list")
 @remote
 def list_rules(*, login: Login, output: Output) -> None:
     """List the IP rules and the default action."""
-    with login.connect() as api:
-        answer = api.get("/network-rules")
+    with login.api() as api:
+        answer = api.get_network_rules()
     print_answer(answer, output, _show)
 
 
@@ -56,8 +55,8 @@ def add(
     output: Output,
 ) -> None:
     """Allow an IP address or CIDR range."""
-    with login.connect() as api:
-        answer = api.post("/network-rules", {"ip_address_or_range": ip_address})
+    with login.api() as api:
+        answer = api.add_network_rule(ip_address)
     print_answer(answer, output, _show)
 
 
@@ -70,6 +69,6 @@ def remove(
     output: Output,
 ) -> None:
     """Remove the rule for an IP address or CIDR range."""
-    with login.connect() as api:
-        answer = api.call("DELETE", "/network-rules", params={"ip_address_or_range": ip_address})
+    with login.api() as api:
+        answer = api.remove_network_rule(ip_address)
     print_answer(answer, output, _show)

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dockyard.cli.access.common import (
-    Column,
+    ModelTable,
     NameOption,
-    TableView,
     YesOption,
-    delete,
+    confirm,
     print_answer,
-    print_listing,
     print_secret,
     when,
 )
 from dockyard.cli.client import CliError
 from dockyard.cli.remote import Login, Output, remote
+
+if TYPE_CHECKING:
+    from dockyard.wire.webhooks import Webhook
 
 webhook_app = typer.Typer(
     help="Webhooks: HTTP callbacks on pushes, deletes and other registry events.",
@@ -42,28 +43,56 @@ HeadersOption = Annotated[
 ]
 StatusOption = Annotated[str | None, typer.Option("--status", help="enabled or disabled")]
 UriOption = Annotated[str | None, typer.Option("--uri", help="http(s) URL to POST events to")]
-COLUMNS = (
-    "name",
-    "status",
-    "uri",
-    Column("actions", ",".join),
-    Column("scope", lambda scope: scope or "(registry)"),
-    Column("created_at", when),
+# A webhook's custom headers show with `-o json` only.
+WEBHOOK_RENDER = {
+    "actions": ",".join,
+    "scope": lambda scope: scope or "(registry)",
+    "created_at": when,
+}
+WEBHOOK_FIRST = ("name", "status", "uri")
+WEBHOOKS_TABLE = ModelTable("webhooks", WEBHOOK_RENDER, frozenset({"headers"}), WEBHOOK_FIRST)
+WEBHOOK_TABLE = ModelTable("webhook", WEBHOOK_RENDER, frozenset({"headers"}), WEBHOOK_FIRST)
+# The secret goes out as its own plain line, below the table.
+WEBHOOK_WITH_SECRET_TABLE = ModelTable(
+    "webhook", WEBHOOK_RENDER, frozenset({"headers", "secret"}), WEBHOOK_FIRST
 )
-EVENT_COLUMNS = (
-    "id",
-    "event_id",
-    "action",
-    "repository",
-    "status",
-    "attempts",
-    "response_status",
-    "last_error",
-    "duration_ms",
+# A delivery's request and response are for `-o json`; the table says how it went.
+EVENTS_TABLE = ModelTable(
+    "webhook events",
+    hidden=frozenset(
+        {
+            "webhook",
+            "next_attempt_at",
+            "request_headers",
+            "request_body",
+            "response_headers",
+            "response_excerpt",
+            "created_at",
+            "delivered_at",
+        }
+    ),
+    first=(
+        "id",
+        "event_id",
+        "action",
+        "repository",
+        "status",
+        "attempts",
+        "response_status",
+        "last_error",
+        "duration_ms",
+    ),
 )
-WEBHOOKS_VIEW = TableView("webhooks", COLUMNS)
-WEBHOOK_VIEW = TableView("webhook", COLUMNS, lambda found: [found])
-EVENTS_VIEW = TableView("webhook events", EVENT_COLUMNS)
+
+
+def _print_webhook(hook: Webhook) -> None:
+    from dockyard.wire.webhooks import WebhookWithSecret
+
+    if isinstance(hook, WebhookWithSecret):
+        WEBHOOK_WITH_SECRET_TABLE.print_one(hook)
+        print_secret("secret", hook.secret)
+    else:
+        WEBHOOK_TABLE.print_one(hook)
 
 
 def _actions(actions: str) -> list[str]:
@@ -97,22 +126,16 @@ def webhook_create(
     keyed with the secret printed here (only here)."""
     if not uri or not actions:
         raise CliError("a webhook needs --uri and --actions", "e.g. --actions push,delete")
-    body = {
-        "name": name,
-        "uri": uri,
-        "actions": _actions(actions),
-        "scope": scope or "",
-        "headers": _headers(headers or []),
-        "status": status or "enabled",
-    }
-    with login.connect() as api:
-        created = api.post("/webhooks", body)
-
-    def show(answer: dict[str, Any]) -> None:
-        WEBHOOK_VIEW.print(answer)
-        print_secret("secret", answer["secret"])
-
-    print_answer(created, output, show)
+    with login.api() as api:
+        created = api.create_webhook(
+            name,
+            uri,
+            _actions(actions),
+            scope or "",
+            _headers(headers or []),
+            status or "enabled",
+        )
+    print_answer(created, output, _print_webhook)
 
 
 @webhook_app.command("update")
@@ -132,38 +155,32 @@ def webhook_update(
     output: Output,
 ) -> None:
     """Change a webhook's URI, actions, scope, headers (replaced as a whole) or status."""
-    body: dict[str, Any] = {"regenerate_secret": regenerate_secret}
-    if uri is not None:
-        body["uri"] = uri
-    if actions is not None:
-        body["actions"] = _actions(actions)
-    if scope is not None:
-        body["scope"] = scope
-    if headers is not None:
-        body["headers"] = _headers(headers)
-    if status is not None:
-        body["status"] = status
-    if len(body) == 1 and not regenerate_secret:
+    changes = (uri, actions, scope, headers, status)
+    if all(change is None for change in changes) and not regenerate_secret:
         raise CliError(
             "nothing to change",
             "--uri, --actions, --scope, --headers, --status or --regenerate-secret",
         )
-    with login.connect() as api:
-        updated = api.call("PATCH", f"/webhooks/{name}", body)
-
-    def show(answer: dict[str, Any]) -> None:
-        WEBHOOK_VIEW.print(answer)
-        if "secret" in answer:
-            print_secret("secret", answer["secret"])
-
-    print_answer(updated, output, show)
+    with login.api() as api:
+        updated = api.update_webhook(
+            name,
+            uri=uri,
+            actions=None if actions is None else _actions(actions),
+            scope=scope,
+            headers=None if headers is None else _headers(headers),
+            status=status,
+            regenerate_secret=regenerate_secret,
+        )
+    print_answer(updated, output, _print_webhook)
 
 
 @webhook_app.command("list")
 @remote
 def webhook_list(*, login: Login, output: Output) -> None:
     """List webhooks."""
-    print_listing(login, "/webhooks", output, WEBHOOKS_VIEW)
+    with login.api() as api:
+        webhooks = api.list_webhooks()
+    print_answer(webhooks, output, WEBHOOKS_TABLE.print)
 
 
 @webhook_app.command("show")
@@ -175,7 +192,9 @@ def webhook_show(
     output: Output,
 ) -> None:
     """Show one webhook."""
-    print_listing(login, f"/webhooks/{name}", output, WEBHOOK_VIEW)
+    with login.api() as api:
+        found = api.get_webhook(name)
+    print_answer(found, output, WEBHOOK_TABLE.print_one)
 
 
 @webhook_app.command("delete")
@@ -187,7 +206,10 @@ def webhook_delete(
     login: Login,
 ) -> None:
     """Delete a webhook and its deliveries, pending ones included."""
-    delete(login, f"/webhooks/{name}", f"webhook {name}", f"Delete webhook {name}?", yes)
+    confirm(f"Delete webhook {name}?", yes)
+    with login.api() as api:
+        api.delete_webhook(name)
+    typer.echo(f"webhook {name} deleted")
 
 
 @webhook_app.command("ping")
@@ -199,14 +221,12 @@ def webhook_ping(
     output: Output,
 ) -> None:
     """Send a ping event to the webhook now."""
-    with login.connect() as api:
-        delivery = api.post(f"/webhooks/{name}/ping")
+    from dockyard.wire.webhooks import DeliveryStatus
 
-    def show(answer: dict[str, Any]) -> None:
-        EVENTS_VIEW.print([answer])
-
-    print_answer(delivery, output, show)
-    if delivery["status"] != "delivered":
+    with login.api() as api:
+        delivery = api.ping_webhook(name)
+    print_answer(delivery, output, EVENTS_TABLE.print_one)
+    if delivery.status != DeliveryStatus.DELIVERED:
         raise typer.Exit(1)
 
 
@@ -220,4 +240,6 @@ def webhook_list_events(
     output: Output,
 ) -> None:
     """List the webhook's deliveries, newest first (`-o json` adds requests and responses)."""
-    print_listing(login, f"/webhooks/{name}/events", output, EVENTS_VIEW, {"limit": limit})
+    with login.api() as api:
+        deliveries = api.list_webhook_deliveries(name, limit)
+    print_answer(deliveries, output, EVENTS_TABLE.print)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,32 +16,35 @@ from dockyard.spec.ip_ranges import DefaultAction
 from dockyard.spec.sizes import human_bytes
 from dockyard.tiers.table import Sku
 
+if TYPE_CHECKING:
+    from dockyard.wire.registry import RegistryView
+
 
 def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
-def _show(answer: dict[str, Any]) -> None:
-    limits = answer["limits"]
-    retention = answer["retention_policy"]
-    soft_delete = answer["soft_delete_policy"]
+def _show(answer: RegistryView) -> None:
+    limits = answer.limits
+    retention = answer.retention_policy
+    soft_delete = answer.soft_delete_policy
     rows = [
-        ("sku", answer["sku"]),
-        ("included storage", human_bytes(limits["included_storage_bytes"])),
-        ("storage limit", human_bytes(limits["storage_limit_bytes"])),
-        ("webhooks", limits["webhooks"]),
-        ("scope maps", limits["scope_maps"]),
-        ("tokens", limits["tokens"]),
-        ("geo-replication", "offered" if limits["geo_replication"] else "not offered"),
-        ("anonymous pull", _on(answer["anonymous_pull"])),
-        ("immutable tags", _on(answer["immutable_tags"])),
-        ("retention policy", f"{_on(retention['enabled'])}, {retention['days']} days"),
-        ("soft delete", f"{_on(soft_delete['enabled'])}, {soft_delete['days']} days"),
-        ("quarantine", _on(answer["quarantine_enabled"])),
-        ("network default action", answer["network_default_action"]),
-        ("IP network rules", limits["ip_rules"] or "not offered"),
+        ("sku", answer.sku),
+        ("included storage", human_bytes(limits.included_storage_bytes)),
+        ("storage limit", human_bytes(limits.storage_limit_bytes)),
+        ("webhooks", limits.webhooks),
+        ("scope maps", limits.scope_maps),
+        ("tokens", limits.tokens),
+        ("geo-replication", "offered" if limits.geo_replication else "not offered"),
+        ("anonymous pull", _on(answer.anonymous_pull)),
+        ("immutable tags", _on(answer.immutable_tags)),
+        ("retention policy", f"{_on(retention.enabled)}, {retention.days} days"),
+        ("soft delete", f"{_on(soft_delete.enabled)}, {soft_delete.days} days"),
+        ("quarantine", _on(answer.quarantine_enabled)),
+        ("network default action", answer.network_default_action),
+        ("IP network rules", limits.ip_rules or "not offered"),
     ]
-    rows += [(f"{kind} per minute", rate) for kind, rate in limits["rates_per_minute"].items()]
+    rows += [(f"{kind} per minute", rate) for kind, rate in limits.rates_per_minute.items()]
     print_table("registry", ("setting", "value"), rows)
 
 
@@ -49,8 +52,8 @@ def _show(answer: dict[str, Any]) -> None:
 @remote
 def show(*, login: Login, output: Output) -> None:
     """Show the registry's tier (SKU) with its limits, and its policies."""
-    with login.connect() as api:
-        answer = api.get("/registry")
+    with login.api() as api:
+        answer = api.get_registry()
     print_answer(answer, output, _show)
 
 
@@ -94,24 +97,27 @@ def update(
     """Change the tier (SKU) or the policies.
 
     A tier that the registry's current use does not fit is refused with the reasons."""
-    body: dict[str, Any] = {}
-    if sku is not None:
-        body["sku"] = sku.value
-    if immutable_tags is not None:
-        body["immutable_tags"] = immutable_tags
-    if quarantine is not None:
-        body["quarantine_enabled"] = quarantine
-    if default_action is not None:
-        body["network_default_action"] = default_action.value
-    for key, enabled, days in (
-        ("retention_policy", retention, retention_days),
-        ("soft_delete_policy", soft_delete, soft_delete_days),
-    ):
-        part = {k: v for k, v in (("enabled", enabled), ("days", days)) if v is not None}
-        if part:
-            body[key] = part
-    if not body:
+    changes = (
+        sku,
+        immutable_tags,
+        retention,
+        retention_days,
+        soft_delete,
+        soft_delete_days,
+        quarantine,
+        default_action,
+    )
+    if all(change is None for change in changes):
         raise typer.BadParameter("nothing to change: give --sku or a policy option")
-    with login.connect() as api:
-        answer = api.call("PATCH", "/registry", body)
+    with login.api() as api:
+        answer = api.update_registry(
+            sku=None if sku is None else sku.value,
+            immutable_tags=immutable_tags,
+            retention_enabled=retention,
+            retention_days=retention_days,
+            soft_delete_enabled=soft_delete,
+            soft_delete_days=soft_delete_days,
+            quarantine_enabled=quarantine,
+            network_default_action=None if default_action is None else default_action.value,
+        )
     print_answer(answer, output, _show)

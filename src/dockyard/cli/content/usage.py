@@ -3,55 +3,51 @@ limited quantities."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.access.common import (
-    Column,
-    TableView,
-    print_answer,
-    print_table,
-)
+from dockyard.cli.access.common import ModelTable, print_answer, print_table
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.sizes import human_bytes
 
+if TYPE_CHECKING:
+    from dockyard.wire.usage import Usage
 
-def _show(answer: dict[str, Any]) -> None:
-    storage = answer["storage"]
+
+def _show(answer: Usage) -> None:
+    storage = answer.storage
     print_table(
-        f"registry usage ({answer['sku']})",
+        f"registry usage ({answer.sku})",
         ("quantity", "used", "limit"),
         [
             (
                 "storage",
-                human_bytes(storage["used_bytes"]),
-                f"{human_bytes(storage['included_bytes'])} included, "
-                f"{human_bytes(storage['limit_bytes'])} hard limit",
+                human_bytes(storage.used_bytes),
+                f"{human_bytes(storage.included_bytes)} included, "
+                f"{human_bytes(storage.limit_bytes)} hard limit",
             ),
-            ("  overage", human_bytes(storage["overage_bytes"]), ""),
-            ("  blobs (each once)", human_bytes(storage["blob_bytes"]), ""),
-            ("  manifests", human_bytes(storage["manifest_bytes"]), ""),
-            ("  sum of repositories", human_bytes(storage["repositories_bytes"]), ""),
-            ("repositories", answer["repository_count"], ""),
-            ("manifests", answer["manifest_count"], ""),
-            ("tags", answer["tag_count"], ""),
-            ("blobs", answer["blob_count"], ""),
+            ("  overage", human_bytes(storage.overage_bytes), ""),
+            ("  blobs (each once)", human_bytes(storage.blob_bytes), ""),
+            ("  manifests", human_bytes(storage.manifest_bytes), ""),
+            ("  sum of repositories", human_bytes(storage.repositories_bytes), ""),
+            ("repositories", answer.repository_count, ""),
+            ("manifests", answer.manifest_count, ""),
+            ("tags", answer.tag_count, ""),
+            ("blobs", answer.blob_count, ""),
             *(
-                (item["name"], item["current_value"], item["limit"])
-                for item in answer["value"]
-                if item["unit"] == "Count"
+                (item.name, item.current_value, item.limit)
+                for item in answer.value
+                if item.unit == "Count"
             ),
         ],
     )
-    REPOSITORIES_VIEW.print(answer)
+    from dockyard.wire.usage import RepositoryUsage
+
+    REPOSITORIES_TABLE.print_models(RepositoryUsage, answer.repositories)
 
 
-REPOSITORIES_VIEW = TableView(
-    "repositories",
-    ("name", Column("size_bytes", human_bytes), "manifest_count", "tag_count", "blob_count"),
-    lambda answer: answer["repositories"],
-)
+REPOSITORIES_TABLE = ModelTable("repositories", {"size_bytes": human_bytes})
 
 
 @remote
@@ -67,7 +63,6 @@ def show_usage(
 
     Storage is counted with each blob once, and as the sum of the repositories; the tier's
     included storage and limits are shown next to it."""
-    params = {"repository": repository} if repository else None
-    with login.connect() as api:
-        answer = api.get("/usage", params)
+    with login.api() as api:
+        answer = api.get_usage(repository)
     print_answer(answer, output, _show)
