@@ -256,6 +256,8 @@ steps:
     ignoreErrors: true
   - id: after
     cmd: base/busybox:1 echo after-ran
+    # Its own timeout: pulling and starting a container can take 3 s on a loaded machine.
+    timeout: 120
 """
     run = task_run(http, {"acb.yaml": task})
     run = wait_for_run(http, str(run["run_id"]), timeout=180)
