@@ -191,7 +191,7 @@ def test_hostile_challenges_end_an_import_with_an_error_answer(
     server_factory: type[ServerProcess],
 ) -> None:
     """A source that answers 401 with a malformed or hostile challenge: an error answer
-    (502 UNKNOWN, the source's fault), never a 500 or a traceback."""
+    (502 UPSTREAM_UNAVAILABLE, the source's fault), never a 500 or a traceback."""
     challenges: list[str] = []
 
     def answer(method: str, path: str) -> Answer:
@@ -208,7 +208,7 @@ def test_hostile_challenges_end_an_import_with_an_error_answer(
                     json={"source": f"127.0.0.1:{source.port}/team/app:v1"},
                 )
                 assert resp.status_code == 502, (challenge, resp.text)
-                assert_error(resp, 502, "UNKNOWN")
+                assert_error(resp, 502, "UPSTREAM_UNAVAILABLE")
     finally:
         source.stop()
     _no_traceback(importer)
@@ -235,7 +235,7 @@ def test_an_endless_token_answer_is_not_read_whole(server_factory: type[ServerPr
             )
     finally:
         source.stop()
-    errors = assert_error(resp, 502, "UNKNOWN")
+    errors = assert_error(resp, 502, "UPSTREAM_UNAVAILABLE")
     assert "token service answered more than" in errors[0]["message"], errors
     _no_traceback(importer)
 
