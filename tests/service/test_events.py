@@ -4,6 +4,7 @@ change's transaction, typed read-back, and one cursor per consumer."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from unittest import mock
 
@@ -294,3 +295,35 @@ def test_an_event_this_version_cannot_read_is_passed_over(db: Database) -> None:
         assert [s.event.tag for s in cursor.take(conn, 100, time.time())] == ["a", "c"]
     assert log.warning.called
     assert not cursor.has_unread()
+
+
+def test_two_first_takers_never_hand_out_an_event_twice(db: Database) -> None:
+    # A fresh consumer has no cursor row, so the row lock of `take` has nothing to hold until
+    # one taker inserts it: the second must wait and then start from the first one's position.
+    with db.write() as conn:
+        for tag in ("a", "b"):
+            append(conn, _push(tag))
+    first_took = threading.Event()
+    taken: dict[str, list[str | None]] = {}
+
+    def first() -> None:
+        with db.write() as conn:
+            taken["first"] = [
+                s.event.tag for s in Cursor(db, Consumer.WEBHOOKS).take(conn, 100, time.time())
+            ]
+            first_took.set()
+            time.sleep(0.5)  # the second taker starts while this transaction is open
+
+    def second() -> None:
+        first_took.wait(10)
+        with db.write() as conn:
+            taken["second"] = [
+                s.event.tag for s in Cursor(db, Consumer.WEBHOOKS).take(conn, 100, time.time())
+            ]
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert taken == {"first": ["a", "b"], "second": []}

@@ -44,12 +44,14 @@ class Cursor:
         to the first gap younger than GAP_WAIT_SECONDS, with the cursor moved past them (the
         caller's work on them commits, or rolls back, with the move)."""
         name = str(self.consumer)
-        position = conn.execute(
-            select(event_cursors.c.seq).where(event_cursors.c.name == name).with_for_update()
-        ).scalar()
+        locked = select(event_cursors.c.seq).where(event_cursors.c.name == name).with_for_update()
+        position = conn.execute(locked).scalar()
         if position is None:
+            # A missing row locks nothing: two first takers would both start from 0 and hand
+            # out the same events twice. The insert waits for a concurrent one to commit, and
+            # the second read locks the row whoever created it.
             insert_ignore(conn, event_cursors, {"name": name, "seq": 0})
-            position = 0
+            position = conn.execute(locked).scalar_one()
         taken = []
         last = int(position)
         for row in read(conn, last, limit):
