@@ -11,3 +11,11 @@ class WireModel(BaseModel):
     a CLI that meets a field it does not know was built for another server version)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class ShapeModel(BaseModel):
+    """A JSON body that the management API's OpenAPI document does not list: ACR's `/acr/v1`
+    answers, the lines of the import's progress stream. The same rules as `WireModel`; tests
+    hold these to real answers instead of to the document."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")

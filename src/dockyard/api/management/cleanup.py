@@ -6,69 +6,31 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.context import request_info
 from dockyard.api.management.deps import Access, Reader, RegistryDep, Writer
 from dockyard.registry.purge import PurgeOptions, PurgeReport
+from dockyard.wire.purge import (
+    PurgedManifest,
+    PurgedTag,
+    PurgeRequest,
+    PurgeResult,
+    PurgeSkip,
+)
+from dockyard.wire.recycle_bin import (
+    DeletedManifest,
+    DeletedManifests,
+    DeletedTag,
+    DeletedTags,
+    Restored,
+    RestoreRequest,
+)
 
 router = APIRouter(tags=["cleanup"])
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _time(moment: float) -> datetime:
     return datetime.fromtimestamp(moment, UTC)
-
-
-class DeletedManifest(_Model):
-    digest: str
-    media_type: str
-    size: int
-    tags: list[str] = Field(description="The tags that pointed at it when it was deleted")
-    deleted_at: datetime
-    expires_at: datetime = Field(description="When it goes for good (with its blobs)")
-
-
-class DeletedManifests(_Model):
-    repository: str
-    manifests: list[DeletedManifest]
-
-
-class DeletedTag(_Model):
-    tag: str
-    digest: str
-    deleted_at: datetime
-    expires_at: datetime
-
-
-class DeletedTags(_Model):
-    repository: str
-    tags: list[DeletedTag]
-
-
-class RestoreRequest(_Model):
-    digest: str | None = Field(
-        default=None,
-        description="The manifest; without it, the one most recently deleted with `tag`",
-    )
-    tag: str | None = Field(
-        default=None, description="Restore only this tag (of the manifest's deleted tags)"
-    )
-    force: bool = Field(default=False, description="Move a tag that now points at another manifest")
-
-
-class Restored(_Model):
-    repository: str
-    digest: str
-    manifest_restored: bool = Field(description="False when only tags came back")
-    tags: list[str] = Field(description="The tags that point at the manifest again")
-    moved: list[str] = Field(description="Of those, the ones moved from another manifest")
-    skipped: list[str] = Field(
-        description="Deleted tags left alone because they point elsewhere now (use force)"
-    )
 
 
 @router.get("/repositories/{name:path}/deleted-manifests")
@@ -144,49 +106,6 @@ def restore(
         moved=list(done.moved),
         skipped=list(done.skipped),
     )
-
-
-class PurgeRequest(_Model):
-    filters: list[str] = Field(
-        min_length=1,
-        description="<repository-regex>:<tag-regex>; the repository expression matches whole "
-        "names, the tag expression anywhere in a tag (use ^...$ for whole tags)",
-    )
-    ago: str = Field(description="Go-style duration with days, e.g. 2d3h6m, 7d, 30m")
-    keep: int = Field(default=0, ge=0, description="Keep the newest N matching tags per repository")
-    untagged: bool = Field(default=False, description="Also delete manifests left without tags")
-    dry_run: bool = Field(default=False, description="Only report what would be deleted")
-    include_locked: bool = Field(
-        default=False, description="Unlock locked tags and manifests, then delete them"
-    )
-
-
-class PurgedTag(_Model):
-    repository: str
-    tag: str
-    digest: str
-    last_update: datetime
-
-
-class PurgedManifest(_Model):
-    repository: str
-    digest: str
-    media_type: str
-    created: datetime
-
-
-class PurgeSkip(_Model):
-    repository: str
-    reference: str = Field(description="A tag or digest; empty for the whole repository")
-    reason: str
-
-
-class PurgeResult(_Model):
-    dry_run: bool
-    repositories: list[str] = Field(description="The repositories the filters matched")
-    tags: list[PurgedTag] = Field(description="Deleted (or, dry, to delete)")
-    manifests: list[PurgedManifest] = Field(description="Deleted (or, dry, to delete)")
-    skipped: list[PurgeSkip] = Field(description="What matched but stays, and why")
 
 
 def _result(report: PurgeReport) -> PurgeResult:

@@ -16,7 +16,6 @@ from typing import Any
 from anyio import CancelScope, to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Send
 
 from dockyard.access.service import AccessService
@@ -26,6 +25,7 @@ from dockyard.api.management.deps import Access, RegistryDep, Writer
 from dockyard.errors import DockyardError
 from dockyard.registry.importer import PreparedImport
 from dockyard.spec.codes import ErrorCode
+from dockyard.wire.imports import ImportRequest
 
 log = logging.getLogger("dockyard.api")
 router = APIRouter(tags=["imports"])
@@ -50,24 +50,6 @@ _EXAMPLE = "\n".join(
         {"event": "result", "status": "succeeded", "digest": "sha256:…", "tags": ["app:1.0"]},
     )
 )
-
-
-class ImportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(
-        description="registry/repository:tag or registry/repository@digest; a loopback host "
-        "is spoken to over http, any other over https, unless the URL names its scheme",
-        examples=["registry.example.com/team/app:1.0"],
-    )
-    images: list[str] = Field(
-        default_factory=list,
-        description="Targets, repository[:tag]; without a tag the source's (none for a source "
-        "named by digest: stored untagged); none at all: the source's repository and tag",
-    )
-    username: str | None = Field(default=None, description="The source registry's username")
-    password: str | None = Field(default=None, description="Its password or token")
-    force: bool = Field(default=False, description="Move target tags that exist already")
 
 
 @router.post(

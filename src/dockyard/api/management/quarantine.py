@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.access.rights import QUARANTINE_READ, QUARANTINE_WRITE
 from dockyard.api.management.deps import Access, Caller, RegistryDep, RepositoryRightsDep
 from dockyard.registry.quarantine import HeldManifest
+from dockyard.wire.quarantine import QuarantinedManifest, State, Verdict
 
 router = APIRouter(tags=["quarantine"])
-
-State = Literal["quarantined", "passed"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class QuarantinedManifest(_Model):
-    repository: str
-    digest: str
-    media_type: str
-    state: State
-    tags: list[str]
-    created_at: datetime
-
-
-class Verdict(_Model):
-    state: State = Field(description="`passed` releases the manifest; `quarantined` holds it")
 
 
 def _view(held: HeldManifest) -> QuarantinedManifest:

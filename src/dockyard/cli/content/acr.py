@@ -1,24 +1,35 @@
-"""What the repository and manifest commands share: image references, calls to `/acr/v1`,
-paged listings, and how locks read in a table."""
+"""What the repository and manifest commands share: image references, the attributes an image
+or repository reference leads to (`/acr/v1`), and how locks read in a table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
-from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.client import CliError
+from dockyard.cli.content_api import AcrApi
 from dockyard.cli.conventions import one_of, without_registry_host
 
-PAGE_SIZE = 100
+if TYPE_CHECKING:
+    from dockyard.wire.acr import (
+        ArtifactManifestProperties,
+        ArtifactTagProperties,
+        ContainerRepositoryProperties,
+        WriteableProperties,
+    )
+
+    Target: TypeAlias = (
+        ContainerRepositoryProperties | ArtifactTagProperties | ArtifactManifestProperties
+    )
+
 LOCK_NAMES = (
-    ("deleteEnabled", "delete"),
-    ("writeEnabled", "write"),
-    ("readEnabled", "read"),
-    ("listEnabled", "list"),
+    ("delete_enabled", "delete"),
+    ("write_enabled", "write"),
+    ("read_enabled", "read"),
+    ("list_enabled", "list"),
 )
 
 
@@ -69,58 +80,32 @@ class ImageReference:
             "e.g. hello-world:v1 or hello-world@sha256:…",
         )
 
-    @property
-    def path(self) -> str:
-        """Its `/acr/v1` path: the tag's or the manifest's attributes."""
-        if self.digest is not None:
-            return f"{self.repository}/_manifests/{self.digest}"
-        return f"{self.repository}/_tags/{self.tag}"
-
     def __str__(self) -> str:
         if self.digest is not None:
             return f"{self.repository}@{self.digest}"
         return f"{self.repository}:{self.tag}"
 
 
-def acr_call(
-    api: ManagementClient,
-    method: str,
-    path: str,
-    body: Any = None,
-    params: dict[str, Any] | None = None,
-) -> Any:
-    """A call to the registry's ACR data plane (`/acr/v1/<path>`)."""
-    return api.call(method, f"{api.registry}/acr/v1/{path}", body, params)
-
-
-def fetch_all(
-    api: ManagementClient,
-    path: str,
-    key: str,
-    last_of: Callable[[Any], str],
-    top: int | None = None,
-    params: dict[str, Any] | None = None,
-) -> list[Any]:
-    """Every item of a paged `/acr/v1` listing (or the first `top`), page by page."""
-    items: list[Any] = []
-    last: str | None = None
-    while top is None or len(items) < top:
-        size = PAGE_SIZE if top is None else min(PAGE_SIZE, top - len(items))
-        query = {**(params or {}), "n": size}
-        if last is not None:
-            query["last"] = last
-        page = acr_call(api, "GET", path, params=query)[key]
-        items.extend(page)
-        if len(page) < size:
-            break
-        last = last_of(page[-1])
-    return items
-
-
-def locked(attributes: dict[str, Any]) -> str:
+def locked(attributes: WriteableProperties) -> str:
     """What a lock forbids, e.g. `write, delete`; `-` when nothing is locked."""
-    off = [label for key, label in LOCK_NAMES if attributes.get(key) is False]
+    off = [label for name, label in LOCK_NAMES if getattr(attributes, name) is False]
     return ", ".join(off) if off else "-"
+
+
+def get_target(acr: AcrApi, target: ImageReference | str) -> Target:
+    """The attributes of a repository, or of an image by tag or digest."""
+    if isinstance(target, str):
+        return acr.get_repository(target)
+    if target.digest is not None:
+        return acr.get_manifest(target.repository, target.digest)
+    return acr.get_tag(target.repository, str(target.tag))
+
+
+def digest_of(acr: AcrApi, image: ImageReference) -> str:
+    """The digest an image names, or that its tag points at."""
+    if image.digest is not None:
+        return image.digest
+    return acr.get_tag(image.repository, str(image.tag)).tag.digest
 
 
 def is_image(text: str) -> bool:

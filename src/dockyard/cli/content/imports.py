@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -23,9 +23,13 @@ from dockyard.cli.access.common import (
     print_table,
 )
 from dockyard.cli.client import CliError
+from dockyard.cli.content_api import content_api
 from dockyard.cli.output import err
 from dockyard.cli.remote import Login, Output, OutputOption, RegistryOption, reports_errors
 from dockyard.spec.sizes import human_bytes
+
+if TYPE_CHECKING:
+    from dockyard.wire.imports import ImportBlob, ImportEvent, ImportResult
 
 
 def _short(digest: str) -> str:
@@ -65,71 +69,73 @@ class _Display:
         elif not self._quiet:
             err.print(text, highlight=False, soft_wrap=True)
 
-    def show(self, event: dict[str, Any]) -> None:
-        kind, status = event.get("event"), event.get("status")
-        digest = str(event.get("digest", ""))
-        if kind == "started":
-            self._say(f"importing {escape(str(event['source']))} ({_short(digest)})")
-        elif kind == "plan":
-            self._say(
-                f"{event['manifests']} manifests, {event['blobs']} blobs, "
-                f"{human_bytes(int(event['bytes']))}"
-            )
-            self._overall = self._progress.add_task("total", total=int(event["bytes"]))
-        elif kind == "manifest" and status == "stored":
-            tags = ", ".join(event.get("tags") or []) or "untagged"
-            self._say(f"stored manifest {_short(digest)} in {event['repository']} ({tags})")
-        elif kind == "blob":
-            self._blob(event, status, digest)
+    def show(self, event: ImportEvent) -> None:
+        from dockyard.wire.imports import ImportBlob, ImportManifest, ImportPlan, ImportStarted
 
-    def _blob(self, event: dict[str, Any], status: Any, digest: str) -> None:
-        size = int(event.get("size", 0))
-        if status == "started":
+        if isinstance(event, ImportStarted):
+            self._say(f"importing {escape(event.source)} ({_short(event.digest)})")
+        elif isinstance(event, ImportPlan):
+            self._say(
+                f"{event.manifests} manifests, {event.blobs} blobs, {human_bytes(event.bytes)}"
+            )
+            self._overall = self._progress.add_task("total", total=event.bytes)
+        elif isinstance(event, ImportManifest) and event.status == "stored":
+            tags = ", ".join(event.tags or []) or "untagged"
+            self._say(f"stored manifest {_short(event.digest)} in {event.repository} ({tags})")
+        elif isinstance(event, ImportBlob):
+            self._blob(event)
+
+    def _blob(self, event: ImportBlob) -> None:
+        digest, size = event.digest, event.size
+        if event.status == "started":
             self._blobs[digest] = self._progress.add_task(_short(digest), total=size)
             self._say(f"copying blob {_short(digest)} ({human_bytes(size)})")
-        elif status == "progress" and digest in self._blobs:
-            done = int(event["bytes"])
+        elif event.status == "progress" and digest in self._blobs:
+            done = event.bytes or 0
             task = self._progress.tasks[self._blobs[digest]]
             self._advance_overall(done - int(task.completed))
             self._progress.update(self._blobs[digest], completed=done)
-        elif status == "done":
+        elif event.status == "done":
             task_id = self._blobs.pop(digest, None)
             if task_id is not None:
                 self._advance_overall(size - int(self._progress.tasks[task_id].completed))
                 self._progress.update(task_id, completed=size)
             self._say(f"copied blob {_short(digest)} ({human_bytes(size)})")
-        elif status == "skipped":
-            if event.get("reason") == "present":
+        elif event.status == "skipped":
+            if event.reason == "present":
                 self._advance_overall(size)
-            self._say(f"skipped blob {_short(digest)}: {event.get('reason')}")
+            self._say(f"skipped blob {_short(digest)}: {event.reason}")
 
     def _advance_overall(self, count: int) -> None:
         if self._overall is not None and count > 0:
             self._progress.advance(self._overall, count)
 
 
-def _summary(result: dict[str, Any]) -> None:
-    blobs, copied = result["blobs"], result["bytes"]
+def _summary(result: ImportResult) -> None:
+    blobs, copied = result.blobs, result.bytes
     rows = [
-        ("source", result["source"]),
-        ("digest", result["digest"]),
-        ("media type", result["media_type"]),
-        ("tags", ", ".join(result["tags"]) or "(untagged)"),
-        ("repositories", ", ".join(result["repositories"])),
-        ("manifests", result["manifests"]),
-        ("blobs copied", f"{blobs['copied']} ({human_bytes(copied['copied'])})"),
-        ("blobs already here", f"{blobs['present']} ({human_bytes(copied['present'])})"),
-        ("foreign layers (not copied)", blobs["foreign"]),
+        ("source", result.source),
+        ("digest", result.digest),
+        ("media type", result.media_type),
+        ("tags", ", ".join(result.tags) or "(untagged)"),
+        ("repositories", ", ".join(result.repositories)),
+        ("manifests", result.manifests),
+        ("blobs copied", f"{blobs.copied} ({human_bytes(copied.copied)})"),
+        ("blobs already here", f"{blobs.present} ({human_bytes(copied.present)})"),
+        ("foreign layers (not copied)", blobs.foreign),
     ]
     print_table("import", ("", "value"), rows)
 
 
-def _follow(events: Iterable[dict[str, Any]], display: _Display) -> dict[str, Any]:
+def _follow(events: Iterable[ImportEvent], display: _Display) -> ImportResult:
+    from dockyard.wire.imports import ImportFailed, ImportResult
+
     for event in events:
-        if event.get("event") == "error":
-            first = (event.get("errors") or [{}])[0]
-            raise CliError(f"import failed: {first.get('code')}: {first.get('message')}")
-        if event.get("event") == "result":
+        if isinstance(event, ImportFailed):
+            first = event.errors[0] if event.errors else None
+            code, message = (first.code, first.message) if first else (None, None)
+            raise CliError(f"import failed: {code}: {message}")
+        if isinstance(event, ImportResult):
             return event
         display.show(event)
     raise CliError("the registry stopped answering before the import finished")
@@ -179,10 +185,14 @@ def import_image(
     are set only once all is in."""
     if username and password is None:
         raise CliError("--username needs --password")
-    body: dict[str, Any] = {"source": source, "images": images or [], "force": force}
-    if username:
-        body.update(username=username, password=password)
     login = Login(registry, registry_username, registry_password)
-    with login.connect() as api, _Display(quiet=output == Output.json) as display:
-        result = _follow(api.stream_lines("/imports", body), display)
+    with content_api(login) as api, _Display(quiet=output == Output.json) as display:
+        events = api.import_image(
+            source,
+            images or [],
+            force=force,
+            username=username or None,
+            password=password if username else None,
+        )
+        result = _follow(events, display)
     print_answer(result, output, _summary)

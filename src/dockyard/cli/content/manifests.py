@@ -18,19 +18,21 @@ from dockyard.cli.access.common import (
 from dockyard.cli.content.acr import (
     OrderByOption,
     TopOption,
-    acr_call,
+    digest_of,
+    get_target,
     one_image,
     one_repository,
 )
 from dockyard.cli.content.apps import manifest_app
 from dockyard.cli.content.repository import (
-    MANIFESTS_DETAIL_VIEW,
     ImageOption,
     RepositoryArgument,
     RepositoryOption,
-    list_manifests,
+    print_manifests,
     show_target,
 )
+from dockyard.cli.content.views import print_shaped
+from dockyard.cli.content_api import acr_api
 from dockyard.cli.conventions import POSITIONAL, aliased
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.mediatypes import MANIFESTS
@@ -83,10 +85,9 @@ def show_metadata(
     output: Output,
 ) -> None:
     """Show the attributes of an image, by tag or by digest."""
-    with login.connect() as api:
-        target = one_image(api.registry, positional, image)
-        answer = acr_call(api, "GET", target.path)
-    print_answer(answer, output, show_target)
+    with acr_api(login) as acr:
+        answer = get_target(acr, one_image(acr.registry, positional, image))
+    print_shaped(answer, output, show_target)
 
 
 @manifest_app.command("list-metadata", cls=NAME_ALIASES)
@@ -101,10 +102,12 @@ def list_metadata(
     output: Output,
 ) -> None:
     """List a repository's manifests with their attributes."""
-    with login.connect() as api:
-        name = one_repository(api.registry, positional, repository)
-        found = list_manifests(api, name, top, orderby)
-    print_answer(found, output, replace(MANIFESTS_DETAIL_VIEW, title=f"manifests of {name}").print)
+    with acr_api(login) as acr:
+        name = one_repository(acr.registry, positional, repository)
+        found = acr.list_manifests(name, top, orderby.acr if orderby else None)
+    print_shaped(
+        found, output, lambda manifests: print_manifests(f"manifests of {name}", manifests)
+    )
 
 
 @manifest_app.command("list-referrers", cls=NAME_ALIASES)
@@ -121,13 +124,12 @@ def list_referrers(
 ) -> None:
     """List the manifests whose subject is this image (OCI referrers API)."""
     params = {"artifactType": artifact_type} if artifact_type else None
-    with login.connect() as api:
-        target = one_image(api.registry, positional, image)
-        digest = target.digest
-        if digest is None:
-            digest = acr_call(api, "GET", target.path)["tag"]["digest"]
-        index = api.call(
-            "GET", f"{api.registry}/v2/{target.repository}/referrers/{digest}", params=params
+    with acr_api(login) as acr:
+        target = one_image(acr.registry, positional, image)
+        digest = digest_of(acr, target)
+        # The OCI image index of the referrers API, as the distribution spec writes it.
+        index = acr.http.call(
+            "GET", f"{acr.registry}/v2/{target.repository}/referrers/{digest}", params=params
         )
     subject = f"{target.repository}@{digest}"
     answer: dict[str, Any] = {"subject": subject, "manifests": index["manifests"]}

@@ -5,22 +5,25 @@ run), then purges one repository per request, showing progress, and prints what 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from dockyard.cli.access.common import (
-    Column,
-    TableView,
-    print_json,
-    when,
-)
-from dockyard.cli.client import ManagementClient
+from dockyard.cli.access.common import print_json, when
+from dockyard.cli.content.views import ModelView
+from dockyard.cli.content_api import ContentApi, content_api
 from dockyard.cli.output import err, out
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.purge import PurgeArgumentError, PurgeFilter, parse_ago, parse_filter
+
+if TYPE_CHECKING:
+    from dockyard.wire.purge import PurgeResult
+
+# One `/purge` call: the API, the filters, and whether it is a dry run.
+_Request = Callable[[ContentApi, list[str], bool], "PurgeResult"]
 
 
 def _parse(filters: list[str], ago: str) -> list[PurgeFilter]:
@@ -40,52 +43,42 @@ def _narrowed(filters: list[PurgeFilter], repository: str) -> list[str]:
     ]
 
 
-def _affected(plan: dict[str, Any]) -> list[str]:
-    names = {item["repository"] for item in plan["tags"] + plan["manifests"]}
-    return [r for r in plan["repositories"] if r in names]
+def _affected(plan: PurgeResult) -> list[str]:
+    names = {tag.repository for tag in plan.tags} | {m.repository for m in plan.manifests}
+    return [r for r in plan.repositories if r in names]
 
 
-TAGS_VIEW = TableView(
-    "tags",
-    ("repository", "tag", "digest", Column("last_update", when)),
-    lambda answer: answer["tags"],
-)
-MANIFESTS_VIEW = TableView(
-    "manifests",
-    ("repository", "digest", "media_type", Column("created", when)),
-    lambda answer: answer["manifests"],
-)
-KEPT_VIEW = TableView(
-    "kept",
-    ("repository", Column("reference", lambda reference: reference or "*"), "reason"),
-    lambda answer: answer["skipped"],
+TAGS_VIEW = ModelView("tags", ("repository", "tag", "digest", ("last_update", when)))
+MANIFESTS_VIEW = ModelView("manifests", ("repository", "digest", "media_type", ("created", when)))
+KEPT_VIEW = ModelView(
+    "kept", ("repository", ("reference", lambda reference: reference or "*"), "reason")
 )
 
 
-def _show(answer: dict[str, Any]) -> None:
-    verb = "to delete" if answer["dry_run"] else "deleted"
-    replace(TAGS_VIEW, title=f"tags {verb}").print(answer)
-    replace(MANIFESTS_VIEW, title=f"manifests {verb}").print(answer)
-    if answer["skipped"]:
-        KEPT_VIEW.print(answer)
-    prefix = "DRY RUN: would delete" if answer["dry_run"] else "deleted"
+def _show(answer: PurgeResult) -> None:
+    from dockyard.wire.purge import PurgedManifest, PurgedTag, PurgeSkip
+
+    verb = "to delete" if answer.dry_run else "deleted"
+    replace(TAGS_VIEW, title=f"tags {verb}").print(PurgedTag, answer.tags)
+    replace(MANIFESTS_VIEW, title=f"manifests {verb}").print(PurgedManifest, answer.manifests)
+    if answer.skipped:
+        KEPT_VIEW.print(PurgeSkip, answer.skipped)
+    prefix = "DRY RUN: would delete" if answer.dry_run else "deleted"
     out.print(
-        f"{prefix} {len(answer['tags'])} tags and {len(answer['manifests'])} manifests "
-        f"in {len(answer['repositories'])} matching repositories",
+        f"{prefix} {len(answer.tags)} tags and {len(answer.manifests)} manifests "
+        f"in {len(answer.repositories)} matching repositories",
         highlight=False,
     )
 
 
 def _purge_each(
-    api: ManagementClient, body: dict[str, Any], filters: list[PurgeFilter], plan: dict[str, Any]
-) -> dict[str, Any]:
-    done: dict[str, Any] = {
-        "dry_run": False,
-        "repositories": plan["repositories"],
-        "tags": [],
-        "manifests": [],
-        "skipped": [],
-    }
+    api: ContentApi, request: _Request, filters: list[PurgeFilter], plan: PurgeResult
+) -> PurgeResult:
+    from dockyard.wire.purge import PurgeResult
+
+    done = PurgeResult(
+        dry_run=False, repositories=plan.repositories, tags=[], manifests=[], skipped=[]
+    )
     affected = _affected(plan)
     columns = (
         SpinnerColumn(),
@@ -97,14 +90,13 @@ def _purge_each(
         task = bar.add_task("purging", total=len(affected))
         for repository in affected:
             bar.update(task, description=f"purging {repository}")
-            part = api.post(
-                "/purge", {**body, "dry_run": False, "filters": _narrowed(filters, repository)}
-            )
-            for key in ("tags", "manifests", "skipped"):
-                done[key] += part[key]
+            part = request(api, _narrowed(filters, repository), False)
+            done.tags += part.tags
+            done.manifests += part.manifests
+            done.skipped += part.skipped
             bar.advance(task)
     # What stays in the repositories with nothing to delete is only in the plan.
-    done["skipped"] += [s for s in plan["skipped"] if s["repository"] not in affected]
+    done.skipped += [s for s in plan.skipped if s.repository not in affected]
     return done
 
 
@@ -148,18 +140,16 @@ def purge(
     with --untagged also the manifests left without tags, never one that an index lists or a
     referrer whose subject stays. Locked items stay unless --include-locked."""
     parsed = _parse(filters, ago)
-    body: dict[str, Any] = {
-        "filters": filters,
-        "ago": ago,
-        "keep": keep,
-        "untagged": untagged,
-        "include_locked": include_locked,
-        "dry_run": True,
-    }
-    with login.connect() as api:
+
+    def request(api: ContentApi, chosen: list[str], dry: bool) -> PurgeResult:
+        return api.purge(
+            chosen, ago, keep=keep, untagged=untagged, include_locked=include_locked, dry_run=dry
+        )
+
+    with content_api(login) as api:
         with err.status("finding what to purge"):
-            plan = api.post("/purge", body)
-        answer = plan if dry_run else _purge_each(api, body, parsed, plan)
+            plan = request(api, filters, True)
+        answer = plan if dry_run else _purge_each(api, request, parsed, plan)
     if output == Output.json:
         print_json(answer)
     else:

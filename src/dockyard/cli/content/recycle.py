@@ -7,24 +7,22 @@ The repository (`team/app`, or `team/app:v1` for one tag) comes first, or with -
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.access.common import (
-    Column,
-    TableView,
-    print_answer,
-    print_table,
-    when,
-)
+from dockyard.cli.access.common import print_answer, print_table, when
 from dockyard.cli.client import CliError
 from dockyard.cli.content.acr import one_repository, one_target
 from dockyard.cli.content.apps import manifest_app
 from dockyard.cli.content.manifests import NAME_ALIASES
 from dockyard.cli.content.repository import RepositoryOption
+from dockyard.cli.content.views import ModelView
+from dockyard.cli.content_api import content_api
 from dockyard.cli.remote import Login, Output, remote
+
+if TYPE_CHECKING:
+    from dockyard.wire.recycle_bin import DeletedManifests, DeletedTags, Restored
 
 ImageOption = Annotated[
     str | None,
@@ -53,40 +51,47 @@ def _repository_and_tag(
     return target.repository, target.tag
 
 
-DELETED_MANIFESTS_VIEW = TableView(
+DELETED_MANIFESTS_VIEW = ModelView(
     "deleted manifests",
     (
         "digest",
         "media_type",
         "size",
-        Column("tags", lambda tags: ", ".join(tags) or "-"),
-        Column("deleted_at", when),
-        Column("expires_at", when),
+        ("tags", lambda tags: ", ".join(tags) or "-"),
+        ("deleted_at", when),
+        ("expires_at", when),
     ),
-    lambda answer: answer["manifests"],
 )
-DELETED_TAGS_VIEW = TableView(
-    "deleted tags",
-    ("tag", "digest", Column("deleted_at", when), Column("expires_at", when)),
-    lambda answer: answer["tags"],
+DELETED_TAGS_VIEW = ModelView(
+    "deleted tags", ("tag", "digest", ("deleted_at", when), ("expires_at", when))
 )
 
 
-def _path(name: str, what: str) -> str:
-    return f"/repositories/{quote(name, safe='/')}/{what}"
+def _show_deleted_manifests(answer: DeletedManifests) -> None:
+    from dockyard.wire.recycle_bin import DeletedManifest
+
+    title = f"deleted manifests of {answer.repository}"
+    replace(DELETED_MANIFESTS_VIEW, title=title).print(DeletedManifest, answer.manifests)
 
 
-def _show_restored(answer: dict[str, Any]) -> None:
+def _show_deleted_tags(answer: DeletedTags) -> None:
+    from dockyard.wire.recycle_bin import DeletedTag
+
+    title = f"deleted tags of {answer.repository}"
+    replace(DELETED_TAGS_VIEW, title=title).print(DeletedTag, answer.tags)
+
+
+def _show_restored(answer: Restored) -> None:
     rows = [
-        ("repository", answer["repository"]),
-        ("digest", answer["digest"]),
-        ("manifest", "restored" if answer["manifest_restored"] else "was present"),
-        ("tags", ", ".join(answer["tags"]) or "-"),
+        ("repository", answer.repository),
+        ("digest", answer.digest),
+        ("manifest", "restored" if answer.manifest_restored else "was present"),
+        ("tags", ", ".join(answer.tags) or "-"),
     ]
-    if answer["moved"]:
-        rows.append(("moved (force)", ", ".join(answer["moved"])))
-    if answer["skipped"]:
-        rows.append(("left (point elsewhere; use --force)", ", ".join(answer["skipped"])))
+    if answer.moved:
+        rows.append(("moved (force)", ", ".join(answer.moved)))
+    if answer.skipped:
+        rows.append(("left (point elsewhere; use --force)", ", ".join(answer.skipped)))
     print_table("restored", ("", ""), rows)
 
 
@@ -102,11 +107,10 @@ def list_deleted(
     output: Output,
 ) -> None:
     """List the soft-deleted manifests of a repository (also of a deleted repository)."""
-    with login.connect() as api:
+    with content_api(login) as api:
         name = one_repository(api.registry, positional, repository)
-        answer = api.get(_path(name, "deleted-manifests"))
-    view = replace(DELETED_MANIFESTS_VIEW, title=f"deleted manifests of {name}")
-    print_answer(answer, output, view.print)
+        answer = api.list_deleted_manifests(name)
+    print_answer(answer, output, _show_deleted_manifests)
 
 
 @manifest_app.command("list-deleted-tags", cls=NAME_ALIASES)
@@ -122,10 +126,10 @@ def list_deleted_tags(
     """List the soft-deleted tags of a repository.
 
     Both the tags deleted on their own and the tags of deleted manifests."""
-    with login.connect() as api:
+    with content_api(login) as api:
         name, tag = _repository_and_tag(api.registry, positional, repository, image)
-        answer = api.get(_path(name, "deleted-tags"), {"tag": tag} if tag else None)
-    print_answer(answer, output, replace(DELETED_TAGS_VIEW, title=f"deleted tags of {name}").print)
+        answer = api.list_deleted_tags(name, tag)
+    print_answer(answer, output, _show_deleted_tags)
 
 
 @manifest_app.command("restore", cls=NAME_ALIASES)
@@ -151,10 +155,9 @@ def restore(
 
     With repo:tag only that tag comes back; without --digest, onto the manifest most
     recently deleted with it. A tag that now points elsewhere is moved only with --force."""
-    with login.connect() as api:
+    with content_api(login) as api:
         name, tag = _repository_and_tag(api.registry, positional, repository, image)
         if digest is None and tag is None:
             raise CliError("give --digest, or a tag: repository:tag")
-        body = {"digest": digest, "tag": tag, "force": force}
-        answer = api.post(_path(name, "restore"), body)
+        answer = api.restore(name, digest, tag, force)
     print_answer(answer, output, _show_restored)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,23 +17,36 @@ from dockyard.cli.access.common import (
     print_table,
     when,
 )
-from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.api_client import body
+from dockyard.cli.client import CliError
 from dockyard.cli.content.acr import (
-    ImageReference,
     OrderBy,
     OrderByOption,
     Switch,
     TopOption,
-    acr_call,
-    fetch_all,
+    digest_of,
+    get_target,
     locked,
     one_image,
     one_repository,
     one_target,
 )
 from dockyard.cli.content.apps import repository_app
+from dockyard.cli.content.views import ModelView, print_shaped
+from dockyard.cli.content_api import acr_api
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.sizes import human_bytes
+
+if TYPE_CHECKING:
+    from dockyard.cli.content.acr import Target
+    from dockyard.wire.acr import (
+        ArtifactManifestProperties,
+        ArtifactTagProperties,
+        ContainerRepositoryProperties,
+        DeleteRepositoryResult,
+        ManifestAttributes,
+        ManifestPlatform,
+    )
 
 TargetArgument = Annotated[
     str | None,
@@ -60,101 +73,101 @@ def _size(count: int | None) -> str:
     return "-" if count is None else human_bytes(count)
 
 
-def _platform(manifest: dict[str, Any]) -> str:
-    if manifest.get("architecture") or manifest.get("os"):
-        return f"{manifest.get('os') or '?'}/{manifest.get('architecture') or '?'}"
+def _platform(manifest: ManifestAttributes | ManifestPlatform) -> str:
+    if manifest.architecture or manifest.operating_system:
+        return f"{manifest.operating_system or '?'}/{manifest.architecture or '?'}"
     return "-"
 
 
-def _show_repository(answer: dict[str, Any]) -> None:
-    attributes = answer["changeableAttributes"]
+def _show_repository(answer: ContainerRepositoryProperties) -> None:
+    attributes = answer.changeable_attributes
     rows = [
-        ("repository", answer["imageName"]),
-        ("registry", answer["registry"]),
-        ("created", when(answer["createdTime"])),
-        ("last update", when(answer["lastUpdateTime"])),
-        ("manifests", answer["manifestCount"]),
-        ("tags", answer["tagCount"]),
+        ("repository", answer.name),
+        ("registry", answer.registry),
+        ("created", when(answer.created_on)),
+        ("last update", when(answer.last_updated_on)),
+        ("manifests", answer.manifest_count),
+        ("tags", answer.tag_count),
         ("locked", locked(attributes)),
-        ("write-once tags", "on" if attributes.get("tagImmutability") else "off"),
+        ("write-once tags", "on" if attributes.tag_immutability else "off"),
     ]
     print_table("repository", ("attribute", "value"), rows)
 
 
-def _show_tag(answer: dict[str, Any]) -> None:
-    tag = answer["tag"]
+def _show_tag(answer: ArtifactTagProperties) -> None:
+    tag = answer.tag
     rows = [
-        ("image", f"{answer['imageName']}:{tag['name']}"),
-        ("digest", tag["digest"]),
-        ("created", when(tag["createdTime"])),
-        ("last update", when(tag["lastUpdateTime"])),
-        ("locked", locked(tag["changeableAttributes"])),
+        ("image", f"{answer.repository}:{tag.name}"),
+        ("digest", tag.digest),
+        ("created", when(tag.created_on)),
+        ("last update", when(tag.last_updated_on)),
+        ("locked", locked(tag.changeable_attributes)),
     ]
     print_table("tag", ("attribute", "value"), rows)
 
 
-def _show_manifest(answer: dict[str, Any]) -> None:
-    manifest = answer["manifest"]
-    rows = [
-        ("image", f"{answer['imageName']}@{manifest['digest']}"),
-        ("tags", ", ".join(manifest["tags"]) or "-"),
-        ("media type", manifest["mediaType"]),
-        ("config media type", manifest.get("configMediaType") or "-"),
+def _show_manifest(answer: ArtifactManifestProperties) -> None:
+    manifest = answer.manifest
+    rows: list[tuple[str, Any]] = [
+        ("image", f"{answer.repository}@{manifest.digest}"),
+        ("tags", ", ".join(manifest.tags) or "-"),
+        ("media type", manifest.media_type),
+        ("config media type", manifest.config_media_type or "-"),
         ("platform", _platform(manifest)),
-        ("size", _size(manifest.get("imageSize"))),
-        ("created", when(manifest["createdTime"])),
-        ("last update", when(manifest["lastUpdateTime"])),
-        ("locked", locked(manifest["changeableAttributes"])),
+        ("size", _size(manifest.image_size)),
+        ("created", when(manifest.created_on)),
+        ("last update", when(manifest.last_updated_on)),
+        ("locked", locked(manifest.changeable_attributes)),
     ]
-    for reference in manifest.get("references", []):
-        rows.append(("platform manifest", f"{reference['digest']} ({_platform(reference)})"))
+    for reference in manifest.references or []:
+        rows.append(("platform manifest", f"{reference.digest} ({_platform(reference)})"))
     print_table("manifest", ("attribute", "value"), rows)
 
 
-def show_target(answer: dict[str, Any]) -> None:
-    if "tag" in answer:
+def show_target(answer: Target) -> None:
+    from dockyard.wire.acr import ArtifactManifestProperties, ArtifactTagProperties
+
+    if isinstance(answer, ArtifactTagProperties):
         _show_tag(answer)
-    elif "manifest" in answer:
+    elif isinstance(answer, ArtifactManifestProperties):
         _show_manifest(answer)
     else:
         _show_repository(answer)
 
 
-def _target_path(target: ImageReference | str) -> str:
-    return target.path if isinstance(target, ImageReference) else target
-
-
-def _locks(attributes: dict[str, Any]) -> str:
-    return locked(attributes or {})
+def _order(orderby: OrderBy | None) -> str | None:
+    return orderby.acr if orderby else None
 
 
 # Without --detail, `-o json` is what `az acr repository show-tags|show-manifests` print; the
 # tables show the same fields, and with --detail the same fields as the detailed JSON.
 TAGS_VIEW = TableView("tags", ("name",), lambda names: [{"name": name} for name in names])
-TAGS_DETAIL_VIEW = TableView(
+TAGS_DETAIL_VIEW = ModelView(
     "tags",
-    (
-        "name",
-        "digest",
-        Column("lastUpdateTime", when),
-        Column("changeableAttributes", _locks),
-    ),
+    ("name", "digest", ("last_updated_on", when), ("changeable_attributes", locked)),
 )
 MANIFESTS_VIEW = TableView(
     "manifests", ("digest", Column("tags", ", ".join), Column("timestamp", when))
 )
-MANIFESTS_DETAIL_VIEW = TableView(
+MANIFESTS_DETAIL_VIEW = ModelView(
     "manifests",
     (
         "digest",
-        Column("tags", ", ".join),
-        "os",
+        ("tags", ", ".join),
+        "operating_system",
         "architecture",
-        Column("imageSize", _size),
-        Column("lastUpdateTime", when),
-        Column("changeableAttributes", _locks),
+        ("image_size", _size),
+        ("last_updated_on", when),
+        ("changeable_attributes", locked),
     ),
 )
+
+
+def print_manifests(title: str, found: list[ManifestAttributes]) -> None:
+    """Manifests with their attributes, as a table."""
+    from dockyard.wire.acr import ManifestAttributes
+
+    replace(MANIFESTS_DETAIL_VIEW, title=title).print(ManifestAttributes, found)
 
 
 @repository_app.command("list")
@@ -166,8 +179,8 @@ def list_repositories(
     output: Output,
 ) -> None:
     """List the repositories (those you may read, that are not unlisted)."""
-    with login.connect() as api:
-        names = fetch_all(api, "_catalog", "repositories", str, top)
+    with acr_api(login) as acr:
+        names = acr.list_repositories(top)
     view = TableView("repositories", ("name",), lambda found: [{"name": n} for n in found])
     print_answer(names, output, view.print)
 
@@ -185,10 +198,9 @@ def show(
     """Show the attributes of a repository, or of an image by tag or digest.
 
     dockyard repository show team/app; dockyard repository show team/app:v1"""
-    with login.connect() as api:
-        chosen = one_target(api.registry, target, repository, image)
-        answer = acr_call(api, "GET", _target_path(chosen))
-    print_answer(answer, output, show_target)
+    with acr_api(login) as acr:
+        answer = get_target(acr, one_target(acr.registry, target, repository, image))
+    print_shaped(answer, output, show_target)
 
 
 @repository_app.command("show-tags")
@@ -204,13 +216,17 @@ def show_tags(
     output: Output,
 ) -> None:
     """List a repository's tags, by name or by last update (--detail: digests, times, locks)."""
-    params = {"orderby": orderby.acr} if orderby else {}
-    with login.connect() as api:
-        name = one_repository(api.registry, positional, repository)
-        found = fetch_all(api, f"{name}/_tags", "tags", lambda t: t["name"], top, params)
-    answer = found if detail else [t["name"] for t in found]
-    view = TAGS_DETAIL_VIEW if detail else TAGS_VIEW
-    print_answer(answer, output, replace(view, title=f"tags of {name}").print)
+    from dockyard.wire.acr import TagAttributes
+
+    with acr_api(login) as acr:
+        name = one_repository(acr.registry, positional, repository)
+        found = acr.list_tags(name, top, _order(orderby))
+    title = f"tags of {name}"
+    if detail:
+        detail_view = replace(TAGS_DETAIL_VIEW, title=title)
+        print_shaped(found, output, lambda tags: detail_view.print(TagAttributes, tags))
+    else:
+        print_answer([tag.name for tag in found], output, replace(TAGS_VIEW, title=title).print)
 
 
 @repository_app.command("show-manifests")
@@ -227,30 +243,23 @@ def show_manifests(
 ) -> None:
     """List a repository's manifests with their tags, by digest or by last update (--detail:
     platforms, sizes, locks)."""
-    with login.connect() as api:
-        name = one_repository(api.registry, positional, repository)
-        found = list_manifests(api, name, top, orderby)
-    answer = found if detail else [_brief(m) for m in found]
-    view = MANIFESTS_DETAIL_VIEW if detail else MANIFESTS_VIEW
-    print_answer(answer, output, replace(view, title=f"manifests of {name}").print)
+    with acr_api(login) as acr:
+        name = one_repository(acr.registry, positional, repository)
+        found = acr.list_manifests(name, top, _order(orderby))
+    title = f"manifests of {name}"
+    if detail:
+        print_shaped(found, output, lambda manifests: print_manifests(title, manifests))
+    else:
+        brief = [_brief(manifest) for manifest in found]
+        print_answer(brief, output, replace(MANIFESTS_VIEW, title=title).print)
 
 
-def list_manifests(
-    api: ManagementClient, repository: str, top: int | None, orderby: OrderBy | None
-) -> list[dict[str, Any]]:
-    """A repository's manifests with every attribute (`/acr/v1/<repo>/_manifests`)."""
-    params = {"orderby": orderby.acr} if orderby else {}
-    return fetch_all(
-        api, f"{repository}/_manifests", "manifests", lambda m: m["digest"], top, params
-    )
-
-
-def _brief(manifest: dict[str, Any]) -> dict[str, Any]:
+def _brief(manifest: ManifestAttributes) -> dict[str, Any]:
     """What `az acr repository show-manifests` prints of a manifest without --detail."""
     return {
-        "digest": manifest["digest"],
-        "tags": manifest["tags"],
-        "timestamp": manifest["lastUpdateTime"],
+        "digest": manifest.digest,
+        "tags": manifest.tags,
+        "timestamp": manifest.last_updated_on,
     }
 
 
@@ -266,25 +275,22 @@ def delete(
     output: Output,
 ) -> None:
     """Delete a repository, or an image: the manifest (by tag or digest) and every tag on it."""
-    with login.connect() as api:
-        chosen = one_target(api.registry, target, repository, image)
+    with acr_api(login) as acr:
+        chosen = one_target(acr.registry, target, repository, image)
         if isinstance(chosen, str):
             confirm(f"Delete repository {chosen!r} with all its images?", yes)
-            answer = acr_call(api, "DELETE", chosen)
-            print_answer(answer, output, lambda a: _deleted_repository(chosen, a))
+            answer = acr.delete_repository(chosen)
+            print_shaped(answer, output, lambda a: _deleted_repository(chosen, a))
             return
-        digest = chosen.digest
-        if digest is None:
-            digest = acr_call(api, "GET", chosen.path)["tag"]["digest"]
+        digest = digest_of(acr, chosen)
         confirm(f"Delete manifest {chosen.repository}@{digest} and every tag on it?", yes)
-        acr_call(api, "DELETE", f"{chosen.repository}/_manifests/{digest}")
+        acr.delete_manifest(chosen.repository, digest)
     gone = f"{chosen.repository}@{digest}"
     print_answer({"deleted": gone}, output, lambda _: typer.echo(f"deleted {gone}"))
 
 
-def _deleted_repository(name: str, answer: dict[str, Any]) -> None:
-    manifests = answer.get("manifestsDeleted", [])
-    tags = answer.get("tagsDeleted", [])
+def _deleted_repository(name: str, answer: DeleteRepositoryResult) -> None:
+    manifests, tags = answer.deleted_manifests, answer.deleted_tags
     typer.echo(f"deleted repository {name}: {len(manifests)} manifests, {len(tags)} tags")
 
 
@@ -301,11 +307,11 @@ def untag(
     login: Login,
 ) -> None:
     """Remove a tag; the manifest it pointed at stays."""
-    with login.connect() as api:
-        target = one_image(api.registry, positional, image)
+    with acr_api(login) as acr:
+        target = one_image(acr.registry, positional, image)
         if target.tag is None:
             raise CliError(f"{target} names a digest; untag takes repository:tag")
-        acr_call(api, "DELETE", target.path)
+        acr.delete_tag(target.repository, target.tag)
     typer.echo(f"untagged {target}")
 
 
@@ -343,29 +349,35 @@ def update(
     output: Output,
 ) -> None:
     """Lock or unlock a repository, or an image by tag or digest (its changeable attributes)."""
-    body: dict[str, bool] = {}
-    for key, value in (
-        ("deleteEnabled", delete_enabled),
-        ("writeEnabled", write_enabled),
-        ("readEnabled", read_enabled),
-        ("listEnabled", list_enabled),
-    ):
-        flag = _switch(value)
-        if flag is not None:
-            body[key] = flag
-    if not body and immutable_tags is None:
+    from dockyard.wire.acr import RepositoryWriteableProperties, WriteableProperties
+
+    changes = RepositoryWriteableProperties.model_construct(
+        delete_enabled=_switch(delete_enabled),
+        write_enabled=_switch(write_enabled),
+        read_enabled=_switch(read_enabled),
+        list_enabled=_switch(list_enabled),
+        tag_immutability=immutable_tags,
+    )
+    locks = WriteableProperties.model_construct(
+        **changes.model_dump(include=set(WriteableProperties.model_fields))
+    )
+    if not body(changes):
         raise CliError(
             "nothing to change",
             "give --delete-enabled, --write-enabled, --read-enabled or --list-enabled",
         )
-    with login.connect() as api:
-        chosen = one_target(api.registry, target, repository, image)
-        if immutable_tags is not None:
-            if isinstance(chosen, ImageReference):
-                raise CliError(
-                    "--immutable-tags applies to a repository (REPOSITORY or --repository), "
-                    "not to an image"
-                )
-            body["tagImmutability"] = immutable_tags
-        answer = acr_call(api, "PATCH", _target_path(chosen), body)
-    print_answer(answer, output, show_target)
+    with acr_api(login) as acr:
+        chosen = one_target(acr.registry, target, repository, image)
+        answer: Target
+        if isinstance(chosen, str):
+            answer = acr.update_repository(chosen, changes)
+        elif immutable_tags is not None:
+            raise CliError(
+                "--immutable-tags applies to a repository (REPOSITORY or --repository), "
+                "not to an image"
+            )
+        elif chosen.digest is not None:
+            answer = acr.update_manifest(chosen.repository, chosen.digest, locks)
+        else:
+            answer = acr.update_tag(chosen.repository, str(chosen.tag), locks)
+    print_shaped(answer, output, show_target)
