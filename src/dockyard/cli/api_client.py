@@ -8,6 +8,7 @@ CPU to import, which a command that never calls the API (`--help`, `login`) shou
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     )
     from dockyard.wire.network_rules import NetworkRuleSetModel
     from dockyard.wire.registry import RegistryView
+    from dockyard.wire.runs import RunModel, SourceModel
+    from dockyard.wire.tasks import CredentialModel, TaskModel, TimerModel, WebhookSecretModel
     from dockyard.wire.usage import Usage
     from dockyard.wire.webhooks import Delivery, Webhook, WebhookWithSecret
 
@@ -49,6 +52,14 @@ class Listing(list[M], Generic[M]):
 def _segment(name: str) -> str:
     """A name as one path segment."""
     return quote(name, safe="")
+
+
+def _task_path(name: str, *rest: str) -> str:
+    return "/".join(["/tasks", *(_segment(part) for part in (name, *rest))])
+
+
+def _run_path(run_id: str, *rest: str) -> str:
+    return "/".join(["/runs", *(_segment(part) for part in (run_id, *rest))])
 
 
 def body(model: BaseModel) -> dict[str, Any]:
@@ -374,3 +385,252 @@ class DockyardApi:
 
         answer = self.http.get("/usage", {"repository": repository} if repository else None)
         return self._read(Usage, answer)
+
+    # --- saved tasks -------------------------------------------------------------------------
+
+    def list_tasks(self) -> Listing[TaskModel]:
+        from dockyard.wire.tasks import TaskModel
+
+        return self._many(TaskModel, "/tasks")
+
+    def get_task(self, name: str) -> TaskModel:
+        from dockyard.wire.tasks import TaskModel
+
+        return self._one(TaskModel, "GET", _task_path(name))
+
+    def create_task(
+        self,
+        name: str,
+        *,
+        context: str | None = None,
+        file: str | None = None,
+        cmd: str | None = None,
+        images: list[str] | None = None,
+        values: dict[str, str] | None = None,
+        secret_values: dict[str, str] | None = None,
+        timeout: int | None = None,
+        platform: str | None = None,
+        status: str | None = None,
+        commit_trigger_enabled: bool | None = None,
+        base_image_trigger_enabled: bool | None = None,
+        base_image_trigger_type: str | None = None,
+        git_access_token: str | None = None,
+        webhook_secret: str | None = None,
+        schedule: str | None = None,
+    ) -> TaskModel:
+        """Save a task; `schedule` gives it a first timer (t1). What is not given is the
+        server's default."""
+        from dockyard.wire.tasks import TaskCreate, TaskModel, TimerCreate
+
+        timers = [] if schedule is None else [TimerCreate.model_construct(schedule=schedule)]
+        request = TaskCreate.model_construct(
+            name=name,
+            context=context,
+            file=file,
+            cmd=cmd,
+            images=images,
+            values=values,
+            secret_values=secret_values,
+            timeout=timeout,
+            platform=platform,
+            status=status,
+            commit_trigger_enabled=commit_trigger_enabled,
+            base_image_trigger_enabled=base_image_trigger_enabled,
+            base_image_trigger_type=base_image_trigger_type,
+            git_access_token=git_access_token,
+            webhook_secret=webhook_secret,
+            timers=timers,
+        )
+        return self._one(TaskModel, "POST", "/tasks", request)
+
+    def update_task(
+        self,
+        name: str,
+        *,
+        context: str | None = None,
+        file: str | None = None,
+        cmd: str | None = None,
+        images: list[str] | None = None,
+        values: dict[str, str] | None = None,
+        secret_values: dict[str, str] | None = None,
+        timeout: int | None = None,
+        platform: str | None = None,
+        status: str | None = None,
+        commit_trigger_enabled: bool | None = None,
+        base_image_trigger_enabled: bool | None = None,
+        base_image_trigger_type: str | None = None,
+        git_access_token: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> TaskModel:
+        """Change what is given; `values` and `secret_values` are merged into the task's."""
+        from dockyard.wire.tasks import TaskModel, TaskUpdate
+
+        request = TaskUpdate.model_construct(
+            context=context,
+            file=file,
+            cmd=cmd,
+            images=images,
+            values=values,
+            secret_values=secret_values,
+            timeout=timeout,
+            platform=platform,
+            status=status,
+            commit_trigger_enabled=commit_trigger_enabled,
+            base_image_trigger_enabled=base_image_trigger_enabled,
+            base_image_trigger_type=base_image_trigger_type,
+            git_access_token=git_access_token,
+            webhook_secret=webhook_secret,
+        )
+        return self._one(TaskModel, "PATCH", _task_path(name), request)
+
+    def delete_task(self, name: str) -> None:
+        self.http.call("DELETE", _task_path(name))
+
+    def run_task(
+        self,
+        name: str,
+        *,
+        values: dict[str, str] | None = None,
+        secret_values: dict[str, str] | None = None,
+        source: str | None = None,
+        timeout: int | None = None,
+    ) -> RunModel:
+        """Queue a manual run of the task, with these values over its own."""
+        from dockyard.wire.runs import RunModel
+        from dockyard.wire.tasks import TaskRunCreate
+
+        request = TaskRunCreate.model_construct(
+            values=values, secret_values=secret_values, source=source, timeout=timeout
+        )
+        return self._one(RunModel, "POST", _task_path(name, "runs"), request)
+
+    def list_task_runs(self, name: str, top: int) -> Listing[RunModel]:
+        from dockyard.wire.runs import RunModel
+
+        return self._many(RunModel, _task_path(name, "runs"), {"top": top})
+
+    def get_task_webhook_secret(self, name: str) -> WebhookSecretModel:
+        from dockyard.wire.tasks import WebhookSecretModel
+
+        return self._one(WebhookSecretModel, "GET", _task_path(name, "webhook-secret"))
+
+    def renew_task_webhook_secret(self, name: str) -> WebhookSecretModel:
+        from dockyard.wire.tasks import WebhookSecretModel
+
+        return self._one(WebhookSecretModel, "POST", _task_path(name, "webhook-secret"))
+
+    # --- a saved task's timers and credentials -----------------------------------------------
+
+    def list_timers(self, task: str) -> Listing[TimerModel]:
+        from dockyard.wire.tasks import TimerModel
+
+        return self._many(TimerModel, _task_path(task, "timers"))
+
+    def add_timer(self, task: str, timer: str, schedule: str, enabled: bool) -> TimerModel:
+        from dockyard.wire.tasks import TimerCreate, TimerModel
+
+        request = TimerCreate.model_construct(name=timer, schedule=schedule, enabled=enabled)
+        return self._one(TimerModel, "POST", _task_path(task, "timers"), request)
+
+    def update_timer(
+        self, task: str, timer: str, schedule: str | None, enabled: bool | None
+    ) -> TimerModel:
+        from dockyard.wire.tasks import TimerModel, TimerUpdate
+
+        request = TimerUpdate.model_construct(schedule=schedule, enabled=enabled)
+        return self._one(TimerModel, "PATCH", _task_path(task, "timers", timer), request)
+
+    def remove_timer(self, task: str, timer: str) -> None:
+        self.http.call("DELETE", _task_path(task, "timers", timer))
+
+    def list_credentials(self, task: str) -> Listing[CredentialModel]:
+        from dockyard.wire.tasks import CredentialModel
+
+        return self._many(CredentialModel, _task_path(task, "credentials"))
+
+    def add_credential(
+        self, task: str, login_server: str, username: str, password: str
+    ) -> CredentialModel:
+        from dockyard.wire.tasks import CredentialCreate, CredentialModel
+
+        request = CredentialCreate.model_construct(
+            login_server=login_server, username=username, password=password
+        )
+        return self._one(CredentialModel, "POST", _task_path(task, "credentials"), request)
+
+    def remove_credential(self, task: str, login_server: str) -> None:
+        self.http.call("DELETE", _task_path(task, "credentials", login_server))
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        kind: str,
+        *,
+        source: str | None = None,
+        context_url: str | None = None,
+        dockerfile: str | None = None,
+        images: list[str] | None = None,
+        build_args: dict[str, str] | None = None,
+        target: str | None = None,
+        platform: str | None = None,
+        push: bool | None = None,
+        cmd: str | None = None,
+        task_file: str | None = None,
+        values: dict[str, str] | None = None,
+        secret_values: dict[str, str] | None = None,
+        timeout: int | None = None,
+    ) -> RunModel:
+        """Queue a quick build, command or task-file run; what is not given is the server's
+        default."""
+        from dockyard.wire.runs import RunCreate, RunModel
+
+        request = RunCreate.model_construct(
+            kind=kind,
+            source=source,
+            context_url=context_url,
+            dockerfile=dockerfile,
+            images=images,
+            build_args=build_args,
+            target=target,
+            platform=platform,
+            push=push,
+            cmd=cmd,
+            task_file=task_file,
+            values=values,
+            secret_values=secret_values,
+            timeout=timeout,
+        )
+        return self._one(RunModel, "POST", "/runs", request)
+
+    def list_runs(self, top: int, status: str | None = None) -> Listing[RunModel]:
+        from dockyard.wire.runs import RunModel
+
+        query: dict[str, Any] = {"top": top}
+        if status is not None:
+            query["status"] = status
+        return self._many(RunModel, "/runs", query)
+
+    def get_run(self, run_id: str) -> RunModel:
+        from dockyard.wire.runs import RunModel
+
+        return self._one(RunModel, "GET", _run_path(run_id))
+
+    def cancel_run(self, run_id: str) -> RunModel:
+        from dockyard.wire.runs import RunModel
+
+        return self._one(RunModel, "POST", _run_path(run_id, "cancel"))
+
+    def upload_source(self, chunks: Iterable[bytes], size: int) -> SourceModel:
+        """Stream a build context (a tar, plain or gzip) of `size` bytes; where it is kept."""
+        from dockyard.wire.runs import SourceModel
+
+        return self._read(SourceModel, self.http.upload("/runs/sources", chunks, size))
+
+    def run_log(self, run_id: str, offset: int = 0, follow: bool = False) -> Iterator[bytes]:
+        """The run's log from byte `offset` as it arrives (plain text, not JSON); with
+        `follow`, until the run ends. A broken connection raises `ConnectionLost`."""
+        query: dict[str, Any] = {"offset": offset}
+        if follow:
+            query["follow"] = "true"
+        return self.http.stream_bytes(_run_path(run_id, "logs"), query)

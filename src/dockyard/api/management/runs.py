@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from anyio import CancelScope, to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from dockyard.access.rights import PUSH
@@ -25,18 +24,20 @@ from dockyard.api.management.deps import (
 from dockyard.api.streaming import content_length
 from dockyard.errors import Invalid, TooLarge
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
-from dockyard.tasks.model import (
-    DEFAULT_TIMEOUT_SECONDS,
-    MAX_TIMEOUT_SECONDS,
-    STATUSES,
-    Run,
-    RunKind,
-    RunRequest,
-    RunStatus,
-    Trigger,
-)
+from dockyard.tasks.model import STATUSES, Run, RunRequest, RunStatus
 from dockyard.tasks.policy import image_repository
 from dockyard.tasks.service import TaskService
+
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire import runs as wire
+from dockyard.wire.runs import (
+    BaseImageModel,
+    OutputImageModel,
+    RunCreate,
+    RunModel,
+    SourceModel,
+    StepModel,
+)
 
 router = APIRouter(tags=["runs"])
 TEXT = "text/plain; charset=utf-8"
@@ -44,121 +45,6 @@ UPLOAD_BATCH = 1024 * 1024
 DRAIN_BYTES = 8 * 1024 * 1024
 FOLLOW_POLL_SECONDS = 0.25
 _NO_BUFFERING = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RunCreate(_Model):
-    kind: Literal["build", "cmd", "task"] = Field(
-        default="build", description="build, cmd, or task: a multi-step task file"
-    )
-    source: str | None = Field(
-        default=None,
-        pattern=r"^sha256:[0-9a-f]{64}$",
-        description="An uploaded build context (POST /runs/sources)",
-    )
-    context_url: str | None = Field(
-        default=None,
-        description="A tarball URL, or a git URL with an optional #branch:subfolder",
-    )
-    dockerfile: str = Field(default="Dockerfile", description="Its path inside the context")
-    images: list[str] = Field(
-        default_factory=list,
-        description=f"repository[:tag] of this registry; {RUN_ID_TEMPLATE} becomes the run id",
-        examples=[["hello:{{.Run.ID}}", "hello:latest"]],
-    )
-    build_args: dict[str, str] = Field(default_factory=dict)
-    target: str | None = Field(default=None, description="The build stage to build")
-    platform: str | None = Field(
-        default=None, pattern=r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", examples=["linux/amd64"]
-    )
-    push: bool = True
-    cmd: str | None = Field(default=None, description="kind=cmd: '<image> <args...>'")
-    task_file: str | None = Field(
-        default=None, description="kind=task: the task file's path in the context"
-    )
-    values: dict[str, str] = Field(
-        default_factory=dict, description="kind=task: {{.Values.x}} of the task file"
-    )
-    secret_values: dict[str, str] = Field(
-        default_factory=dict, description="kind=task: {{.Secrets.x}}; never answered"
-    )
-    timeout: int = Field(default=DEFAULT_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
-    engine: str | None = Field(
-        default=None, description="buildah or docker; the server's default when empty"
-    )
-
-
-class OutputImageModel(_Model):
-    repository: str
-    tag: str
-    digest: str
-
-
-class BaseImageModel(_Model):
-    stage: int
-    name: str | None = Field(description="The stage's name (AS ...)")
-    image: str = Field(description="As the Dockerfile names it, ARGs resolved; scratch")
-    runtime: bool = Field(description="The stage the image is built from")
-    digest: str | None = Field(
-        default=None, description="What the reference named when the run began, when known"
-    )
-
-
-class StepModel(_Model):
-    id: str
-    kind: str = Field(description="build, push or cmd")
-    status: str = Field(
-        description="Queued, Running, Succeeded, Failed, Skipped (a step it waits for "
-        "failed) or Canceled"
-    )
-    started_at: datetime | None
-    finished_at: datetime | None
-    exit_code: int | None
-    error: str | None
-    detached: bool
-    images: list[str] = Field(description="Built or pushed by the step")
-
-
-class RunModel(_Model):
-    run_id: str
-    kind: RunKind
-    status: RunStatus = Field(
-        description="Queued, Started, Running, Succeeded, Failed, Canceled, Error or Timeout"
-    )
-    trigger: Trigger
-    trigger_detail: str | None = Field(
-        default=None, description="The timer's name, the commit, or the base image"
-    )
-    trigger_chain: list[str] = Field(
-        default_factory=list,
-        description="The saved tasks whose base-image-triggered runs led to this one",
-    )
-    task_name: str | None = Field(default=None, description="The saved task it is a run of")
-    commit: str | None = Field(default=None, description="The commit built ({{.Run.Commit}})")
-    branch: str | None = Field(default=None, description="The git branch ({{.Run.Branch}})")
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_seconds: float | None
-    images: list[str]
-    output_images: list[OutputImageModel]
-    base_images: list[BaseImageModel]
-    platform: str | None
-    engine: str
-    worker: str | None
-    timeout: int
-    error: str | None
-    steps: list[StepModel] = Field(
-        default_factory=list, description="The steps of a multi-step run, as they went"
-    )
-
-
-class SourceModel(_Model):
-    source: str = Field(description="sha256:<hex> of the archive, for POST /runs")
-    size: int
 
 
 def _tasks(context: ServicesDep) -> TaskService:
@@ -177,9 +63,9 @@ def _time(value: float | None) -> datetime | None:
 def run_model(run: Run) -> RunModel:
     return RunModel(
         run_id=run.run_id,
-        kind=run.kind,
-        status=run.status,
-        trigger=run.trigger,
+        kind=wire.RunKind(run.kind.value),
+        status=wire.RunStatus(run.status.value),
+        trigger=wire.Trigger(run.trigger.value),
         trigger_detail=run.trigger_detail,
         trigger_chain=list(run.request.trigger_chain),
         task_name=run.task_name,

@@ -7,11 +7,9 @@ shown, and can be replaced, by those who may change tasks."""
 from __future__ import annotations
 
 import functools
-from typing import Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.api.management.deps import Access, Writer
 from dockyard.api.management.tasks import Saved
@@ -20,28 +18,12 @@ from dockyard.tasks.push_hooks import is_ping, is_push, parse_push, verify
 from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.task_model import SavedTask
 
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire.tasks import HookAnswer, WebhookSecretModel
+
 router = APIRouter(tags=["tasks"])
 MAX_DELIVERY_BYTES = 1024 * 1024
 HOOK_ROUTE = "git_push_hook"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class HookAnswer(_Model):
-    status: Literal["queued", "ignored"]
-    reason: str | None = Field(default=None, description="Why no run was queued")
-    run_id: str | None = None
-    commit: str | None = None
-    branch: str | None = None
-
-
-class WebhookSecretModel(_Model):
-    url: str = Field(description="Where the git host sends push events")
-    secret: str = Field(
-        description="GitHub: the webhook's secret (HMAC-SHA256 signature); GitLab: its token"
-    )
 
 
 async def _body(request: Request) -> bytes:

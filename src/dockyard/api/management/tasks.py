@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from dockyard.access.principals import Principal
 from dockyard.access.rights import PUSH
@@ -20,14 +19,13 @@ from dockyard.api.management.deps import (
     RepositoryRightsDep,
     Writer,
 )
-from dockyard.api.management.runs import RunModel, Tasks, run_model
+from dockyard.api.management.runs import Tasks, run_model
 from dockyard.errors import Invalid
 from dockyard.spec.run_ids import RUN_ID_PREFIX
-from dockyard.tasks.model import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
+from dockyard.tasks.model import DEFAULT_TIMEOUT_SECONDS
 from dockyard.tasks.policy import image_repository
 from dockyard.tasks.saved import SavedTasks
 from dockyard.tasks.task_model import (
-    NO_CONTEXT,
     BaseImageTriggerType,
     Credential,
     RunOverrides,
@@ -38,8 +36,22 @@ from dockyard.tasks.task_model import (
 )
 from dockyard.tasks.task_spec import render
 
+# The bodies live in dockyard.wire (shared with the CLI).
+from dockyard.wire import tasks as wire
+from dockyard.wire.runs import RunModel
+from dockyard.wire.tasks import (
+    CredentialCreate,
+    CredentialModel,
+    TaskCreate,
+    TaskModel,
+    TaskRunCreate,
+    TaskUpdate,
+    TimerCreate,
+    TimerModel,
+    TimerUpdate,
+)
+
 router = APIRouter(tags=["tasks"])
-DEFAULT_TIMER = "t1"
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such task (or timer, or credential)"}
 }
@@ -55,128 +67,6 @@ REQUIRED_FIELDS = (
     "base_image_trigger_enabled",
     "base_image_trigger_type",
 )
-PLATFORM = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TimerCreate(_Model):
-    name: str = Field(default=DEFAULT_TIMER, description="1-50 letters, digits, '-' or '_'")
-    schedule: str = Field(description="5-field cron, UTC", examples=["0 3 * * *"])
-    enabled: bool = True
-
-
-class TimerUpdate(_Model):
-    schedule: str | None = None
-    enabled: bool | None = None
-
-
-class TimerModel(_Model):
-    name: str
-    schedule: str
-    enabled: bool
-    last_fired_at: datetime | None
-    last_run_id: str | None
-    next_firing_times: list[datetime] = Field(description="The next slots, UTC")
-
-
-class CredentialCreate(_Model):
-    login_server: str = Field(examples=["registry.example.com"])
-    username: str
-    password: str = Field(description="Stored; never answered")
-
-
-class CredentialModel(_Model):
-    login_server: str
-    username: str
-    created_at: datetime
-
-
-class _TaskFields(_Model):
-    file: str | None = Field(default=None, description="A Dockerfile in the context")
-    cmd: str | None = Field(default=None, description="'<image> <args...>' to run")
-    images: list[str] | None = Field(
-        default=None, description="repository[:tag]; {{.Run.ID}} and {{.Values.x}} resolved"
-    )
-    timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
-    platform: str | None = Field(default=None, pattern=PLATFORM)
-    engine: str | None = None
-    status: TaskStatus | None = None
-    commit_trigger_enabled: bool | None = None
-    base_image_trigger_enabled: bool | None = None
-    base_image_trigger_type: BaseImageTriggerType | None = None
-    git_access_token: str | None = Field(
-        default=None, description="For a private git context; stored, never answered"
-    )
-    webhook_secret: str | None = Field(
-        default=None,
-        min_length=16,
-        max_length=256,
-        description="Of the push webhook (made when the commit trigger is switched on); "
-        "shown only by GET /tasks/{name}/webhook-secret",
-    )
-
-
-class TaskCreate(_TaskFields):
-    name: str = Field(description="5-50 letters, digits or '-'")
-    context: str = Field(
-        default=NO_CONTEXT, description="A git URL (#branch:folder), a tarball URL, or / for none"
-    )
-    values: dict[str, str] = Field(default_factory=dict)
-    secret_values: dict[str, str] = Field(
-        default_factory=dict, description="Stored; only their names are answered"
-    )
-    timers: list[TimerCreate] = Field(default_factory=list)
-
-
-class TaskUpdate(_TaskFields):
-    context: str | None = None
-    values: dict[str, str | None] | None = Field(default=None, description="Merged; null removes")
-    secret_values: dict[str, str | None] | None = Field(
-        default=None, description="Merged; null removes"
-    )
-
-
-class TaskModel(_Model):
-    name: str
-    status: TaskStatus
-    context: str
-    file: str | None
-    cmd: str | None
-    images: list[str]
-    values: dict[str, str]
-    secret_value_names: list[str]
-    timeout: int
-    platform: str | None
-    engine: str | None
-    commit_trigger_enabled: bool
-    base_image_trigger_enabled: bool
-    base_image_trigger_type: BaseImageTriggerType
-    git_access_token_set: bool
-    webhook_secret_set: bool
-    last_commit: str | None = Field(description="The branch head the commit trigger saw last")
-    last_trigger_error: str | None = Field(
-        description="Why the last trigger (timer, commit, base image) could not start a run; "
-        "cleared when a trigger starts one"
-    )
-    last_trigger_error_at: datetime | None
-    owner: str
-    created_at: datetime
-    updated_at: datetime
-    timers: list[TimerModel]
-
-
-class TaskRunCreate(_Model):
-    values: dict[str, str] = Field(default_factory=dict, description="Override the task's")
-    secret_values: dict[str, str] = Field(default_factory=dict)
-    source: str | None = Field(
-        default=None,
-        pattern=r"^sha256:[0-9a-f]{64}$",
-        description="An uploaded context (POST /runs/sources) in place of the task's",
-    )
-    timeout: int | None = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
 
 
 def _saved(tasks: Tasks) -> SavedTasks:
@@ -205,7 +95,7 @@ def task_model(task: SavedTask, timers: list[Timer]) -> TaskModel:
     spec = task.spec
     return TaskModel(
         name=task.name,
-        status=spec.status,
+        status=wire.TaskStatus(spec.status.value),
         context=spec.context,
         file=spec.file,
         cmd=spec.cmd,
@@ -217,7 +107,7 @@ def task_model(task: SavedTask, timers: list[Timer]) -> TaskModel:
         engine=spec.engine,
         commit_trigger_enabled=spec.commit_trigger_enabled,
         base_image_trigger_enabled=spec.base_image_trigger_enabled,
-        base_image_trigger_type=spec.base_image_trigger_type,
+        base_image_trigger_type=wire.BaseImageTriggerType(spec.base_image_trigger_type.value),
         git_access_token_set=bool(spec.git_access_token),
         webhook_secret_set=bool(spec.webhook_secret),
         last_commit=task.last_commit,
@@ -238,6 +128,15 @@ def credential_model(credential: Credential) -> CredentialModel:
         username=credential.username,
         created_at=_time(credential.created_at),
     )
+
+
+def _wing_members(fields: dict[str, Any]) -> dict[str, Any]:
+    """A body's fields with the wire's enumerations as the tasks wing's members."""
+    if fields.get("status") is not None:
+        fields["status"] = TaskStatus(fields["status"])
+    if fields.get("base_image_trigger_type") is not None:
+        fields["base_image_trigger_type"] = BaseImageTriggerType(fields["base_image_trigger_type"])
+    return fields
 
 
 def _require_push(rights: RepositoryRights, principal: Principal, spec: TaskSpec) -> None:
@@ -263,7 +162,7 @@ def create_task(
     rights: RepositoryRightsDep,
 ) -> TaskModel:
     """Save a task: a Dockerfile build (`file`, with a context URL) or a command (`cmd`)."""
-    fields = body.model_dump(exclude={"name", "timers"}, exclude_none=True)
+    fields = _wing_members(body.model_dump(exclude={"name", "timers"}, exclude_none=True))
     fields.setdefault("timeout", DEFAULT_TIMEOUT_SECONDS)
     spec = TaskSpec(**fields)
     _require_push(rights, principal, spec)
@@ -301,7 +200,7 @@ def update_task(
     rights: RepositoryRightsDep,
 ) -> TaskModel:
     """Change some of a task's fields; `values` and `secret_values` are merged."""
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    changes = _wing_members(body.model_dump(exclude_unset=True))
     for key in REQUIRED_FIELDS:  # null leaves these as they are
         if key in changes and changes[key] is None:
             del changes[key]

@@ -9,17 +9,18 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.client import CliError
 from dockyard.cli.conventions import without_registry_host
 from dockyard.cli.output import note
 from dockyard.cli.remote import Login, remote
 from dockyard.cli.tasks.follow import follow_to_end
 from dockyard.cli.tasks.sources import (
+    RunSource,
     dockerfile_in_context,
     is_remote,
     resolve_source,
@@ -33,6 +34,10 @@ from dockyard.cli.tasks.taskfile import (
 )
 from dockyard.spec.names import is_valid_name, is_valid_tag
 from dockyard.spec.run_ids import RUN_ID_PREFIX, RUN_ID_TEMPLATE
+
+if TYPE_CHECKING:
+    from dockyard.cli.api_client import DockyardApi
+    from dockyard.wire.runs import RunModel
 
 DEFAULT_TIMEOUT = 3600
 MIN_TIMEOUT = 300
@@ -108,16 +113,14 @@ def _build_args(pairs: list[str]) -> dict[str, str]:
     return found
 
 
-def schedule(api: ManagementClient, body: dict[str, Any], no_logs: bool) -> None:
-    """POST the run; then follow it to its end (exit status by its outcome), or with
-    `no_logs` print its ID and return."""
-    run = api.post("/runs", {key: value for key, value in body.items() if value is not None})
-    run_id = str(run["run_id"])
+def follow_queued(api: DockyardApi, run: RunModel, no_logs: bool) -> None:
+    """Follow a queued run to its end (exit status by its outcome), or with `no_logs` print
+    its ID and return."""
     if no_logs:
-        typer.echo(run_id)
+        typer.echo(run.run_id)
         return
-    note(f"Queued {escape(str(run['kind']))} run {escape(run_id)}")
-    code = follow_to_end(api, run_id)
+    note(f"Queued {escape(run.kind)} run {escape(run.run_id)}")
+    code = follow_to_end(api, run.run_id)
     if code:
         raise typer.Exit(code)
 
@@ -157,21 +160,22 @@ def build(
     Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
     local = Path(context).is_dir() and not is_remote(context)
     dockerfile = dockerfile_in_context(Path(context), file) if local else file
-    with login.connect() as api:
+    with login.api() as api:
         names = _image_names(images or [], api.registry)
-        body: dict[str, Any] = {
-            "kind": "build",
-            **resolve_source(api, context, dockerfile).fields(),
-            "dockerfile": dockerfile,
-            "images": names,
-            "build_args": _build_args(build_args or []),
-            "target": target,
-            "platform": platform,
-            "push": not no_push,
-            "cmd": None,
-            "timeout": timeout,
-        }
-        schedule(api, body, no_logs)
+        source = resolve_source(api, context, dockerfile)
+        queued = api.create_run(
+            "build",
+            source=source.source,
+            context_url=source.context_url,
+            dockerfile=dockerfile,
+            images=names,
+            build_args=_build_args(build_args or []),
+            target=target,
+            platform=platform,
+            push=not no_push,
+            timeout=timeout,
+        )
+        follow_queued(api, queued, no_logs)
 
 
 def _task_file_text(file: str, context: str | None) -> str:
@@ -240,38 +244,43 @@ def run(
         raise CliError("give either --cmd '<image> <args>' or -f task.yaml")
     if cmd is not None and not cmd.strip():
         raise CliError("--cmd is empty", "e.g. --cmd 'hello:v1 echo hi'")
-    with login.connect() as api:
+    with login.api() as api:
         if cmd is not None:
-            body: dict[str, Any] = {
-                "kind": "cmd",
-                **resolve_source(api, context, None).fields(),
-                "images": [],
-                "platform": platform,
-                "push": False,
-                "cmd": cmd.strip(),
-                "timeout": timeout,
-            }
+            source = resolve_source(api, context, None)
+            queued = api.create_run(
+                "cmd",
+                source=source.source,
+                context_url=source.context_url,
+                images=[],
+                platform=platform,
+                push=False,
+                cmd=cmd.strip(),
+                timeout=timeout,
+            )
         else:
-            body = {
-                "kind": "task",
-                **_task_source(api, str(file), context),
-                "values": merged_values(values, parse_pairs("--set", set_values)),
-                "secret_values": parse_pairs("--secret-set", secret_set),
-                "platform": platform,
-                "timeout": timeout,
-            }
-        schedule(api, body, no_logs)
+            source, task_file = _task_source(api, str(file), context)
+            queued = api.create_run(
+                "task",
+                source=source.source,
+                context_url=source.context_url,
+                task_file=task_file,
+                values=merged_values(values, parse_pairs("--set", set_values)),
+                secret_values=parse_pairs("--secret-set", secret_set),
+                platform=platform,
+                timeout=timeout,
+            )
+        follow_queued(api, queued, no_logs)
 
 
-def _task_source(api: ManagementClient, file: str, context: str | None) -> dict[str, Any]:
-    """Where the task file is: in the context sent (or named), or alone."""
+def _task_source(api: DockyardApi, file: str, context: str | None) -> tuple[RunSource, str]:
+    """Where the task file is, and its path there: in the context sent (or named), or alone."""
     if context is None or context == "/dev/null":
         text = _task_file_text(file, None)
         archive = io.BytesIO(single_file_context(text))
         source = upload_archive(api, archive, len(archive.getvalue()))
-        return {"source": source, "task_file": SINGLE_FILE_NAME}
+        return RunSource(source=source), SINGLE_FILE_NAME
     if not is_remote(context) and Path(context).is_dir():
         inside = (Path(context) / file).resolve()
         if not inside.is_relative_to(Path(context).resolve()) or not inside.is_file():
             raise CliError(f"no task file {file} in {context}", "give its path in the context")
-    return {**resolve_source(api, context, None).fields(), "task_file": file}
+    return resolve_source(api, context, None), file

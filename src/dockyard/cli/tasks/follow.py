@@ -1,11 +1,11 @@
 """Following a run: its log copied to stdout as the registry streams it, then its outcome.
 
-The log arrives from `GET /runs/{id}/logs?follow=true&offset=N`, which ends when the run
-does. A stream that breaks off early (a restarted server, a proxy's idle timeout) is opened
-again from the byte where it stopped, so nothing is printed twice or lost. Once the run is
-over, its status decides the exit status: 0 for Succeeded, 1 for anything else. The worker's
-last log line says how the run ended; the outcome is said again (on stderr) only when the log
-did not say it (a run canceled before it started has no log).
+The log arrives from `GET /runs/{id}/logs?follow=true&offset=N` (`DockyardApi.run_log`), which
+ends when the run does. A stream that breaks off early (a restarted server, a proxy's idle
+timeout) is opened again from the byte where it stopped, so nothing is printed twice or lost.
+Once the run is over, its status decides the exit status: 0 for Succeeded, 1 for anything
+else. The worker's last log line says how the run ended; the outcome is said again (on stderr)
+only when the log did not say it (a run canceled before it started has no log).
 
 Ctrl-C while following asks, on a terminal, whether to cancel the run; the answer defaults
 to no, which only stops following (the run goes on). Without a terminal to ask on, Ctrl-C
@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, BinaryIO
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import typer
 from rich.markup import escape
 
-from dockyard.cli.client import CliError, ConnectionLost, ManagementClient
+from dockyard.cli.client import CliError, ConnectionLost
 from dockyard.cli.output import note
 
-FINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled", "Error", "Timeout"})
-SUCCEEDED = "Succeeded"
+if TYPE_CHECKING:
+    from dockyard.cli.api_client import DockyardApi
+    from dockyard.wire.runs import RunModel
+
 INTERRUPTED_EXIT = 130
 # Reconnections in a row without a byte of log before giving up.
 MAX_RECONNECTS = 8
@@ -49,32 +52,33 @@ class TailingSink:
         self._sink.flush()
 
 
-def log_told_outcome(run: dict[str, Any], tail: bytes) -> bool:
-    """Whether the log's last line is the worker's word on how this run ended."""
+def log_told_outcome(run: RunModel | Mapping[str, Any], tail: bytes) -> bool:
+    """Whether the log's last line is the worker's word on how this run ended. `run` is the
+    run, or its JSON (what `-o json` shows)."""
+    from dockyard.wire.runs import RunModel, RunStatus
+
+    if isinstance(run, Mapping):
+        run = RunModel.model_construct(**run)
     lines = tail.decode("utf-8", "replace").strip().splitlines()
     if not lines:
         return False
-    run_id, status = run["run_id"], run["status"]
-    said = f"Run {run_id} succeeded" if status == SUCCEEDED else f"Run {run_id} ended {status}"
+    if run.status == RunStatus.SUCCEEDED:
+        said = f"Run {run.run_id} succeeded"
+    else:
+        said = f"Run {run.run_id} ended {run.status}"
     return lines[-1].startswith(said)
 
 
-def run_path(run_id: str) -> str:
-    return f"/runs/{run_id}"
-
-
-def copy_log(
-    api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink, offset: int = 0
-) -> int:
+def copy_log(api: DockyardApi, run_id: str, sink: BinaryIO | TailingSink, offset: int = 0) -> int:
     """Copy the log so far (from byte `offset`) to `sink`; the new offset."""
-    for chunk in api.stream_bytes(f"{run_path(run_id)}/logs", {"offset": offset}):
+    for chunk in api.run_log(run_id, offset):
         sink.write(chunk)
         offset += len(chunk)
     sink.flush()
     return offset
 
 
-def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink) -> dict[str, Any]:
+def follow_log(api: DockyardApi, run_id: str, sink: BinaryIO | TailingSink) -> RunModel:
     """Copy the run's log to `sink` as it is written until the run is over; the final run."""
     offset = 0
     fruitless = 0
@@ -82,9 +86,7 @@ def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink)
         received = offset
         lost: ConnectionLost | None = None
         try:
-            for chunk in api.stream_bytes(
-                f"{run_path(run_id)}/logs", {"follow": "true", "offset": offset}
-            ):
+            for chunk in api.run_log(run_id, offset, follow=True):
                 sink.write(chunk)
                 sink.flush()
                 offset += len(chunk)
@@ -96,8 +98,8 @@ def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink)
                 raise lost
             time.sleep(RECONNECT_PAUSE_SECONDS * min(fruitless, 5))
             continue
-        run: dict[str, Any] = api.get(run_path(run_id))
-        if run["status"] in FINAL_STATUSES:
+        run = api.get_run(run_id)
+        if run.finished:
             # Whatever was written between the stream's end and the status read.
             copy_log(api, run_id, sink, offset)
             return run
@@ -105,8 +107,8 @@ def follow_log(api: ManagementClient, run_id: str, sink: BinaryIO | TailingSink)
         time.sleep(RECONNECT_PAUSE_SECONDS * min(fruitless, 5))
 
 
-def duration(run: dict[str, Any]) -> str:
-    seconds = run.get("duration_seconds")
+def duration(seconds: float | None) -> str:
+    """A run's (or a step's) duration as people read it; nothing when it has none."""
     if seconds is None:
         return ""
     whole = round(float(seconds))
@@ -117,20 +119,23 @@ def duration(run: dict[str, Any]) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def report_outcome(run: dict[str, Any], log_tail: bytes = b"") -> int:
+def report_outcome(run: RunModel, log_tail: bytes = b"") -> int:
     """Say on stderr how the run ended (and why, when it failed) unless the log's last line,
     `log_tail`'s, said it already; the exit status for it."""
-    run_id, status = escape(run["run_id"]), run["status"]
+    from dockyard.wire.runs import RunStatus
+
+    succeeded = run.status == RunStatus.SUCCEEDED
     if log_told_outcome(run, log_tail):
-        return 0 if status == SUCCEEDED else 1
-    took = duration(run)
+        return 0 if succeeded else 1
+    run_id = escape(run.run_id)
+    took = duration(run.duration_seconds)
     after = f" after {took}" if took else ""
-    if status == SUCCEEDED:
+    if succeeded:
         note(f"Run {run_id}: [green]Succeeded[/green]{after}")
         return 0
-    note(f"Run {run_id}: [red]{escape(status)}[/red]{after}")
-    if run.get("error"):
-        note(f"[red]error:[/red] {escape(str(run['error']))}")
+    note(f"Run {run_id}: [red]{escape(run.status)}[/red]{after}")
+    if run.error:
+        note(f"[red]error:[/red] {escape(run.error)}")
     return 1
 
 
@@ -143,14 +148,14 @@ def _ask_to_cancel(run_id: str) -> bool:
         return False
 
 
-def _interrupted(api: ManagementClient, run_id: str) -> int:
+def _interrupted(api: DockyardApi, run_id: str) -> int:
     if _ask_to_cancel(run_id):
         try:
-            run = api.post(f"{run_path(run_id)}/cancel")
+            run = api.cancel_run(run_id)
         except CliError as exc:
             note(f"[red]error:[/red] {escape(exc.message)}")
             return 1
-        note(f"Run {escape(run_id)}: cancel requested ({escape(run['status'])})")
+        note(f"Run {escape(run_id)}: cancel requested ({escape(run.status)})")
     else:
         note(
             f"\nStopped following run {escape(run_id)}; it goes on. Follow it again with "
@@ -159,7 +164,7 @@ def _interrupted(api: ManagementClient, run_id: str) -> int:
     return INTERRUPTED_EXIT
 
 
-def follow_to_end(api: ManagementClient, run_id: str) -> int:
+def follow_to_end(api: DockyardApi, run_id: str) -> int:
     """Stream the run's log to stdout until it ends, report the outcome; the exit status."""
     sink = TailingSink(sys.stdout.buffer)
     try:

@@ -4,23 +4,21 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dockyard.cli.access.common import (
-    Column,
-    TableView,
-    print_answer,
-    print_table,
-    when,
-)
-from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.access.common import print_answer, print_table, when
+from dockyard.cli.client import CliError
 from dockyard.cli.conventions import one_of
 from dockyard.cli.remote import Login, Output, remote
-from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end, run_path
+from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end
+from dockyard.cli.tasks.views import Columns
+
+if TYPE_CHECKING:
+    from dockyard.cli.api_client import DockyardApi
+    from dockyard.wire.runs import RunModel, StepModel
 
 task_app = typer.Typer(
     help="Saved tasks (create, run, timers, credentials) and runs: list, show, logs, cancel.",
@@ -51,74 +49,65 @@ def _run_id(positional: str | None, option: str | None) -> str:
     return one_of("run", ("RUN_ID", positional), ("--run-id", option))
 
 
-RUNS_VIEW = TableView(
+RUNS_TABLE = Columns(
     "runs",
-    (
-        "run_id",
-        "kind",
-        "status",
-        "trigger",
-        Column("created_at", when),
-        Column("duration_seconds", lambda seconds: duration({"duration_seconds": seconds})),
-        Column("images", lambda images: ", ".join(images or [])),
-    ),
+    ("run_id", "kind", "status", "trigger", "created_at", "duration_seconds", "images"),
+    {"created_at": when, "duration_seconds": duration, "images": ", ".join},
 )
 
 
-def _show(run: dict[str, Any]) -> None:
+def _show(run: RunModel) -> None:
     rows: list[tuple[str, Any]] = [
-        ("run id", run["run_id"]),
-        ("kind", run["kind"]),
-        ("status", run["status"]),
-        ("trigger", " ".join(filter(None, (run["trigger"], run.get("trigger_detail"))))),
-        ("task", run.get("task_name") or ""),
-        ("trigger chain", " -> ".join(run.get("trigger_chain") or [])),
-        ("git", " ".join(filter(None, (run.get("branch"), run.get("commit"))))),
-        ("created", when(run["created_at"])),
-        ("started", when(run.get("started_at"))),
-        ("finished", when(run.get("finished_at"))),
-        ("duration", duration(run)),
-        ("platform", run.get("platform") or ""),
-        ("engine", run.get("engine") or ""),
-        ("worker", run.get("worker") or ""),
-        ("timeout", f"{run.get('timeout')} s"),
-        ("images", ", ".join(run.get("images") or [])),
+        ("run id", run.run_id),
+        ("kind", run.kind),
+        ("status", run.status),
+        ("trigger", " ".join(filter(None, (run.trigger, run.trigger_detail)))),
+        ("task", run.task_name or ""),
+        ("trigger chain", " -> ".join(run.trigger_chain)),
+        ("git", " ".join(filter(None, (run.branch, run.commit)))),
+        ("created", when(run.created_at)),
+        ("started", when(run.started_at)),
+        ("finished", when(run.finished_at)),
+        ("duration", duration(run.duration_seconds)),
+        ("platform", run.platform or ""),
+        ("engine", run.engine or ""),
+        ("worker", run.worker or ""),
+        ("timeout", f"{run.timeout} s"),
+        ("images", ", ".join(run.images)),
     ]
-    for image in run.get("output_images") or []:
-        rows.append(("pushed", f"{image['repository']}:{image.get('tag') or ''} {image['digest']}"))
-    for base in run.get("base_images") or []:
-        stage = base.get("name") or base.get("stage")
-        runtime = " (runtime)" if base.get("runtime") else ""
-        digest = f" {base['digest']}" if base.get("digest") else ""
-        rows.append(("base image", f"{base['image']}{digest} [stage {stage}]{runtime}"))
-    if run.get("error"):
-        rows.append(("error", run["error"]))
-    print_table(f"run {run['run_id']}", ("", "value"), rows)
-    if run.get("steps"):
+    for image in run.output_images:
+        rows.append(("pushed", f"{image.repository}:{image.tag or ''} {image.digest}"))
+    for base in run.base_images:
+        stage = base.name or base.stage
+        runtime = " (runtime)" if base.runtime else ""
+        digest = f" {base.digest}" if base.digest else ""
+        rows.append(("base image", f"{base.image}{digest} [stage {stage}]{runtime}"))
+    if run.error:
+        rows.append(("error", run.error))
+    print_table(f"run {run.run_id}", ("", "value"), rows)
+    if run.steps:
         print_table(
             "steps",
             ("step", "kind", "status", "duration", "detail"),
-            [_step_row(step) for step in run["steps"]],
+            [_step_row(step) for step in run.steps],
         )
 
 
-def _step_row(step: dict[str, Any]) -> tuple[str, str, str, str, str]:
+def _step_row(step: StepModel) -> tuple[str, str, str, str, str]:
     took = ""
-    if step.get("started_at") and step.get("finished_at"):
-        started = datetime.fromisoformat(str(step["started_at"]).replace("Z", "+00:00"))
-        finished = datetime.fromisoformat(str(step["finished_at"]).replace("Z", "+00:00"))
-        took = duration({"duration_seconds": (finished - started).total_seconds()})
-    detail = step.get("error") or ", ".join(step.get("images") or [])
-    if step.get("detached"):
+    if step.started_at and step.finished_at:
+        took = duration((step.finished_at - step.started_at).total_seconds())
+    detail = step.error or ", ".join(step.images)
+    if step.detached:
         detail = "detached" + (f"; {detail}" if detail else "")
-    return (step["id"], step["kind"], step["status"], took, detail)
+    return (step.id, step.kind, step.status, took, detail)
 
 
-def _newest_run_id(api: ManagementClient) -> str:
-    runs = api.get("/runs", {"top": 1})
+def _newest_run_id(api: DockyardApi) -> str:
+    runs = api.list_runs(top=1)
     if not runs:
         raise CliError("there are no runs yet")
-    return str(runs[0]["run_id"])
+    return runs[0].run_id
 
 
 @task_app.command("list-runs")
@@ -133,12 +122,9 @@ def list_runs(
     output: Output,
 ) -> None:
     """List runs, newest first."""
-    params: dict[str, Any] = {"top": top}
-    if status is not None:
-        params["status"] = status.value
-    with login.connect() as api:
-        runs = api.get("/runs", params)
-    print_answer(runs, output, RUNS_VIEW.print)
+    with login.api() as api:
+        runs = api.list_runs(top, None if status is None else status.value)
+    print_answer(runs, output, RUNS_TABLE.print)
 
 
 @task_app.command("show-run")
@@ -152,8 +138,8 @@ def show_run(
 ) -> None:
     """Show a run: status, times, images pushed with their digests, base images, error."""
     chosen = _run_id(positional, run_id)
-    with login.connect() as api:
-        run = api.get(run_path(chosen))
+    with login.api() as api:
+        run = api.get_run(chosen)
     print_answer(run, output, _show)
 
 
@@ -181,7 +167,7 @@ def logs(
 ) -> None:
     """Print a run's log (the newest run's without --run-id)."""
     given = None if positional is None and run_id is None else _run_id(positional, run_id)
-    with login.connect() as api:
+    with login.api() as api:
         chosen = given or _newest_run_id(api)
         if follow:
             code = follow_to_end(api, chosen)
@@ -202,6 +188,6 @@ def cancel_run(
 ) -> None:
     """Cancel a queued or running run (its build process tree is stopped)."""
     chosen = _run_id(positional, run_id)
-    with login.connect() as api:
-        run = api.post(f"{run_path(chosen)}/cancel")
-    print_answer(run, output, lambda found: typer.echo(f"run {found['run_id']}: {found['status']}"))
+    with login.api() as api:
+        run = api.cancel_run(chosen)
+    print_answer(run, output, lambda found: typer.echo(f"run {found.run_id}: {found.status}"))

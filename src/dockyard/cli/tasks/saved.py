@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 
 from dockyard.cli.access.common import (
-    Column,
-    TableView,
     YesOption,
-    delete,
+    confirm,
     print_answer,
     print_secret,
     print_table,
@@ -23,6 +22,11 @@ from dockyard.cli.client import API_PREFIX
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.cli.tasks.follow import follow_to_end
 from dockyard.cli.tasks.taskfile import merged_values, parse_pairs
+from dockyard.cli.tasks.views import Columns
+
+if TYPE_CHECKING:
+    from dockyard.wire.runs import RunModel
+    from dockyard.wire.tasks import TaskModel, TimerModel, WebhookSecretModel
 
 timer_app = typer.Typer(help="Cron timers of a saved task (5 fields, UTC).", no_args_is_help=True)
 credential_app = typer.Typer(
@@ -93,102 +97,85 @@ Schedule = Annotated[
 ]
 
 
-def _path(name: str, *rest: str) -> str:
-    return "/".join([f"/tasks/{quote(name, safe='')}", *(quote(p, safe="") for p in rest)])
-
-
-def _fields(**given: Any) -> dict[str, Any]:
-    return {key: value for key, value in given.items() if value is not None}
-
-
-def _timers_text(task: dict[str, Any]) -> str:
-    return ", ".join(f"{t['name']}: {t['schedule']}" for t in task.get("timers") or [])
-
-
 def _hook_url(registry: str, name: str) -> str:
-    return f"{registry}{API_PREFIX}{_path(name, 'hooks', 'git')}"
+    return f"{registry}{API_PREFIX}/tasks/{quote(name, safe='')}/hooks/git"
 
 
-def _show(task: dict[str, Any], registry: str | None = None) -> None:
+def _timers_text(timers: list[TimerModel]) -> str:
+    return ", ".join(f"{timer.name}: {timer.schedule}" for timer in timers)
+
+
+def _show(task: TaskModel, registry: str | None = None) -> None:
     rows: list[tuple[str, Any]] = [
-        ("name", task["name"]),
-        ("status", task["status"]),
-        ("context", task["context"]),
-        ("file" if task.get("file") else "cmd", task.get("file") or task.get("cmd")),
-        ("images", ", ".join(task.get("images") or [])),
-        ("values", ", ".join(f"{k}={v}" for k, v in sorted(task["values"].items()))),
-        ("secret values", ", ".join(task.get("secret_value_names") or [])),
-        ("timeout", f"{task['timeout']} s"),
-        ("platform", task.get("platform") or ""),
-        ("engine", task.get("engine") or ""),
-        ("commit trigger", "enabled" if task["commit_trigger_enabled"] else "disabled"),
+        ("name", task.name),
+        ("status", task.status),
+        ("context", task.context),
+        ("file" if task.file else "cmd", task.file or task.cmd),
+        ("images", ", ".join(task.images)),
+        ("values", ", ".join(f"{k}={v}" for k, v in sorted(task.values.items()))),
+        ("secret values", ", ".join(task.secret_value_names)),
+        ("timeout", f"{task.timeout} s"),
+        ("platform", task.platform or ""),
+        ("engine", task.engine or ""),
+        ("commit trigger", "enabled" if task.commit_trigger_enabled else "disabled"),
         (
             "base image trigger",
-            f"enabled ({task['base_image_trigger_type']})"
-            if task["base_image_trigger_enabled"]
+            f"enabled ({task.base_image_trigger_type})"
+            if task.base_image_trigger_enabled
             else "disabled",
         ),
-        ("git access token", "set" if task["git_access_token_set"] else ""),
-        ("last commit", task.get("last_commit") or ""),
+        ("git access token", "set" if task.git_access_token_set else ""),
+        ("last commit", task.last_commit or ""),
         (
             "last trigger error",
-            f"{task['last_trigger_error']} ({when(task['last_trigger_error_at'])})"
-            if task.get("last_trigger_error")
+            f"{task.last_trigger_error} ({when(task.last_trigger_error_at)})"
+            if task.last_trigger_error
             else "",
         ),
-        ("owner", task["owner"]),
-        ("created", when(task["created_at"])),
-        ("updated", when(task["updated_at"])),
+        ("owner", task.owner),
+        ("created", when(task.created_at)),
+        ("updated", when(task.updated_at)),
     ]
-    for timer in task.get("timers") or []:
+    for timer in task.timers:
         rows.append(("timer", _timer_text(timer)))
-    print_table(f"task {task['name']}", ("", "value"), rows)
-    if registry is not None and task.get("webhook_secret_set"):
+    print_table(f"task {task.name}", ("", "value"), rows)
+    if registry is not None and task.webhook_secret_set:
         # A plain line, never wrapped, so that it copies cleanly into the git host's settings.
-        typer.echo(f"push webhook: {_hook_url(registry, task['name'])}")
-        typer.echo(f"(its secret: dockyard task webhook-secret -n {task['name']})")
+        typer.echo(f"push webhook: {_hook_url(registry, task.name)}")
+        typer.echo(f"(its secret: dockyard task webhook-secret -n {task.name})")
 
 
-def _timer_text(timer: dict[str, Any]) -> str:
-    state = "" if timer["enabled"] else " (disabled)"
-    upcoming = ", ".join(when(t) for t in timer.get("next_firing_times") or [])
-    return f"{timer['name']}: {timer['schedule']}{state}; next {upcoming or '-'}"
+def _timer_text(timer: TimerModel) -> str:
+    state = "" if timer.enabled else " (disabled)"
+    upcoming = ", ".join(when(t) for t in timer.next_firing_times)
+    return f"{timer.name}: {timer.schedule}{state}; next {upcoming or '-'}"
 
 
-TIMERS_VIEW = TableView(
+def _times(times: list[datetime]) -> str:
+    return ", ".join(when(t) for t in times)
+
+
+TIMERS_TABLE = Columns(
     "timers",
-    (
-        "name",
-        "schedule",
-        "enabled",
-        Column("last_fired_at", when),
-        "last_run_id",
-        Column("next_firing_times", lambda times: ", ".join(when(t) for t in times or [])),
-    ),
+    ("name", "schedule", "enabled", "last_fired_at", "last_run_id", "next_firing_times"),
+    {"last_fired_at": when, "next_firing_times": _times},
 )
-TASKS_VIEW = TableView(
+TASKS_TABLE = Columns(
     "tasks",
-    (
-        "name",
-        "status",
-        "context",
-        "file",
-        "cmd",
-        Column("images", lambda images: ", ".join(images or [])),
-        Column("timers", lambda timers: _timers_text({"timers": timers})),
-    ),
+    ("name", "status", "context", "file", "cmd", "images", "timers"),
+    {"images": ", ".join, "timers": _timers_text},
 )
-CREDENTIALS_VIEW = TableView(
-    "credentials", ("login_server", "username", Column("created_at", when))
+CREDENTIALS_TABLE = Columns(
+    "credentials", ("login_server", "username", "created_at"), {"created_at": when}
 )
 
 
-def _timers_table(timers: list[dict[str, Any]]) -> None:
-    TIMERS_VIEW.print(timers)
+def _run_line(run: RunModel) -> None:
+    typer.echo(f"run {run.run_id} of task {run.task_name}: {run.status}")
 
 
-def _run_line(run: dict[str, Any]) -> None:
-    typer.echo(f"run {run['run_id']} of task {run.get('task_name')}: {run['status']}")
+def _enum_value(choice: StrEnum | None) -> str | None:
+    return None if choice is None else choice.value
 
 
 @remote
@@ -218,27 +205,27 @@ def create(
 ) -> None:
     """Save a task: a Dockerfile build or a multi-step task file (--file .yaml), or a
     command (--cmd)."""
-    body = _fields(
-        name=name,
-        context=context,
-        file=file,
-        cmd=cmd,
-        images=image or None,
-        values=merged_values(values_file, parse_pairs("--set", set_values)),
-        secret_values=parse_pairs("--secret-set", secret_set),
-        timeout=timeout,
-        platform=platform,
-        commit_trigger_enabled=commit_trigger_enabled,
-        base_image_trigger_enabled=base_image_trigger_enabled,
-        base_image_trigger_type=base_image_trigger_type and base_image_trigger_type.value,
-        git_access_token=git_access_token,
-        webhook_secret=webhook_secret,
-        status=status.value,
-    )
-    if schedule is not None:
-        body["timers"] = [{"name": "t1", "schedule": schedule}]
-    with login.connect() as api:
-        task = api.post("/tasks", body)
+    values = merged_values(values_file, parse_pairs("--set", set_values))
+    secret_values = parse_pairs("--secret-set", secret_set)
+    with login.api() as api:
+        task = api.create_task(
+            name,
+            context=context,
+            file=file,
+            cmd=cmd,
+            images=image or None,
+            values=values,
+            secret_values=secret_values,
+            timeout=timeout,
+            platform=platform,
+            status=status.value,
+            commit_trigger_enabled=commit_trigger_enabled,
+            base_image_trigger_enabled=base_image_trigger_enabled,
+            base_image_trigger_type=_enum_value(base_image_trigger_type),
+            git_access_token=git_access_token,
+            webhook_secret=webhook_secret,
+            schedule=schedule,
+        )
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
@@ -265,24 +252,26 @@ def update(
     output: Output,
 ) -> None:
     """Change a task; --set and --secret-set add to (or replace) its values."""
-    body = _fields(
-        context=context,
-        file=file,
-        cmd=cmd,
-        images=image or None,
-        values=merged_values(values_file, parse_pairs("--set", set_values)) or None,
-        secret_values=parse_pairs("--secret-set", secret_set) or None,
-        timeout=timeout,
-        platform=platform,
-        commit_trigger_enabled=commit_trigger_enabled,
-        base_image_trigger_enabled=base_image_trigger_enabled,
-        base_image_trigger_type=base_image_trigger_type and base_image_trigger_type.value,
-        git_access_token=git_access_token,
-        webhook_secret=webhook_secret,
-        status=status and status.value,
-    )
-    with login.connect() as api:
-        task = api.call("PATCH", _path(name), body)
+    values = merged_values(values_file, parse_pairs("--set", set_values))
+    secret_values = parse_pairs("--secret-set", secret_set)
+    with login.api() as api:
+        task = api.update_task(
+            name,
+            context=context,
+            file=file,
+            cmd=cmd,
+            images=image or None,
+            values=values or None,
+            secret_values=secret_values or None,
+            timeout=timeout,
+            platform=platform,
+            status=_enum_value(status),
+            commit_trigger_enabled=commit_trigger_enabled,
+            base_image_trigger_enabled=base_image_trigger_enabled,
+            base_image_trigger_type=_enum_value(base_image_trigger_type),
+            git_access_token=git_access_token,
+            webhook_secret=webhook_secret,
+        )
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
@@ -294,17 +283,17 @@ def show(
     output: Output,
 ) -> None:
     """Show a task, with its timers' next firing times (secrets only by name)."""
-    with login.connect() as api:
-        task = api.get(_path(name))
+    with login.api() as api:
+        task = api.get_task(name)
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
 @remote
 def list_tasks(*, login: Login, output: Output) -> None:
     """List the saved tasks."""
-    with login.connect() as api:
-        found = api.get("/tasks")
-    print_answer(found, output, TASKS_VIEW.print)
+    with login.api() as api:
+        found = api.list_tasks()
+    print_answer(found, output, TASKS_TABLE.print)
 
 
 @remote
@@ -315,7 +304,10 @@ def delete_task(
     login: Login,
 ) -> None:
     """Delete a task with its timers and credentials (its runs stay)."""
-    delete(login, _path(name), f"task {name}", f"Delete task {name}?", yes)
+    confirm(f"Delete task {name}?", yes)
+    with login.api() as api:
+        api.delete_task(name)
+    typer.echo(f"task {name} deleted")
 
 
 @remote
@@ -333,18 +325,15 @@ def run_task(
     output: Output,
 ) -> None:
     """Run a task now; --set and --secret-set override its values for this run."""
-    body = _fields(
-        values=merged_values(values_file, parse_pairs("--set", set_values)),
-        secret_values=parse_pairs("--secret-set", secret_set),
-        timeout=timeout,
-    )
-    with login.connect() as api:
-        run = api.post(_path(name, "runs"), body)
+    values = merged_values(values_file, parse_pairs("--set", set_values))
+    secret_values = parse_pairs("--secret-set", secret_set)
+    with login.api() as api:
+        run = api.run_task(name, values=values, secret_values=secret_values, timeout=timeout)
         if no_wait or output == Output.json:
             print_answer(run, output, _run_line)
             return
         _run_line(run)
-        code = follow_to_end(api, run["run_id"])
+        code = follow_to_end(api, run.run_id)
     if code:
         raise typer.Exit(code)
 
@@ -361,13 +350,12 @@ def webhook_secret(
 ) -> None:
     """Show the push webhook of a task (URL and secret) to set up at the git host: GitHub's
     webhook secret, or GitLab's secret token; content type application/json."""
-    with login.connect() as api:
-        path = _path(name, "webhook-secret")
-        hook = api.post(path) if renew else api.get(path)
+    with login.api() as api:
+        hook = api.renew_task_webhook_secret(name) if renew else api.get_task_webhook_secret(name)
 
-    def show_hook(found: dict[str, Any]) -> None:
-        print_secret("url", found["url"])
-        print_secret("secret", found["secret"])
+    def show_hook(found: WebhookSecretModel) -> None:
+        print_secret("url", found.url)
+        print_secret("secret", found.secret)
         typer.echo("events: push; content type: application/json")
 
     print_answer(hook, output, show_hook)
@@ -388,10 +376,9 @@ def timer_add(
     output: Output,
 ) -> None:
     """Add a timer to a task."""
-    body = {"name": timer_name, "schedule": schedule, "enabled": enabled}
-    with login.connect() as api:
-        timer = api.post(_path(name, "timers"), body)
-    print_answer(timer, output, lambda t: _timers_table([t]))
+    with login.api() as api:
+        timer = api.add_timer(name, timer_name, schedule, enabled)
+    print_answer(timer, output, TIMERS_TABLE.print_one)
 
 
 @timer_app.command("update")
@@ -406,10 +393,9 @@ def timer_update(
     output: Output,
 ) -> None:
     """Change a timer's schedule, or enable or disable it."""
-    body = _fields(schedule=schedule, enabled=enabled)
-    with login.connect() as api:
-        timer = api.call("PATCH", _path(name, "timers", timer_name), body)
-    print_answer(timer, output, lambda t: _timers_table([t]))
+    with login.api() as api:
+        timer = api.update_timer(name, timer_name, schedule, enabled)
+    print_answer(timer, output, TIMERS_TABLE.print_one)
 
 
 @timer_app.command("remove")
@@ -421,8 +407,8 @@ def timer_remove(
     login: Login,
 ) -> None:
     """Remove a timer from a task."""
-    with login.connect() as api:
-        api.call("DELETE", _path(name, "timers", timer_name))
+    with login.api() as api:
+        api.remove_timer(name, timer_name)
     typer.echo(f"timer {timer_name} of task {name} removed")
 
 
@@ -435,9 +421,9 @@ def timer_list(
     output: Output,
 ) -> None:
     """List a task's timers with their next firing times."""
-    with login.connect() as api:
-        timers = api.get(_path(name, "timers"))
-    print_answer(timers, output, _timers_table)
+    with login.api() as api:
+        timers = api.list_timers(name)
+    print_answer(timers, output, TIMERS_TABLE.print)
 
 
 # --- credentials ------------------------------------------------------------------------------
@@ -457,10 +443,9 @@ def credential_add(
     output: Output,
 ) -> None:
     """Add the credential of another registry to a task (the password is never shown)."""
-    body = {"login_server": login_server, "username": cred_username, "password": cred_password}
-    with login.connect() as api:
-        found = api.post(_path(name, "credentials"), body)
-    print_answer(found, output, lambda c: typer.echo(f"credential for {c['login_server']} added"))
+    with login.api() as api:
+        found = api.add_credential(name, login_server, cred_username, cred_password)
+    print_answer(found, output, lambda c: typer.echo(f"credential for {c.login_server} added"))
 
 
 @credential_app.command("list")
@@ -472,9 +457,9 @@ def credential_list(
     output: Output,
 ) -> None:
     """List a task's credentials (login servers and usernames)."""
-    with login.connect() as api:
-        found = api.get(_path(name, "credentials"))
-    print_answer(found, output, CREDENTIALS_VIEW.print)
+    with login.api() as api:
+        found = api.list_credentials(name)
+    print_answer(found, output, CREDENTIALS_TABLE.print)
 
 
 @credential_app.command("remove")
@@ -486,8 +471,8 @@ def credential_remove(
     login: Login,
 ) -> None:
     """Remove a task's credential for a registry."""
-    with login.connect() as api:
-        api.call("DELETE", _path(name, "credentials", login_server))
+    with login.api() as api:
+        api.remove_credential(name, login_server)
     typer.echo(f"credential for {login_server} of task {name} removed")
 
 

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from rich.markup import escape
 from rich.progress import (
@@ -21,13 +21,15 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from dockyard.cli.client import CliError, ManagementClient
+from dockyard.cli.client import CliError
 from dockyard.cli.output import err, note
 from dockyard.cli.tasks.context import ContextError, PackReport, pack_context
 from dockyard.cli.tasks.dockerignore import clean_path
 from dockyard.spec.sizes import human_bytes
 
-SOURCES_PATH = "/runs/sources"
+if TYPE_CHECKING:
+    from dockyard.cli.api_client import DockyardApi
+
 UPLOAD_CHUNK = 1024 * 1024
 # Below this an upload is over before a bar could say anything.
 PROGRESS_BAR_FROM = 4 * 1024 * 1024
@@ -40,13 +42,10 @@ NO_CONTEXT = "/dev/null"
 
 @dataclass(frozen=True, slots=True)
 class RunSource:
-    """The `source` / `context_url` fields of a run request."""
+    """Where a run's files are: an uploaded context (its digest), or a URL; neither for none."""
 
     source: str | None = None
     context_url: str | None = None
-
-    def fields(self) -> dict[str, Any]:
-        return {"source": self.source, "context_url": self.context_url}
 
 
 def is_remote(context: str) -> bool:
@@ -87,7 +86,7 @@ def _progress(size: int) -> Progress:
     )
 
 
-def upload_archive(api: ManagementClient, archive: BinaryIO, size: int) -> str:
+def upload_archive(api: DockyardApi, archive: BinaryIO, size: int) -> str:
     """Stream a tar (or tar.gz) to the registry; the source's digest."""
     note(f"Uploading context ({human_bytes(size)}) to {escape(api.registry)}")
     archive.seek(0)
@@ -99,8 +98,7 @@ def upload_archive(api: ManagementClient, archive: BinaryIO, size: int) -> str:
                 progress.advance(task, len(block))
                 yield block
 
-        answer = api.upload(SOURCES_PATH, chunks(), size)
-    digest = str(answer["source"])
+        digest = api.upload_source(chunks(), size).source
     note(f"Uploaded source {escape(digest)}")
     return digest
 
@@ -119,7 +117,7 @@ def _describe(root: str, report: PackReport) -> str:
     return f"Packed {escape(root)}: {what}"
 
 
-def upload_folder(api: ManagementClient, root: Path, dockerfile: str | None) -> str:
+def upload_folder(api: DockyardApi, root: Path, dockerfile: str | None) -> str:
     """Pack a local folder (honouring its .dockerignore) and upload it; the digest."""
     with tempfile.TemporaryFile(prefix="dockyard-context-") as archive:
         try:
@@ -141,7 +139,7 @@ def upload_folder(api: ManagementClient, root: Path, dockerfile: str | None) -> 
         return upload_archive(api, archive, archive.tell())
 
 
-def resolve_source(api: ManagementClient, context: str | None, dockerfile: str | None) -> RunSource:
+def resolve_source(api: DockyardApi, context: str | None, dockerfile: str | None) -> RunSource:
     """Upload a local context (or take a URL as it is) for a run request."""
     if context is None or context == NO_CONTEXT:
         return RunSource()
