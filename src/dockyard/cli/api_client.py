@@ -71,6 +71,19 @@ def body(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True, warnings=False)
 
 
+def read(model: type[M], answer: Any) -> M:
+    """An answer as `model`, or the error a user can act on (another server version)."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(answer)
+    except ValidationError as exc:
+        raise CliError(
+            f"the registry answered a {model.__name__} this CLI cannot read: {exc}",
+            "is the CLI the same version as the registry?",
+        ) from None
+
+
 class DockyardApi:
     """Typed calls to `/api/v1` over a `ManagementClient` (its credentials, errors and hints)."""
 
@@ -82,15 +95,7 @@ class DockyardApi:
         return self.http.registry
 
     def _read(self, model: type[M], answer: Any) -> M:
-        from pydantic import ValidationError
-
-        try:
-            return model.model_validate(answer)
-        except ValidationError as exc:
-            raise CliError(
-                f"the registry answered a {model.__name__} this CLI cannot read: {exc}",
-                "is the CLI the same version as the registry?",
-            ) from None
+        return read(model, answer)
 
     def _one(self, model: type[M], method: str, path: str, request: BaseModel | None = None) -> M:
         return self._read(model, self.http.call(method, path, body(request) if request else None))

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from dockyard.cli.api_client import DockyardApi, Listing, body
+from dockyard.cli.api_client import DockyardApi, Listing, body, read
 from dockyard.cli.client import CliError, ManagementClient
 
 if TYPE_CHECKING:
@@ -45,19 +45,6 @@ PAGE_SIZE = 100
 def _repository(name: str) -> str:
     """A repository name as path segments (its slashes stay)."""
     return quote(name, safe="/")
-
-
-def read(model: type[M], answer: Any) -> M:
-    """An answer as `model`, or the error a user can act on (another server version)."""
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(answer)
-    except ValidationError as exc:
-        raise CliError(
-            f"the registry answered a {model.__name__} this CLI cannot read: {exc}",
-            "is the CLI the same version as the registry?",
-        ) from None
 
 
 def shape_json(answer: BaseModel) -> dict[str, Any]:

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from dockyard.cli.access.common import print_json, when
-from dockyard.cli.content.views import ModelView
+from dockyard.cli.access.common import Columns, print_json, when
 from dockyard.cli.content_api import ContentApi, content_api
 from dockyard.cli.output import err, out
 from dockyard.cli.remote import Login, Output, remote
@@ -48,10 +47,14 @@ def _affected(plan: PurgeResult) -> list[str]:
     return [r for r in plan.repositories if r in names]
 
 
-TAGS_VIEW = ModelView("tags", ("repository", "tag", "digest", ("last_update", when)))
-MANIFESTS_VIEW = ModelView("manifests", ("repository", "digest", "media_type", ("created", when)))
-KEPT_VIEW = ModelView(
-    "kept", ("repository", ("reference", lambda reference: reference or "*"), "reason")
+TAGS_VIEW = Columns("tags", ("repository", "tag", "digest", "last_update"), {"last_update": when})
+MANIFESTS_VIEW = Columns(
+    "manifests", ("repository", "digest", "media_type", "created"), {"created": when}
+)
+KEPT_VIEW = Columns(
+    "kept",
+    ("repository", "reference", "reason"),
+    {"reference": lambda reference: reference or "*"},
 )
 
 
@@ -59,10 +62,12 @@ def _show(answer: PurgeResult) -> None:
     from dockyard.wire.purge import PurgedManifest, PurgedTag, PurgeSkip
 
     verb = "to delete" if answer.dry_run else "deleted"
-    replace(TAGS_VIEW, title=f"tags {verb}").print(PurgedTag, answer.tags)
-    replace(MANIFESTS_VIEW, title=f"manifests {verb}").print(PurgedManifest, answer.manifests)
+    replace(TAGS_VIEW, title=f"tags {verb}").print_models(PurgedTag, answer.tags)
+    replace(MANIFESTS_VIEW, title=f"manifests {verb}").print_models(
+        PurgedManifest, answer.manifests
+    )
     if answer.skipped:
-        KEPT_VIEW.print(PurgeSkip, answer.skipped)
+        KEPT_VIEW.print_models(PurgeSkip, answer.skipped)
     prefix = "DRY RUN: would delete" if answer.dry_run else "deleted"
     out.print(
         f"{prefix} {len(answer.tags)} tags and {len(answer.manifests)} manifests "

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dockyard.cli.access.common import print_answer, print_table, when
+from dockyard.cli.access.common import Columns, print_answer, print_table, when
 from dockyard.cli.client import CliError
 from dockyard.cli.content.acr import one_repository, one_target
 from dockyard.cli.content.apps import manifest_app
 from dockyard.cli.content.manifests import NAME_ALIASES
 from dockyard.cli.content.repository import RepositoryOption
-from dockyard.cli.content.views import ModelView
 from dockyard.cli.content_api import content_api
 from dockyard.cli.remote import Login, Output, remote
 
@@ -51,19 +50,15 @@ def _repository_and_tag(
     return target.repository, target.tag
 
 
-DELETED_MANIFESTS_VIEW = ModelView(
+DELETED_MANIFESTS_VIEW = Columns(
     "deleted manifests",
-    (
-        "digest",
-        "media_type",
-        "size",
-        ("tags", lambda tags: ", ".join(tags) or "-"),
-        ("deleted_at", when),
-        ("expires_at", when),
-    ),
+    ("digest", "media_type", "size", "tags", "deleted_at", "expires_at"),
+    {"tags": lambda tags: ", ".join(tags) or "-", "deleted_at": when, "expires_at": when},
 )
-DELETED_TAGS_VIEW = ModelView(
-    "deleted tags", ("tag", "digest", ("deleted_at", when), ("expires_at", when))
+DELETED_TAGS_VIEW = Columns(
+    "deleted tags",
+    ("tag", "digest", "deleted_at", "expires_at"),
+    {"deleted_at": when, "expires_at": when},
 )
 
 
@@ -71,14 +66,14 @@ def _show_deleted_manifests(answer: DeletedManifests) -> None:
     from dockyard.wire.recycle_bin import DeletedManifest
 
     title = f"deleted manifests of {answer.repository}"
-    replace(DELETED_MANIFESTS_VIEW, title=title).print(DeletedManifest, answer.manifests)
+    replace(DELETED_MANIFESTS_VIEW, title=title).print_models(DeletedManifest, answer.manifests)
 
 
 def _show_deleted_tags(answer: DeletedTags) -> None:
     from dockyard.wire.recycle_bin import DeletedTag
 
     title = f"deleted tags of {answer.repository}"
-    replace(DELETED_TAGS_VIEW, title=title).print(DeletedTag, answer.tags)
+    replace(DELETED_TAGS_VIEW, title=title).print_models(DeletedTag, answer.tags)
 
 
 def _show_restored(answer: Restored) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from dockyard.cli.access.common import (
     Column,
+    Columns,
     TableView,
     YesOption,
     confirm,
@@ -32,7 +33,7 @@ from dockyard.cli.content.acr import (
     one_target,
 )
 from dockyard.cli.content.apps import repository_app
-from dockyard.cli.content.views import ModelView, print_shaped
+from dockyard.cli.content.views import print_shaped
 from dockyard.cli.content_api import acr_api
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.spec.sizes import human_bytes
@@ -142,24 +143,31 @@ def _order(orderby: OrderBy | None) -> str | None:
 # Without --detail, `-o json` is what `az acr repository show-tags|show-manifests` print; the
 # tables show the same fields, and with --detail the same fields as the detailed JSON.
 TAGS_VIEW = TableView("tags", ("name",), lambda names: [{"name": name} for name in names])
-TAGS_DETAIL_VIEW = ModelView(
+TAGS_DETAIL_VIEW = Columns(
     "tags",
-    ("name", "digest", ("last_updated_on", when), ("changeable_attributes", locked)),
+    ("name", "digest", "last_updated_on", "changeable_attributes"),
+    {"last_updated_on": when, "changeable_attributes": locked},
 )
 MANIFESTS_VIEW = TableView(
     "manifests", ("digest", Column("tags", ", ".join), Column("timestamp", when))
 )
-MANIFESTS_DETAIL_VIEW = ModelView(
+MANIFESTS_DETAIL_VIEW = Columns(
     "manifests",
     (
         "digest",
-        ("tags", ", ".join),
+        "tags",
         "operating_system",
         "architecture",
-        ("image_size", _size),
-        ("last_updated_on", when),
-        ("changeable_attributes", locked),
+        "image_size",
+        "last_updated_on",
+        "changeable_attributes",
     ),
+    {
+        "tags": ", ".join,
+        "image_size": _size,
+        "last_updated_on": when,
+        "changeable_attributes": locked,
+    },
 )
 
 
@@ -167,7 +175,7 @@ def print_manifests(title: str, found: list[ManifestAttributes]) -> None:
     """Manifests with their attributes, as a table."""
     from dockyard.wire.acr import ManifestAttributes
 
-    replace(MANIFESTS_DETAIL_VIEW, title=title).print(ManifestAttributes, found)
+    replace(MANIFESTS_DETAIL_VIEW, title=title).print_models(ManifestAttributes, found)
 
 
 @repository_app.command("list")
@@ -224,7 +232,7 @@ def show_tags(
     title = f"tags of {name}"
     if detail:
         detail_view = replace(TAGS_DETAIL_VIEW, title=title)
-        print_shaped(found, output, lambda tags: detail_view.print(TagAttributes, tags))
+        print_shaped(found, output, lambda tags: detail_view.print_models(TagAttributes, tags))
     else:
         print_answer([tag.name for tag in found], output, replace(TAGS_VIEW, title=title).print)
 

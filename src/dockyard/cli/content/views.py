@@ -1,37 +1,13 @@
-"""How the content commands show answers: wire models as tables of chosen fields (by their
-Python names, headed by their JSON names, what `-o json` calls them), and `/acr/v1` answers as
-the JSON the server sent."""
+"""How the content commands show `/acr/v1` answers: as the JSON the server sent with `-o json`
+(tables of chosen fields are `Columns`, cli/access/common.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-from dockyard.cli.access.common import cell, print_json, print_table
+from dockyard.cli.access.common import print_json
 from dockyard.cli.remote import Output
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-
-@dataclass(frozen=True, slots=True)
-class ModelView:
-    """A table of models: a title, and the fields it shows, each a field's Python name or
-    (name, how its value reads); by default a value reads as `cell` shows it."""
-
-    title: str
-    columns: Sequence[str | tuple[str, Callable[[Any], Any]]]
-
-    def print(self, model: type[BaseModel], items: Iterable[BaseModel]) -> None:
-        fields = model.model_fields
-        shown = [(column, cell) if isinstance(column, str) else column for column in self.columns]
-        unknown = [name for name, _ in shown if name not in fields]
-        if unknown:
-            raise TypeError(f"{model.__name__} has no field {', '.join(unknown)}")
-        headings = [fields[name].alias or name for name, _ in shown]
-        rows = [[render(getattr(item, name)) for name, render in shown] for item in items]
-        print_table(self.title, headings, rows)
 
 
 def shaped(answer: Any) -> Any:

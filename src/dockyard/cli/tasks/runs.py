@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dockyard.cli.access.common import print_answer, print_table, when
+from dockyard.cli.access.common import Columns, print_answer, print_table, when
 from dockyard.cli.client import CliError
 from dockyard.cli.conventions import one_of
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.cli.tasks.follow import copy_log, duration, follow_to_end
-from dockyard.cli.tasks.views import Columns
 
 if TYPE_CHECKING:
     from dockyard.cli.api_client import DockyardApi

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import typer
 
 from dockyard.cli.access.common import (
+    Columns,
     YesOption,
     confirm,
     print_answer,
@@ -22,7 +23,6 @@ from dockyard.cli.client import API_PREFIX
 from dockyard.cli.remote import Login, Output, remote
 from dockyard.cli.tasks.follow import follow_to_end
 from dockyard.cli.tasks.taskfile import merged_values, parse_pairs
-from dockyard.cli.tasks.views import Columns
 
 if TYPE_CHECKING:
     from dockyard.wire.runs import RunModel
