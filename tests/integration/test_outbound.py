@@ -269,6 +269,9 @@ def _login(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): the CLI's login
+# against a scripted registry; no Dockyard server, no database.
+@pytest.mark.db_independent
 def test_login_reads_the_service_of_a_quoted_challenge(
     token_registry: tuple[Scripted, list[str]], tmp_path: Path
 ) -> None:
@@ -286,6 +289,7 @@ def test_login_reads_the_service_of_a_quoted_challenge(
     assert parse_qs(asked.body.decode())["service"] == ['reg"istry, one']
 
 
+@pytest.mark.db_independent  # as the test above
 @pytest.mark.parametrize("challenge", ['Bearer realm="unterminated', 'Bearer service="a" "b"'])
 def test_login_refuses_a_malformed_challenge_clearly(
     token_registry: tuple[Scripted, list[str]], tmp_path: Path, challenge: str

@@ -1,6 +1,7 @@
 """The management API's explorer (`/api/v1/docs`) works offline: the page names no other host,
 and every script, stylesheet and icon it names is served by the registry itself, with its
-type, long-lived caching and to whoever may open the page (no credentials, as the page)."""
+type, long-lived caching and to whoever may open the page (no credentials, as the page). In
+process, on a registry with auth on (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,25 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.integration.auth_helpers import AuthServer, start_auth_server
 from tests.integration.helpers import describe
+from tests.protocol.conftest import BASE_URL, InProcessRegistry, sync_client
+
+# Not in the PostgreSQL pass (marker db_independent, see docs/testing.md): a page and static
+# files the server serves from the package, to anyone; no registry data is read or written.
+pytestmark = pytest.mark.db_independent
 
 EXPECTED_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    server = start_auth_server(tmp_path_factory.mktemp("dockyard-api-docs"))
-    yield server
-    server.close()
+HOST = urlsplit(BASE_URL).netloc
+
+
+@pytest.fixture
+def anon(auth_registry: InProcessRegistry) -> Iterator[httpx.Client]:
+    """A client without credentials on a registry with auth on."""
+    http = sync_client(auth_registry)
+    yield http
+    http.close()
 
 
 class _References(HTMLParser):
@@ -40,7 +49,7 @@ class _References(HTMLParser):
                 self.urls.append(value)
 
 
-def test_docs_page_names_no_other_host(srv: AuthServer, anon: httpx.Client) -> None:
+def test_docs_page_names_no_other_host(anon: httpx.Client) -> None:
     page = anon.get("/api/v1/docs")
     assert page.status_code == 200, describe(page)
     assert page.headers["content-type"].startswith("text/html")
@@ -57,13 +66,13 @@ def test_docs_page_names_no_other_host(srv: AuthServer, anon: httpx.Client) -> N
     assert "http" not in policy, policy
 
 
-def test_every_asset_of_the_page_is_served_locally(srv: AuthServer, anon: httpx.Client) -> None:
+def test_every_asset_of_the_page_is_served_locally(anon: httpx.Client) -> None:
     page = anon.get("/api/v1/docs")
     references = _References()
     references.feed(page.text)
     for reference in references.urls:
-        url = urljoin(f"{srv.url}/api/v1/docs", reference)
-        assert urlsplit(url).netloc == srv.host, url
+        url = urljoin(f"{BASE_URL}/api/v1/docs", reference)
+        assert urlsplit(url).netloc == HOST, url
         # Without credentials, on a registry with auth on: the page itself needs none.
         asset = anon.get(url)
         assert asset.status_code == 200, f"{reference}" + describe(asset)
@@ -76,16 +85,17 @@ def test_every_asset_of_the_page_is_served_locally(srv: AuthServer, anon: httpx.
         assert len(asset.content) > 100, reference
         assert anon.head(url).status_code == 200
     bundle = next(u for u in references.urls if u.endswith(".js"))
-    assert b"SwaggerUIBundle" in anon.get(urljoin(f"{srv.url}/api/v1/docs", bundle)).content
+    assert b"SwaggerUIBundle" in anon.get(urljoin(f"{BASE_URL}/api/v1/docs", bundle)).content
 
 
-def test_unknown_assets_are_404(srv: AuthServer, anon: httpx.Client) -> None:
+def test_unknown_assets_are_404(anon: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     page = anon.get("/api/v1/docs")
     references = _References()
     references.feed(page.text)
     bundle = next(u for u in references.urls if u.endswith(".js"))
     folder = bundle.rsplit("/", 1)[0]
     for name in ("missing.js", "..%2F..%2Fapp.py", "LICENSE%00.js", "__init__.py"):
-        resp = anon.get(urljoin(f"{srv.url}/api/v1/docs", f"{folder}/{name}"))
+        resp = anon.get(urljoin(f"{BASE_URL}/api/v1/docs", f"{folder}/{name}"))
         assert resp.status_code == 404, describe(resp)
-    assert "Traceback" not in srv.proc.log()
+    tracebacks = [record.getMessage() for record in caplog.records if record.exc_info]
+    assert not tracebacks, tracebacks
