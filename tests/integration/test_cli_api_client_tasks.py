@@ -26,8 +26,11 @@ from dockyard.wire.runs import RunKind, RunModel, RunStatus, Trigger
 from dockyard.wire.tasks import (
     BaseImageTriggerType,
     CredentialModel,
+    TaskCreate,
     TaskModel,
     TaskStatus,
+    TaskUpdate,
+    TimerCreate,
     TimerModel,
 )
 from tests.conftest import ServerProcess
@@ -65,13 +68,15 @@ def api(queue_server: ServerProcess) -> Iterator[DockyardApi]:
 def test_saved_task_round_trip(api: DockyardApi) -> None:
     name = unique("typed")
     created = api.create_task(
-        name,
-        cmd="busybox echo {{.Values.who}}",
-        values={"who": "world"},
-        secret_values={"pw": SECRET},
-        timeout=900,
-        base_image_trigger_type="All",
-        schedule="0 4 * * *",
+        TaskCreate(
+            name=name,
+            cmd="busybox echo {{.Values.who}}",
+            values={"who": "world"},
+            secret_values={"pw": SECRET},
+            timeout=900,
+            base_image_trigger_type=BaseImageTriggerType.ALL,
+            timers=[TimerCreate(schedule="0 4 * * *")],
+        )
     )
     assert isinstance(created, TaskModel)
     assert (created.status, created.context, created.timeout) == (TaskStatus.ENABLED, "/", 900)
@@ -87,7 +92,7 @@ def test_saved_task_round_trip(api: DockyardApi) -> None:
     assert listed.model is TaskModel
     assert [task.name for task in listed if task.name == name] == [name]
 
-    updated = api.update_task(name, values={"extra": "1"}, status="Disabled")
+    updated = api.update_task(name, TaskUpdate(values={"extra": "1"}, status=TaskStatus.DISABLED))
     assert updated.status == TaskStatus.DISABLED
     assert updated.values == {"who": "world", "extra": "1"}  # merged
     assert updated.timeout == 900  # not given: unchanged
@@ -107,7 +112,7 @@ def test_saved_task_round_trip(api: DockyardApi) -> None:
 
 def test_timers_and_credentials(api: DockyardApi) -> None:
     name = unique("timed")
-    api.create_task(name, cmd="busybox true")
+    api.create_task(TaskCreate(name=name, cmd="busybox true"))
     added = api.add_timer(name, "nightly", "0 3 * * *", enabled=False)
     assert isinstance(added, TimerModel)
     assert (added.name, added.enabled) == ("nightly", False)
@@ -135,7 +140,9 @@ def test_timers_and_credentials(api: DockyardApi) -> None:
 
 def test_manual_runs_listed_shown_and_canceled(api: DockyardApi) -> None:
     name = unique("manual")
-    api.create_task(name, cmd="busybox echo {{.Values.who}}", values={"who": "world"})
+    api.create_task(
+        TaskCreate(name=name, cmd="busybox echo {{.Values.who}}", values={"who": "world"})
+    )
     run = api.run_task(name, values={"who": "typed"}, timeout=600)
     assert isinstance(run, RunModel)
     assert (run.kind, run.status, run.trigger) == (RunKind.CMD, RunStatus.QUEUED, Trigger.MANUAL)

@@ -34,7 +34,14 @@ if TYPE_CHECKING:
     from dockyard.wire.network_rules import NetworkRuleSetModel
     from dockyard.wire.registry import RegistryView
     from dockyard.wire.runs import RunModel, SourceModel
-    from dockyard.wire.tasks import CredentialModel, TaskModel, TimerModel, WebhookSecretModel
+    from dockyard.wire.tasks import (
+        CredentialModel,
+        TaskCreate,
+        TaskModel,
+        TaskUpdate,
+        TimerModel,
+        WebhookSecretModel,
+    )
     from dockyard.wire.usage import Usage
     from dockyard.wire.webhooks import Delivery, Webhook, WebhookWithSecret
 
@@ -403,90 +410,18 @@ class DockyardApi:
 
         return self._one(TaskModel, "GET", _task_path(name))
 
-    def create_task(
-        self,
-        name: str,
-        *,
-        context: str | None = None,
-        file: str | None = None,
-        cmd: str | None = None,
-        images: list[str] | None = None,
-        values: dict[str, str] | None = None,
-        secret_values: dict[str, str] | None = None,
-        timeout: int | None = None,
-        platform: str | None = None,
-        status: str | None = None,
-        commit_trigger_enabled: bool | None = None,
-        base_image_trigger_enabled: bool | None = None,
-        base_image_trigger_type: str | None = None,
-        git_access_token: str | None = None,
-        webhook_secret: str | None = None,
-        schedule: str | None = None,
-    ) -> TaskModel:
-        """Save a task; `schedule` gives it a first timer (t1). What is not given is the
-        server's default."""
-        from dockyard.wire.tasks import TaskCreate, TaskModel, TimerCreate
+    def create_task(self, request: TaskCreate) -> TaskModel:
+        """Save a task; what the request leaves unset is the server's default."""
+        from dockyard.wire.tasks import TaskModel
 
-        timers = [] if schedule is None else [TimerCreate.model_construct(schedule=schedule)]
-        request = TaskCreate.model_construct(
-            name=name,
-            context=context,
-            file=file,
-            cmd=cmd,
-            images=images,
-            values=values,
-            secret_values=secret_values,
-            timeout=timeout,
-            platform=platform,
-            status=status,
-            commit_trigger_enabled=commit_trigger_enabled,
-            base_image_trigger_enabled=base_image_trigger_enabled,
-            base_image_trigger_type=base_image_trigger_type,
-            git_access_token=git_access_token,
-            webhook_secret=webhook_secret,
-            timers=timers,
-        )
         return self._one(TaskModel, "POST", "/tasks", request)
 
-    def update_task(
-        self,
-        name: str,
-        *,
-        context: str | None = None,
-        file: str | None = None,
-        cmd: str | None = None,
-        images: list[str] | None = None,
-        values: dict[str, str] | None = None,
-        secret_values: dict[str, str] | None = None,
-        timeout: int | None = None,
-        platform: str | None = None,
-        status: str | None = None,
-        commit_trigger_enabled: bool | None = None,
-        base_image_trigger_enabled: bool | None = None,
-        base_image_trigger_type: str | None = None,
-        git_access_token: str | None = None,
-        webhook_secret: str | None = None,
-    ) -> TaskModel:
-        """Change what is given; `values` and `secret_values` are merged into the task's."""
-        from dockyard.wire.tasks import TaskModel, TaskUpdate
+    def update_task(self, name: str, changes: TaskUpdate) -> TaskModel:
+        """Change what `changes` sets; its `values` and `secret_values` are merged into the
+        task's."""
+        from dockyard.wire.tasks import TaskModel
 
-        request = TaskUpdate.model_construct(
-            context=context,
-            file=file,
-            cmd=cmd,
-            images=images,
-            values=values,
-            secret_values=secret_values,
-            timeout=timeout,
-            platform=platform,
-            status=status,
-            commit_trigger_enabled=commit_trigger_enabled,
-            base_image_trigger_enabled=base_image_trigger_enabled,
-            base_image_trigger_type=base_image_trigger_type,
-            git_access_token=git_access_token,
-            webhook_secret=webhook_secret,
-        )
-        return self._one(TaskModel, "PATCH", _task_path(name), request)
+        return self._one(TaskModel, "PATCH", _task_path(name), changes)
 
     def delete_task(self, name: str) -> None:
         self.http.call("DELETE", _task_path(name))

@@ -205,11 +205,13 @@ def create(
 ) -> None:
     """Save a task: a Dockerfile build or a multi-step task file (--file .yaml), or a
     command (--cmd)."""
+    from dockyard.wire.tasks import TaskCreate, TimerCreate
+
     values = merged_values(values_file, parse_pairs("--set", set_values))
     secret_values = parse_pairs("--secret-set", secret_set)
     with login.api() as api:
-        task = api.create_task(
-            name,
+        request = TaskCreate.model_construct(
+            name=name,
             context=context,
             file=file,
             cmd=cmd,
@@ -224,8 +226,9 @@ def create(
             base_image_trigger_type=_enum_value(base_image_trigger_type),
             git_access_token=git_access_token,
             webhook_secret=webhook_secret,
-            schedule=schedule,
+            timers=[] if schedule is None else [TimerCreate.model_construct(schedule=schedule)],
         )
+        task = api.create_task(request)
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
@@ -252,11 +255,12 @@ def update(
     output: Output,
 ) -> None:
     """Change a task; --set and --secret-set add to (or replace) its values."""
+    from dockyard.wire.tasks import TaskUpdate
+
     values = merged_values(values_file, parse_pairs("--set", set_values))
     secret_values = parse_pairs("--secret-set", secret_set)
     with login.api() as api:
-        task = api.update_task(
-            name,
+        changes = TaskUpdate.model_construct(
             context=context,
             file=file,
             cmd=cmd,
@@ -272,6 +276,7 @@ def update(
             git_access_token=git_access_token,
             webhook_secret=webhook_secret,
         )
+        task = api.update_task(name, changes)
     print_answer(task, output, lambda t: _show(t, api.registry))
 
 
