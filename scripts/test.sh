@@ -123,7 +123,7 @@ on_exit() {
     stop_services
     if [ "$rc" -eq 0 ]; then
         # The tests' data directories; the server logs in them are kept when something failed.
-        rm -rf "$WORK_DIR"/pytest-sqlite "$WORK_DIR"/pytest-e2e "$WORK_DIR"/pytest-postgres
+        rm -rf "$WORK_DIR"/pytest-sqlite "$WORK_DIR"/pytest-in-process "$WORK_DIR"/pytest-e2e "$WORK_DIR"/pytest-postgres
     fi
     echo "logs of this run: $WORK_DIR"
     exit "$rc"
@@ -301,15 +301,26 @@ step "ruff check" "$VENV/bin/ruff" check .
 step "ruff format --check" "$VENV/bin/ruff" format --check .
 step "mypy (strict)" "$VENV/bin/mypy"
 step "lint-imports" "$VENV/bin/lint-imports"
+# The in-process tiers (unit, contract, service, protocol), then the real-client suite: one
+# pass, as the in-process tiers take a minute or two and tests/e2e ends well before the rest.
+run_in_process_then_e2e() {
+    local rc=0
+    run_pytest in-process --ignore=tests/e2e --ignore=tests/integration tests "$@" || rc=$?
+    run_pytest e2e tests/e2e "$@" || rc=$?
+    return "$rc"
+}
+
 # The tests wait on servers, clients, builds and timers far more than they compute, so the
-# passes run side by side: the real-client suite and the PostgreSQL pass in the background,
-# the other suites on SQLite in the foreground, with their output live.
-background "pytest (SQLite): tests/e2e" "$WORK_DIR/pytest-e2e.log" run_pytest e2e tests/e2e "$@"
+# passes run side by side: the in-process tiers and the real-client suite, and the PostgreSQL
+# pass, in the background; tests/integration on SQLite, the longest, in the foreground with
+# its output live.
+background "pytest (SQLite): the in-process tiers, then tests/e2e" "$WORK_DIR/pytest-e2e.log" \
+    run_in_process_then_e2e "$@"
 if [ "${DOCKYARD_SKIP_POSTGRES:-}" != "1" ]; then
     background "pytest (PostgreSQL): ${PG_SUITES[*]}" "$WORK_DIR/pytest-postgres.log" \
         run_pytest_postgres "${PG_SUITES[@]}" "$@"
 fi
-step "pytest (SQLite): all suites but tests/e2e" run_pytest sqlite --ignore=tests/e2e tests "$@"
+step "pytest (SQLite): tests/integration" run_pytest sqlite tests/integration "$@"
 join_background
 
 stop_services
