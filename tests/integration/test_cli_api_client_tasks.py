@@ -22,7 +22,7 @@ from dockyard.tasks import model as run_wing
 from dockyard.tasks import task_model as task_wing
 from dockyard.wire import runs as wire_runs
 from dockyard.wire import tasks as wire_tasks
-from dockyard.wire.runs import RunKind, RunModel, RunStatus, Trigger
+from dockyard.wire.runs import RunCreate, RunKind, RunModel, RunStatus, Trigger
 from dockyard.wire.tasks import (
     BaseImageTriggerType,
     CredentialModel,
@@ -184,13 +184,15 @@ def test_quick_runs_with_an_uploaded_context(api: DockyardApi) -> None:
     assert uploaded.size == len(archive)
 
     build = api.create_run(
-        "build",
-        source=uploaded.source,
-        dockerfile="Dockerfile",
-        images=["typed/hello:{{.Run.ID}}"],
-        build_args={"A": "1"},
-        platform="linux/amd64",
-        timeout=300,
+        RunCreate.model_construct(
+            kind="build",
+            source=uploaded.source,
+            dockerfile="Dockerfile",
+            images=["typed/hello:{{.Run.ID}}"],
+            build_args={"A": "1"},
+            platform="linux/amd64",
+            timeout=300,
+        )
     )
     assert (build.kind, build.status, build.trigger) == (
         RunKind.BUILD,
@@ -200,12 +202,15 @@ def test_quick_runs_with_an_uploaded_context(api: DockyardApi) -> None:
     assert build.images == [f"typed/hello:{build.run_id}"]
     assert (build.platform, build.timeout) == ("linux/amd64", 300)
 
-    command = api.create_run("cmd", cmd="busybox true", images=[], push=False)
+    command = api.create_run(
+        RunCreate.model_construct(kind="cmd", cmd="busybox true", images=[], push=False)
+    )
     assert command.kind == RunKind.CMD
     assert command.timeout == wire_runs.DEFAULT_TIMEOUT_SECONDS  # not given: the default
     assert api.list_runs(top=1)[0].run_id == command.run_id
+    too_long = wire_runs.MAX_TIMEOUT_SECONDS + 1
     with pytest.raises(CliError, match="400"):
-        api.create_run("cmd", cmd="busybox true", timeout=wire_runs.MAX_TIMEOUT_SECONDS + 1)
+        api.create_run(RunCreate.model_construct(kind="cmd", cmd="busybox true", timeout=too_long))
     for run in (build, command):
         assert api.cancel_run(run.run_id).status == RunStatus.CANCELED
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     )
     from dockyard.wire.network_rules import NetworkRuleSetModel
     from dockyard.wire.registry import RegistryView
-    from dockyard.wire.runs import RunModel, SourceModel
+    from dockyard.wire.runs import RunCreate, RunModel, SourceModel
     from dockyard.wire.tasks import (
         CredentialModel,
         TaskCreate,
@@ -503,44 +503,11 @@ class DockyardApi:
 
     # --- runs --------------------------------------------------------------------------------
 
-    def create_run(
-        self,
-        kind: str,
-        *,
-        source: str | None = None,
-        context_url: str | None = None,
-        dockerfile: str | None = None,
-        images: list[str] | None = None,
-        build_args: dict[str, str] | None = None,
-        target: str | None = None,
-        platform: str | None = None,
-        push: bool | None = None,
-        cmd: str | None = None,
-        task_file: str | None = None,
-        values: dict[str, str] | None = None,
-        secret_values: dict[str, str] | None = None,
-        timeout: int | None = None,
-    ) -> RunModel:
-        """Queue a quick build, command or task-file run; what is not given is the server's
-        default."""
-        from dockyard.wire.runs import RunCreate, RunModel
+    def create_run(self, request: RunCreate) -> RunModel:
+        """Queue a quick build, command or task-file run; what the request leaves unset is the
+        server's default."""
+        from dockyard.wire.runs import RunModel
 
-        request = RunCreate.model_construct(
-            kind=kind,
-            source=source,
-            context_url=context_url,
-            dockerfile=dockerfile,
-            images=images,
-            build_args=build_args,
-            target=target,
-            platform=platform,
-            push=push,
-            cmd=cmd,
-            task_file=task_file,
-            values=values,
-            secret_values=secret_values,
-            timeout=timeout,
-        )
         return self._one(RunModel, "POST", "/runs", request)
 
     def list_runs(self, top: int, status: str | None = None) -> Listing[RunModel]:

@@ -158,13 +158,15 @@ def build(
     The log streams live; the exit status is 0 when the run Succeeded, 1 otherwise.
 
     Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
+    from dockyard.wire.runs import RunCreate
+
     local = Path(context).is_dir() and not is_remote(context)
     dockerfile = dockerfile_in_context(Path(context), file) if local else file
     with login.api() as api:
         names = _image_names(images or [], api.registry)
         source = resolve_source(api, context, dockerfile)
-        queued = api.create_run(
-            "build",
+        request = RunCreate.model_construct(
+            kind="build",
             source=source.source,
             context_url=source.context_url,
             dockerfile=dockerfile,
@@ -175,6 +177,7 @@ def build(
             push=not no_push,
             timeout=timeout,
         )
+        queued = api.create_run(request)
         follow_queued(api, queued, no_logs)
 
 
@@ -240,6 +243,8 @@ def run(
     The exit status is 0 when the run Succeeded, 1 otherwise.
 
     Ctrl-C asks whether to cancel the run (no: only stop following; the run goes on)."""
+    from dockyard.wire.runs import RunCreate
+
     if (cmd is None) == (file is None):
         raise CliError("give either --cmd '<image> <args>' or -f task.yaml")
     if cmd is not None and not cmd.strip():
@@ -247,8 +252,8 @@ def run(
     with login.api() as api:
         if cmd is not None:
             source = resolve_source(api, context, None)
-            queued = api.create_run(
-                "cmd",
+            request = RunCreate.model_construct(
+                kind="cmd",
                 source=source.source,
                 context_url=source.context_url,
                 images=[],
@@ -259,8 +264,8 @@ def run(
             )
         else:
             source, task_file = _task_source(api, str(file), context)
-            queued = api.create_run(
-                "task",
+            request = RunCreate.model_construct(
+                kind="task",
                 source=source.source,
                 context_url=source.context_url,
                 task_file=task_file,
@@ -269,7 +274,7 @@ def run(
                 platform=platform,
                 timeout=timeout,
             )
-        follow_queued(api, queued, no_logs)
+        follow_queued(api, api.create_run(request), no_logs)
 
 
 def _task_source(api: DockyardApi, file: str, context: str | None) -> tuple[RunSource, str]:
